@@ -1,0 +1,58 @@
+"""The adapter interface: how one framework runs a Case.
+
+An adapter is any object with these members (a ``typing.Protocol``, so no base class is needed).
+Third-party adapters register a factory under the ``harness.adapters`` entry-point group, exactly
+as the built-in ones do:
+
+    [project.entry-points."harness.adapters"]
+    mygrad = "my_package.adapter:MyGradAdapter"
+
+Rules every adapter follows:
+- it imports its framework inside ``run`` (not at module import), so ``list`` stays fast;
+- it computes in ``case.dtype`` from exactly the arrays it is given, never re-initialising;
+- it returns plain float64 NumPy arrays in canonical names and layouts: ``layers.{i}.weight`` is
+  (units, fan_in), ``layers.{i}.bias`` is (units,), the output is (batch, units);
+- ``supports`` says up front why a case is beyond it; the runner reports that as a skip.
+"""
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from ..case import Case, Inputs
+from ..trace import Trace
+
+
+@dataclass(frozen=True)
+class Availability:
+    available: bool
+    version: str | None = None
+    reason: str | None = None  # why it is not available
+
+
+@runtime_checkable
+class Adapter(Protocol):
+    name: str
+
+    def availability(self) -> Availability:
+        """Whether the framework can be imported, and its version; must not import it."""
+
+    def supports(self, case: Case) -> str | None:
+        """None when the adapter can run ``case``, else the reason it cannot (a skip)."""
+
+    def run(self, case: Case, inputs: Inputs) -> Trace:
+        """Train for ``case.steps`` steps from ``inputs`` in ``case.dtype``."""
+
+
+def package_availability(distribution: str, module: str | None = None) -> Availability:
+    """Availability of an installed package, found without importing it."""
+    if importlib.util.find_spec(module or distribution) is None:
+        return Availability(False, None, f"{distribution} is not installed "
+                                         f"(pip install {distribution})")
+    try:
+        version = importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        version = "unknown"
+    return Availability(True, version)

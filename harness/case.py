@@ -1,0 +1,115 @@
+"""The Case: the validated, framework-neutral description of a training run.
+
+A Case is the only input every adapter sees. It holds plain data (NumPy arrays in float64,
+strings, tuples), so it pickles and can be handed to a worker process.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from .tolerance import DEFAULTS, Tolerance
+
+
+@dataclass(frozen=True)
+class Layer:
+    units: int
+    activation: str
+
+
+@dataclass(frozen=True)
+class Optimizer:
+    name: str
+    settings: dict[str, float]
+
+    @property
+    def lr(self) -> float:
+        return self.settings["lr"]
+
+
+@dataclass(frozen=True)
+class Expected:
+    """Golden first-step values from an independent calculation; any subset may be given."""
+
+    output: np.ndarray | None = None
+    loss: np.ndarray | None = None
+    grads: dict[str, np.ndarray] = field(default_factory=dict)
+    params: dict[str, np.ndarray] = field(default_factory=dict)
+    tolerance: dict[str, float] = field(default_factory=dict)
+
+    def tensors(self) -> list[tuple[str, str, np.ndarray]]:
+        """(quantity, tensor name, value) for every golden value given."""
+        out: list[tuple[str, str, np.ndarray]] = []
+        if self.output is not None:
+            out.append(("output", "output", self.output))
+        if self.loss is not None:
+            out.append(("loss", "loss", self.loss))
+        out += [("grad", name, value) for name, value in self.grads.items()]
+        out += [("param", name, value) for name, value in self.params.items()]
+        return out
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Initial parameters and data, rounded to one dtype: identical for every adapter."""
+
+    params: dict[str, np.ndarray]
+    x: np.ndarray
+    y: np.ndarray | None  # class indices stay int64
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    file: str
+    description: str
+    tags: tuple[str, ...]
+    dtypes: tuple[str, ...]
+    layers: tuple[Layer, ...]
+    loss: str
+    optimizer: Optimizer
+    steps: int
+    frameworks: tuple[str, ...] | None  # None: every framework
+    initial_params: dict[str, np.ndarray]  # float64, canonical names and layouts
+    x: np.ndarray  # float64, (batch, features)
+    y: np.ndarray | None
+    tolerance: dict[str, dict[str, float]] = field(default_factory=dict)  # dtype -> overrides
+    expected: Expected | None = None
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def dtype(self) -> str:
+        """The dtype of a case narrowed to one dtype by :meth:`for_dtype`."""
+        if len(self.dtypes) != 1:
+            raise ValueError(f"case {self.name!r} has several dtypes; use for_dtype()")
+        return self.dtypes[0]
+
+    def for_dtype(self, dtype: str) -> "Case":
+        return replace(self, dtypes=(dtype,))
+
+    @property
+    def batch(self) -> int:
+        return int(self.x.shape[0])
+
+    @property
+    def param_names(self) -> list[str]:
+        return [f"layers.{i}.{kind}" for i in range(len(self.layers)) for kind in ("weight", "bias")]
+
+    def wants(self, framework: str) -> bool:
+        return self.frameworks is None or framework in self.frameworks
+
+    def tolerance_for(self, dtype: str) -> Tolerance:
+        return DEFAULTS[dtype].updated(self.tolerance.get(dtype, {}))
+
+    def expected_tolerance_for(self, dtype: str) -> Tolerance:
+        assert self.expected is not None
+        return self.tolerance_for(dtype).updated(self.expected.tolerance)
+
+    def inputs(self, dtype: str) -> Inputs:
+        """The shared starting point: float64 values rounded once to ``dtype``."""
+        params = {k: v.astype(dtype) for k, v in self.initial_params.items()}
+        y = self.y
+        if y is not None and y.dtype.kind == "f":
+            y = y.astype(dtype)
+        return Inputs(params, self.x.astype(dtype), y)

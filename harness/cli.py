@@ -1,0 +1,135 @@
+"""``python -m harness run|validate|list``. Exit 0: all conform; 1: discrepancies; 2: bad input."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Sequence
+
+from .adapters import REFERENCE, adapter_names, get_adapter
+from .case import Case
+from .compare import ERROR, FAIL
+from .errors import CaseError, UsageError
+from .loader import load_cases
+
+EXIT_OK, EXIT_DISCREPANCY, EXIT_BAD_INPUT = 0, 1, 2
+DEFAULT_CASES, DEFAULT_OUT = "cases", "results"
+
+
+def _frameworks(text: str | None) -> list[str]:
+    known = adapter_names()
+    if not text:
+        return known
+    chosen = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [n for n in chosen if n not in known]
+    if unknown:
+        raise UsageError(f"unknown framework(s) {', '.join(unknown)}; valid: {', '.join(known)}")
+    return chosen
+
+
+def _print_problems(error: CaseError) -> None:
+    for problem in error.problems:
+        print(problem, file=sys.stderr)
+    files = len({p.file for p in error.problems})
+    print(f"{len(error.problems)} problem(s) in {files} file(s); nothing was run.", file=sys.stderr)
+
+
+class _Progress:
+    """One line per case on stderr, so a long run shows it is moving (overwritten on a terminal)."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.tty = sys.stderr.isatty()
+        self.start = time.monotonic()
+
+    def __call__(self, number: int, total: int, case: Case, dtype: str) -> None:
+        if self.quiet:
+            return
+        line = f"[{number}/{total}] {case.name} [{dtype}] ({time.monotonic() - self.start:.1f} s)"
+        if self.tty:
+            print(f"\r\033[K{line}", end="" if number < total else "\n", file=sys.stderr, flush=True)
+        else:
+            print(line, file=sys.stderr, flush=True)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .report import write_reports
+    from .runner import run_cases
+
+    frameworks = _frameworks(args.frameworks)
+    cases = load_cases(args.paths or [DEFAULT_CASES], adapter_names())
+    if not cases:
+        raise UsageError(f"no case files (*.yaml, *.yml) under {', '.join(args.paths or [DEFAULT_CASES])}")
+    runs = run_cases(cases, frameworks, progress=_Progress(args.quiet))
+    written = write_reports(runs, args.out)
+    rows = [row for run in runs for row in run.rows]
+    bad = [r for r in rows if r.status in (FAIL, ERROR)]
+    counts = {s: sum(r.status == s for r in rows) for s in ("pass", "fail", "error", "skip")}
+    summary = ", ".join(f"{n} {s}" for s, n in counts.items())
+    print(f"{len(cases)} cases, {len(rows)} comparisons: {summary}")
+    for row in bad[:10]:
+        where = f"step {row.step} {row.quantity} {row.tensor}" if row.quantity else "whole run"
+        print(f"  {row.status.upper()} {row.case} [{row.dtype}-{row.framework}] vs {row.reference}: "
+              f"{where}: {row.message}")
+    if len(bad) > 10:
+        print(f"  … and {len(bad) - 10} more in the report")
+    print("reports: " + ", ".join(str(p) for p in written))
+    return EXIT_DISCREPANCY if bad else EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    cases = load_cases(args.paths, adapter_names())
+    for case in cases:
+        for warning in case.warnings:
+            print(f"{case.file}: warning: {warning}", file=sys.stderr)
+    print(f"ok: {len(cases)} case(s) valid")
+    return EXIT_OK
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    cases = load_cases(args.paths or [DEFAULT_CASES], adapter_names())
+    print("frameworks:")
+    for name in adapter_names():
+        available = get_adapter(name).availability()
+        state = f"{available.version}" if available.available else f"unavailable: {available.reason}"
+        role = " (reference)" if name == REFERENCE else ""
+        print(f"  {name:<12} {state}{role}")
+    print(f"cases ({len(cases)}):")
+    for case in cases:
+        frameworks = "all" if case.frameworks is None else ",".join(case.frameworks)
+        print(f"  {case.name:<32} {','.join(case.dtypes):<16} steps {case.steps:<3} "
+              f"frameworks {frameworks:<12} {case.file}")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m harness", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run cases through every framework and write the reports")
+    run.add_argument("paths", nargs="*", help=f"case files or folders (default: {DEFAULT_CASES}/)")
+    run.add_argument("--frameworks", "-f", help="comma-separated framework names (default: all)")
+    run.add_argument("--out", default=DEFAULT_OUT, help=f"report folder (default: {DEFAULT_OUT}/)")
+    run.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
+    run.set_defaults(handler=cmd_run)
+    validate = sub.add_parser("validate", help="check case files without running them")
+    validate.add_argument("paths", nargs="+", help="case files or folders")
+    validate.set_defaults(handler=cmd_validate)
+    lister = sub.add_parser("list", help="show the cases and each framework's availability")
+    lister.add_argument("paths", nargs="*", help=f"case files or folders (default: {DEFAULT_CASES}/)")
+    lister.set_defaults(handler=cmd_list)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)  # usage mistakes exit 2 here
+    try:
+        return args.handler(args)
+    except CaseError as error:
+        _print_problems(error)
+        return EXIT_BAD_INPUT
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted: no report written", file=sys.stderr)
+        return 130

@@ -1,0 +1,161 @@
+"""The comparator: pure functions from (reference, other, tolerance) to tidy rows.
+
+Reports and pytest both consume these rows; nothing here knows about frameworks or files.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+
+from .tolerance import Tolerance
+from .trace import Trace
+
+PASS, FAIL, SKIP, ERROR = "pass", "fail", "skip", "error"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One comparison: (case, dtype, framework, step, quantity, tensor) against a reference."""
+
+    case: str
+    file: str
+    dtype: str
+    framework: str
+    reference: str  # "numpy" (the reference adapter) or "expected" (golden values)
+    step: int | None  # 1-based; None for a skip or error of the whole framework
+    quantity: str  # output | loss | grad | param | "" (whole framework)
+    tensor: str
+    status: str
+    max_abs: float | None = None
+    max_rel: float | None = None
+    ulp: float | None = None
+    worst_index: str = ""
+    reference_value: float | None = None
+    value: float | None = None
+    atol: float | None = None
+    rtol: float | None = None
+    tensor_rtol: float | None = None
+    mismatched: int | None = None
+    size: int | None = None
+    message: str = ""
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+COLUMNS = [f.name for f in fields(Row)]
+
+
+@dataclass(frozen=True)
+class Context:
+    """The fields every row of one (case, dtype, framework, reference) shares."""
+
+    case: str
+    file: str
+    dtype: str
+    framework: str
+    reference: str
+
+    def row(self, **values) -> Row:
+        return Row(self.case, self.file, self.dtype, self.framework, self.reference, **values)
+
+
+def _ordered_ints(values: np.ndarray, dtype: str) -> np.ndarray:
+    """Map floats to integers whose difference is the ULP distance in ``dtype``."""
+    unsigned, signed = (np.uint32, np.int32) if dtype == "float32" else (np.uint64, np.int64)
+    bits = values.astype(dtype).view(signed).astype(np.int64)
+    sign_bit = np.iinfo(signed).min
+    return np.where(bits < 0, sign_bit - bits, bits).astype(np.float64)
+
+
+def ulp_distance(reference: np.ndarray, value: np.ndarray, dtype: str) -> np.ndarray:
+    """Element-wise distance in units in the last place of ``dtype``; inf where NaN differs."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        dist = np.abs(_ordered_ints(value, dtype) - _ordered_ints(reference, dtype))
+    nan_r, nan_v = np.isnan(reference), np.isnan(value)
+    dist = np.where(nan_r & nan_v, 0.0, dist)
+    return np.where(nan_r ^ nan_v, np.inf, dist)
+
+
+def _index(flat: int, shape: tuple[int, ...]) -> str:
+    if not shape:
+        return "()"
+    index = [str(int(i)) for i in np.unravel_index(flat, shape)]
+    return "(" + ", ".join(index) + ("," if len(index) == 1 else "") + ")"
+
+
+def compare_tensor(ctx: Context, step: int, quantity: str, tensor: str, reference: np.ndarray,
+                   value: np.ndarray, tolerance: Tolerance) -> Row:
+    """Verdict for one tensor: pass when every |a − r| ≤ atol + rtol·|r| + tensor_rtol·max|r|.
+
+    NaN equals NaN only at the same positions; infinities are equal only with the same sign.
+    """
+    reference = np.asarray(reference, dtype=np.float64)
+    value = np.asarray(value, dtype=np.float64)
+    where = dict(step=step, quantity=quantity, tensor=tensor)
+    if reference.shape != value.shape:
+        return ctx.row(**where, status=ERROR, message=f"shape {value.shape} differs from the "
+                                                       f"reference's {reference.shape}")
+    atol, allowed = tolerance.allowed(reference)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        same = (reference == value) | (np.isnan(reference) & np.isnan(value))
+        diff = np.where(same, 0.0, np.abs(value - reference))
+        diff = np.where(np.isnan(diff), np.inf, diff)  # NaN against a number, or inf against −inf
+        bad = diff > allowed
+        rel = np.where(reference != 0, diff / np.abs(reference), 0.0)
+        rel = np.where(np.isnan(rel), np.inf, rel)
+        excess = np.where(bad, diff - allowed, -np.inf)
+    worst = int(np.argmax(excess)) if bad.any() else int(np.argmax(diff))
+    r_worst, v_worst = float(reference.flat[worst]), float(value.flat[worst])
+    mismatched = int(bad.sum())
+    index = _index(worst, reference.shape)
+    if mismatched:
+        message = (f"{mismatched}/{reference.size} elements differ; worst at {index}: got "
+                   f"{v_worst!r}, reference {r_worst!r} (|diff| {float(diff.flat[worst]):.3g} > "
+                   f"allowed {float(allowed.flat[worst]):.3g})")
+    else:
+        message = ""
+    return ctx.row(**where, status=FAIL if mismatched else PASS,
+                   max_abs=float(diff.max()), max_rel=float(rel.max()),
+                   ulp=float(ulp_distance(reference, value, ctx.dtype).max()),
+                   worst_index=index, reference_value=r_worst, value=v_worst, atol=atol,
+                   rtol=tolerance.rtol, tensor_rtol=tolerance.tensor_rtol,
+                   mismatched=mismatched, size=int(reference.size), message=message)
+
+
+def compare_traces(ctx: Context, reference: Trace, other: Trace, tolerance: Tolerance) -> list[Row]:
+    """Every step, quantity and tensor of ``other`` against the reference trace."""
+    rows: list[Row] = []
+    if len(other.steps) != len(reference.steps):
+        return [ctx.row(step=None, quantity="", tensor="", status=ERROR,
+                        message=f"returned {len(other.steps)} steps, the case has "
+                                f"{len(reference.steps)}")]
+    for number, (ref_step, step) in enumerate(zip(reference.steps, other.steps), start=1):
+        got = {(q, name): v for q, name, v in step.tensors()}
+        for quantity, name, ref_value in ref_step.tensors():
+            if (quantity, name) not in got:
+                rows.append(ctx.row(step=number, quantity=quantity, tensor=name, status=ERROR,
+                                    message=f"{quantity} {name!r} missing from the framework's result"))
+                continue
+            rows.append(compare_tensor(ctx, number, quantity, name, ref_value,
+                                       got.pop((quantity, name)), tolerance))
+        for quantity, name in got:
+            rows.append(ctx.row(step=number, quantity=quantity, tensor=name, status=ERROR,
+                                message=f"unexpected {quantity} {name!r}: the case has no such tensor"))
+    return rows
+
+
+def compare_expected(ctx: Context, expected: list[tuple[str, str, np.ndarray]], trace: Trace,
+                     tolerance: Tolerance) -> list[Row]:
+    """Golden first-step values against a framework's first step."""
+    got = {(q, name): v for q, name, v in trace.steps[0].tensors()}
+    rows = []
+    for quantity, name, value in expected:
+        if (quantity, name) not in got:
+            rows.append(ctx.row(step=1, quantity=quantity, tensor=name, status=ERROR,
+                                message=f"{quantity} {name!r} missing from the framework's result"))
+        else:
+            rows.append(compare_tensor(ctx, 1, quantity, name, value, got[(quantity, name)],
+                                       tolerance))
+    return rows

@@ -1,0 +1,100 @@
+"""Run cases through the reference and the selected frameworks, and compare."""
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+from .adapters import REFERENCE, get_adapter
+from .case import Case
+from .compare import ERROR, SKIP, Context, Row, compare_expected, compare_traces
+from .trace import Trace
+
+
+@dataclass
+class CaseRun:
+    """Everything one (case, dtype) produced: rows, plus notes each framework attached."""
+
+    case: Case
+    dtype: str
+    rows: list[Row] = field(default_factory=list)
+    notes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+def _describe(exc: BaseException) -> str:
+    """The exception and the innermost frame that raised it: enough to find a bug, no wall of text."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
+def run_adapter(name: str, case: Case, inputs) -> tuple[Trace | None, str | None, str | None]:
+    """(trace, skip reason, error message): exactly one of them is set."""
+    adapter = get_adapter(name)
+    available = adapter.availability()
+    if not available.available:
+        return None, available.reason or f"{name} is not available", None
+    reason = adapter.supports(case)
+    if reason:
+        return None, reason, None
+    try:
+        return adapter.run(case, inputs), None, None
+    except Exception as exc:  # one framework's failure is a result, not the end of the run
+        return None, None, _describe(exc)
+
+
+def frameworks_for(case: Case, selected: Iterable[str]) -> list[str]:
+    """The frameworks that produce rows for ``case``: selected, wanted by the case, and the
+    reference itself only when it has golden values to be checked against."""
+    names = [n for n in selected if case.wants(n)]
+    if REFERENCE in names and case.expected is None:
+        names.remove(REFERENCE)
+    return names
+
+
+def run_case(case: Case, dtype: str, frameworks: Iterable[str]) -> CaseRun:
+    """Run one case in one dtype. Never raises for a framework's sake: errors become rows."""
+    narrowed = case.for_dtype(dtype)
+    inputs = case.inputs(dtype)
+    result = CaseRun(case, dtype)
+    names = frameworks_for(case, frameworks)
+
+    def context(framework: str, reference: str = REFERENCE) -> Context:
+        return Context(case.name, case.file, dtype, framework, reference)
+
+    def whole(framework: str, status: str, message: str) -> Row:
+        return context(framework).row(step=None, quantity="", tensor="", status=status,
+                                      message=message)
+
+    reference, _, error = run_adapter(REFERENCE, narrowed, inputs)
+    if reference is None:
+        result.rows = [whole(n, ERROR, f"the reference failed, nothing to compare: {error}")
+                       for n in names]
+        return result
+    tolerance = case.tolerance_for(dtype)
+    expected = case.expected.tensors() if case.expected else []
+    for name in names:
+        if name == REFERENCE:
+            trace = reference
+        else:
+            trace, skip, error = run_adapter(name, narrowed, inputs)
+            if trace is None:
+                result.rows.append(whole(name, SKIP if skip else ERROR, skip or error))
+                continue
+            result.rows += compare_traces(context(name), reference, trace, tolerance)
+        result.notes[name] = trace.notes
+        if expected:
+            result.rows += compare_expected(context(name, "expected"), expected, trace,
+                                            case.expected_tolerance_for(dtype))
+    return result
+
+
+def run_cases(cases: list[Case], frameworks: list[str],
+              progress: Callable[[int, int, Case, str], None] | None = None) -> list[CaseRun]:
+    jobs = [(case, dtype) for case in cases for dtype in case.dtypes]
+    runs = []
+    for number, (case, dtype) in enumerate(jobs, start=1):
+        if progress:
+            progress(number, len(jobs), case, dtype)
+        runs.append(run_case(case, dtype, frameworks))
+    return runs
