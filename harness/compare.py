@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-from .tolerance import Tolerance
+from .tolerance import Tolerance, magnitude
 from .trace import Trace
 
 PASS, FAIL, SKIP, ERROR = "pass", "fail", "skip", "error"
@@ -35,7 +35,7 @@ class Row:
     value: float | None = None
     atol: float | None = None
     rtol: float | None = None
-    tensor_rtol: float | None = None
+    scale_rtol: float | None = None
     mismatched: int | None = None
     size: int | None = None
     message: str = ""
@@ -86,9 +86,10 @@ def _index(flat: int, shape: tuple[int, ...]) -> str:
 
 
 def compare_tensor(ctx: Context, step: int, quantity: str, tensor: str, reference: np.ndarray,
-                   value: np.ndarray, tolerance: Tolerance) -> Row:
-    """Verdict for one tensor: pass when every |a − r| ≤ atol + rtol·|r| + tensor_rtol·max|r|.
+                   value: np.ndarray, tolerance: Tolerance, scale: float | None = None) -> Row:
+    """Verdict for one tensor: pass when every |a − r| ≤ atol + rtol·|r| + scale_rtol·scale.
 
+    ``scale`` is the largest |r| of the tensor's quantity in this step (see harness.tolerance).
     NaN equals NaN only at the same positions; infinities are equal only with the same sign.
     """
     reference = np.asarray(reference, dtype=np.float64)
@@ -97,7 +98,7 @@ def compare_tensor(ctx: Context, step: int, quantity: str, tensor: str, referenc
     if reference.shape != value.shape:
         return ctx.row(**where, status=ERROR, message=f"shape {value.shape} differs from the "
                                                        f"reference's {reference.shape}")
-    atol, allowed = tolerance.allowed(reference)
+    atol, allowed = tolerance.allowed(reference, scale)
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         same = (reference == value) | (np.isnan(reference) & np.isnan(value))
         diff = np.where(same, 0.0, np.abs(value - reference))
@@ -120,8 +121,16 @@ def compare_tensor(ctx: Context, step: int, quantity: str, tensor: str, referenc
                    max_abs=float(diff.max()), max_rel=float(rel.max()),
                    ulp=float(ulp_distance(reference, value, ctx.dtype).max()),
                    worst_index=index, reference_value=r_worst, value=v_worst, atol=atol,
-                   rtol=tolerance.rtol, tensor_rtol=tolerance.tensor_rtol,
+                   rtol=tolerance.rtol, scale_rtol=tolerance.scale_rtol,
                    mismatched=mismatched, size=int(reference.size), message=message)
+
+
+def _scales(tensors: list[tuple[str, str, np.ndarray]]) -> dict[str, float]:
+    """quantity -> the largest finite |value| over its tensors."""
+    groups: dict[str, list[np.ndarray]] = {}
+    for quantity, _, value in tensors:
+        groups.setdefault(quantity, []).append(value)
+    return {quantity: magnitude(*values) for quantity, values in groups.items()}
 
 
 def compare_traces(ctx: Context, reference: Trace, other: Trace, tolerance: Tolerance) -> list[Row]:
@@ -133,13 +142,14 @@ def compare_traces(ctx: Context, reference: Trace, other: Trace, tolerance: Tole
                                 f"{len(reference.steps)}")]
     for number, (ref_step, step) in enumerate(zip(reference.steps, other.steps), start=1):
         got = {(q, name): v for q, name, v in step.tensors()}
+        scales = _scales(ref_step.tensors())
         for quantity, name, ref_value in ref_step.tensors():
             if (quantity, name) not in got:
                 rows.append(ctx.row(step=number, quantity=quantity, tensor=name, status=ERROR,
                                     message=f"{quantity} {name!r} missing from the framework's result"))
                 continue
             rows.append(compare_tensor(ctx, number, quantity, name, ref_value,
-                                       got.pop((quantity, name)), tolerance))
+                                       got.pop((quantity, name)), tolerance, scales[quantity]))
         for quantity, name in got:
             rows.append(ctx.row(step=number, quantity=quantity, tensor=name, status=ERROR,
                                 message=f"unexpected {quantity} {name!r}: the case has no such tensor"))
@@ -150,6 +160,7 @@ def compare_expected(ctx: Context, expected: list[tuple[str, str, np.ndarray]], 
                      tolerance: Tolerance) -> list[Row]:
     """Golden first-step values against a framework's first step."""
     got = {(q, name): v for q, name, v in trace.steps[0].tensors()}
+    scales = _scales(expected)
     rows = []
     for quantity, name, value in expected:
         if (quantity, name) not in got:
@@ -157,5 +168,5 @@ def compare_expected(ctx: Context, expected: list[tuple[str, str, np.ndarray]], 
                                 message=f"{quantity} {name!r} missing from the framework's result"))
         else:
             rows.append(compare_tensor(ctx, 1, quantity, name, value, got[(quantity, name)],
-                                       tolerance))
+                                       tolerance, scales[quantity]))
     return rows

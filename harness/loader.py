@@ -251,7 +251,7 @@ class _Validator:
         return tuple(n for n in names if n)
 
     def tolerance(self, value: Any, path: tuple, dtypes: Iterable[str]) -> dict:
-        """Flat ({atol, rtol, tensor_rtol}) or per dtype ({float32: {...}, float64: {...}})."""
+        """Flat ({atol, rtol, scale_rtol}) or per dtype ({float32: {...}, float64: {...}})."""
         if not isinstance(value, dict):
             self.problem(path, f"expected a mapping of {', '.join(TOLERANCE_KEYS)}, "
                                f"found {_kind(value)}")

@@ -36,4 +36,4 @@ class Trace:
 
 def as_float64(value) -> np.ndarray:
     """A framework's array (or scalar) as a fresh float64 NumPy array."""
-    return np.array(value, dtype=np.float64, copy=True)
+    return np.array(np.asarray(value), dtype=np.float64)  # np.array copies; asarray suits torch

@@ -1,0 +1,148 @@
+"""pytest plugin: YAML cases as test items, one per (case, dtype, framework).
+
+Registered through the ``pytest11`` entry point. Only YAML files under the configured case folders
+(ini ``harness_cases``, default ``cases``; or ``--harness-cases``) are collected, so malformed
+fixtures under tests/ never become cases. Reports are written once, at session end, by the main
+process only, when ``--harness-out`` is given.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .adapters import adapter_names
+from .compare import ERROR, FAIL, SKIP, Row
+from .errors import CaseError, Problem
+from .loader import CASE_SUFFIXES, load_case
+from .runner import CaseRun, frameworks_for, run_case
+
+_STATE = pytest.StashKey["_State"]()
+MAX_TABLE_ROWS = 8
+
+
+class _State:
+    def __init__(self, config: pytest.Config):
+        option = config.getoption("harness_cases")
+        folders = option.split(",") if option else config.getini("harness_cases")
+        self.folders = [(config.rootpath / f).resolve() for f in folders if f.strip()]
+        frameworks = config.getoption("harness_frameworks")
+        self.frameworks = frameworks.split(",") if frameworks else adapter_names()
+        self.names: dict[str, str] = {}  # case name -> file, for uniqueness across files
+        self.runs: list[CaseRun] = []
+
+    def is_case_file(self, path: Path) -> bool:
+        path = path.resolve()
+        return path.suffix in CASE_SUFFIXES and any(path.is_relative_to(f) for f in self.folders)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini("harness_cases", "folders whose YAML files are conformance cases",
+                  type="linelist", default=["cases"])
+    group = parser.getgroup("harness", "gradient conformance harness")
+    group.addoption("--harness-cases", dest="harness_cases", default=None,
+                    help="comma-separated case folders (overrides the harness_cases ini value)")
+    group.addoption("--harness-frameworks", dest="harness_frameworks", default=None,
+                    help="comma-separated frameworks to compare (default: all)")
+    group.addoption("--harness-out", dest="harness_out", default=None,
+                    help="also write report.csv and report.md to this folder at the end")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "harness: a YAML conformance case (case, dtype, framework)")
+    config.stash[_STATE] = _State(config)
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector):
+    if parent.config.stash[_STATE].is_case_file(file_path):
+        return CaseFile.from_parent(parent, path=file_path)
+    return None
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    out = config.getoption("harness_out")
+    if not out or hasattr(config, "workerinput"):  # xdist workers leave reports to the main process
+        return
+    from .report import write_reports
+
+    write_reports(config.stash[_STATE].runs, out)
+
+
+class CaseFile(pytest.File):
+    def collect(self):
+        state = self.config.stash[_STATE]
+        case, problems = load_case(self.path, adapter_names())
+        if case is not None and case.name in state.names and state.names[case.name] != str(self.path):
+            problems.append(Problem(str(self.path), None, "name", f"case name {case.name!r} is "
+                                    f"also used by {state.names[case.name]}; names must be unique"))
+        if problems:
+            raise CaseError(problems)
+        state.names[case.name] = str(self.path)
+        for dtype in case.dtypes:
+            for framework in frameworks_for(case, state.frameworks):
+                yield CaseItem.from_parent(self, name=f"{case.name}[{dtype}-{framework}]",
+                                           case=case, dtype=dtype, framework=framework)
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, CaseError):
+            return f"invalid case file:\n{excinfo.value}"
+        return super().repr_failure(excinfo, style)
+
+
+class ConformanceFailure(Exception):
+    def __init__(self, rows: list[Row]):
+        self.rows = rows
+        super().__init__(f"{len(rows)} discrepancies")
+
+
+class CaseItem(pytest.Item):
+    def __init__(self, *, case, dtype: str, framework: str, **kwargs):
+        super().__init__(**kwargs)
+        self.case, self.dtype, self.framework = case, dtype, framework
+        self.add_marker(pytest.mark.harness)
+
+    def runtest(self) -> None:
+        run = run_case(self.case, self.dtype, [self.framework])
+        self.config.stash[_STATE].runs.append(run)
+        rows = run.rows
+        bad = [r for r in rows if r.status in (FAIL, ERROR)]
+        if bad:
+            raise ConformanceFailure(bad)
+        skips = [r for r in rows if r.status == SKIP]
+        if skips and len(skips) == len(rows):
+            pytest.skip(skips[0].message)
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, ConformanceFailure):
+            return failure_table(excinfo.value.rows)
+        return super().repr_failure(excinfo, style)
+
+    def reportinfo(self):
+        return self.path, None, f"{self.case.name} [{self.dtype}-{self.framework}]"
+
+
+def failure_table(rows: list[Row]) -> str:
+    """The worst discrepancies of one item as a small fixed-width table."""
+    errors = [r for r in rows if r.status == ERROR]
+    fails = sorted((r for r in rows if r.status == FAIL),
+                   key=lambda r: (r.max_rel or 0.0, r.max_abs or 0.0), reverse=True)
+    lines = [f"{r.framework} error: {r.message}" for r in errors]
+    if fails:
+        first = fails[0]
+        lines.append(f"{len(fails)} tensor(s) disagree ({first.dtype}; element passes when "
+                     f"|value - reference| <= atol + rtol*|reference|):")
+        header = ("against", "step", "quantity", "tensor", "mismatched", "worst", "reference",
+                  "value", "max abs", "max rel", "atol", "rtol")
+        table = [header]
+        for r in fails[:MAX_TABLE_ROWS]:
+            table.append((r.reference, str(r.step), r.quantity, r.tensor,
+                          f"{r.mismatched}/{r.size}", r.worst_index, f"{r.reference_value:.10g}",
+                          f"{r.value:.10g}", f"{r.max_abs:.3g}", f"{r.max_rel:.3g}",
+                          f"{r.atol:.3g}", f"{r.rtol:.3g}"))
+        widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+        lines += ["  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
+                  for row in table]
+        if len(fails) > MAX_TABLE_ROWS:
+            lines.append(f"  … {len(fails) - MAX_TABLE_ROWS} more tensor(s)")
+    return "\n".join(lines)
