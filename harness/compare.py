@@ -99,6 +99,7 @@ def compare_tensor(ctx: Context, step: int, quantity: str, tensor: str, referenc
         return ctx.row(**where, status=ERROR, message=f"shape {value.shape} differs from the "
                                                        f"reference's {reference.shape}")
     atol, allowed = tolerance.allowed(reference, scale)
+    allowed = np.where(np.isfinite(reference), allowed, 0.0)  # NaN and ±inf must match exactly
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         same = (reference == value) | (np.isnan(reference) & np.isnan(value))
         diff = np.where(same, 0.0, np.abs(value - reference))

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from harness.adapters import adapter_names
+from harness.loader import load_case
+
+pytest_plugins = ["pytester"]
+
+ROOT = Path(__file__).resolve().parent.parent
+CASES = ROOT / "cases"
+
+SIGMOID_NEURON = """\
+name: {name}
+description: the CS231n sigmoid neuron
+network:
+  - {{units: 1, activation: sigmoid}}
+params:
+  layers.0.weight: [[2.0, -3.0]]
+  layers.0.bias: [-3.0]
+data:
+  x: [[-1.0, -2.0]]
+loss: sum
+optimizer: {{name: sgd, lr: 0.01}}
+expected:
+  grads:
+    layers.0.weight: [[{dw0}, -0.3932238664829637]]
+    layers.0.bias: [0.19661193324148185]
+  tolerance: {{atol: 1.0e-9}}
+"""
+
+
+def sigmoid_neuron_text(name: str = "neuron", dw0: str = "-0.19661193324148185") -> str:
+    return SIGMOID_NEURON.format(name=name, dw0=dw0)
+
+
+@pytest.fixture
+def write_case(tmp_path: Path):
+    """Write YAML text (dedented) to a case file and return its path."""
+
+    def write(text: str, name: str = "case.yaml", folder: Path | None = None) -> Path:
+        path = (folder or tmp_path) / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def load(write_case):
+    """Write a case and load it: (case or None, problems)."""
+
+    def run(text: str, name: str = "case.yaml"):
+        return load_case(write_case(text, name), adapter_names())
+
+    return run

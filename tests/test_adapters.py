@@ -1,0 +1,121 @@
+"""Every catalog name in every adapter, and how the runner treats frameworks that cannot run."""
+from __future__ import annotations
+
+import pytest
+
+from harness import catalog
+from harness.adapters import _EXTRA as extra_adapters
+from harness.adapters import adapter_names, get_adapter, register
+from harness.adapters.base import Adapter, Availability
+from harness.adapters.micrograd_adapter import MAX_NODES, MicrogradAdapter
+from harness.runner import run_case
+
+FRAMEWORKS = ["torch", "jax", "micrograd"]
+
+TARGETS = {
+    "sum": "",
+    "mse": "  y: {random: normal, shape: [5, 3], seed: 2}\n",
+    "bce": "  y: {random: bernoulli, shape: [5, 3], seed: 2}\n",
+    "bce_with_logits": "  y: {random: bernoulli, shape: [5, 3], seed: 2}\n",
+    "cross_entropy": "  y: {random: classes, shape: [5], seed: 2}\n",
+    "nll": "  y: {random: onehot, shape: [5, 3], seed: 2}\n",
+}
+LAST = {"bce": "sigmoid", "nll": "softmax", "cross_entropy": "identity"}
+
+
+def case_text(loss: str, hidden: list[str], last: str, dtype: str = "[float32, float64]") -> str:
+    layers = "".join(f"  - {{units: 4, activation: {a}}}\n" for a in hidden)
+    return (f"name: {loss}-{last}\ndtype: {dtype}\nnetwork:\n{layers}"
+            f"  - {{units: 3, activation: {last}}}\n"
+            "init: {scheme: xavier_normal, seed: 1, bias: {scheme: normal, std: 0.1}}\n"
+            "data:\n  x: {random: normal, shape: [5, 2], seed: 1}\n" + TARGETS[loss] +
+            f"loss: {loss}\noptimizer: {{name: sgd, lr: 0.1}}\nsteps: 2\n")
+
+
+@pytest.mark.parametrize("loss", sorted(catalog.LOSSES))
+def test_every_loss_and_activation_conforms_in_every_adapter(load, loss):
+    hidden = [a for a in catalog.ACTIVATIONS]  # every activation as a hidden layer
+    case, problems = load(case_text(loss, hidden, LAST.get(loss, "tanh")))
+    assert problems == []
+    for dtype in case.dtypes:
+        rows = run_case(case, dtype, FRAMEWORKS).rows
+        assert {r.framework for r in rows} == set(FRAMEWORKS)
+        bad = [(r.framework, r.step, r.quantity, r.tensor, r.message) for r in rows
+               if r.status != "pass"]
+        assert bad == []
+
+
+def test_micrograd_declines_cases_it_cannot_run_in_reasonable_time(load):
+    case, _ = load("network:\n  - {units: 512, activation: relu}\n  - {units: 10, activation: identity}\n"
+                   "data:\n  x: {random: normal, shape: [256, 64], seed: 0}\n"
+                   "  y: {random: classes, shape: [256], seed: 1}\n"
+                   "loss: cross_entropy\noptimizer: {name: sgd, lr: 0.1}\n")
+    reason = MicrogradAdapter().supports(case)
+    assert reason and f"{MAX_NODES:,}" in reason
+    rows = run_case(case, "float64", ["micrograd"]).rows
+    assert [(r.status, r.message) for r in rows] == [("skip", reason)]
+
+
+class _Fake:
+    def __init__(self, name, available=True, error=None):
+        self.name, self.available, self.error = name, available, error
+
+    def availability(self):
+        if self.available:
+            return Availability(True, "1.0")
+        return Availability(False, None, f"{self.name} is not installed (pip install {self.name})")
+
+    def supports(self, case):
+        return None
+
+    def run(self, case, inputs):
+        raise self.error
+
+
+@pytest.fixture
+def fakes():
+    names = []
+
+    def add(adapter):
+        register(adapter)
+        names.append(adapter.name)
+        return adapter.name
+
+    yield add
+    for name in names:
+        extra_adapters.pop(name)
+
+
+def test_missing_framework_is_a_skip_with_the_reason(load, fakes):
+    name = fakes(_Fake("absentgrad", available=False))
+    case, _ = load(case_text("mse", ["tanh"], "identity", "float64"))
+    rows = run_case(case, "float64", [name, "torch"]).rows
+    skip = [r for r in rows if r.framework == name]
+    assert [(r.status, r.message) for r in skip] == [
+        ("skip", "absentgrad is not installed (pip install absentgrad)")]
+    assert all(r.status == "pass" for r in rows if r.framework == "torch")
+
+
+def test_framework_that_raises_is_an_error_row_and_others_still_run(load, fakes):
+    name = fakes(_Fake("crashgrad", error=ZeroDivisionError("planted")))
+    case, _ = load(case_text("mse", ["tanh"], "identity", "float64"))
+    rows = run_case(case, "float64", ["jax", name, "torch"]).rows
+    errors = [r for r in rows if r.framework == name]
+    assert len(errors) == 1 and errors[0].status == "error"
+    assert errors[0].message.startswith("ZeroDivisionError: planted (at ")
+    assert {r.framework for r in rows if r.status == "pass"} == {"jax", "torch"}
+
+
+def test_builtin_adapters_follow_the_interface():
+    for name in ("numpy", "torch", "jax", "micrograd"):
+        adapter = get_adapter(name)
+        assert isinstance(adapter, Adapter) and adapter.name == name
+        assert adapter.availability().available
+    assert adapter_names()[:4] == ["numpy", "torch", "jax", "micrograd"]
+
+
+def test_micrograd_reports_the_ops_it_had_added(load):
+    case, _ = load(case_text("cross_entropy", ["tanh", "sigmoid"], "identity", "float32"))
+    notes = run_case(case, "float32", ["micrograd"]).notes["micrograd"]
+    assert "ops added to micrograd (not native): exp, log, sigmoid, tanh" in notes
+    assert "float32 computed in float64: micrograd has Python floats only" in notes

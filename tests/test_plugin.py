@@ -1,0 +1,62 @@
+"""The pytest plugin: YAML cases as items, readable failures, clean collection errors."""
+from __future__ import annotations
+
+from conftest import sigmoid_neuron_text
+
+INI = "[pytest]\nharness_cases = cases\n"
+
+
+def test_cases_become_items_with_readable_ids(pytester):
+    pytester.makefile(".ini", pytest=INI)
+    pytester.makefile(".yaml", **{"cases/neuron": sigmoid_neuron_text()})
+    result = pytester.runpytest("--collect-only", "-q")
+    for framework in ("numpy", "torch", "jax", "micrograd"):
+        result.stdout.fnmatch_lines([f"cases/neuron.yaml::neuron[[]float64-{framework}[]]"])
+    result = pytester.runpytest("-q")
+    result.assert_outcomes(passed=4)
+
+
+def test_failing_item_prints_its_worst_discrepancies(pytester):
+    pytester.makefile(".ini", pytest=INI)
+    pytester.makefile(".yaml", **{"cases/neuron": sigmoid_neuron_text(dw0="-0.2966")})
+    result = pytester.runpytest("-q", "--harness-frameworks", "torch")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "*1 tensor(s) disagree (float64*",
+        "*against*step*quantity*tensor*mismatched*worst*reference*value*",
+        "*expected*1*grad*layers.0.weight*1/2*(0, 0)*-0.2966*-0.1966119332*",
+    ])
+
+
+def test_malformed_case_is_a_clean_collection_error(pytester):
+    pytester.makefile(".ini", pytest=INI)
+    text = sigmoid_neuron_text().replace("units: 1", "units: one")
+    pytester.makefile(".yaml", **{"cases/broken": text})
+    result = pytester.runpytest("-q")
+    result.stdout.fnmatch_lines(["*invalid case file:*",
+                                 "*broken.yaml:4: network[[]0[]].units: expected an integer*"])
+    assert "Traceback" not in result.stdout.str()
+    assert result.ret != 0
+
+
+def test_yaml_outside_case_folders_is_not_collected(pytester):
+    pytester.makefile(".ini", pytest=INI)
+    pytester.makefile(".yaml", **{"tests/fixtures/broken": "network: ["})
+    pytester.makefile(".yaml", **{"cases/neuron": sigmoid_neuron_text()})
+    result = pytester.runpytest("-q", "--harness-frameworks", "jax")
+    result.assert_outcomes(passed=1)  # jax only: the broken fixture is never collected
+
+
+def test_duplicate_names_across_files_fail_collection(pytester):
+    pytester.makefile(".ini", pytest=INI)
+    pytester.makefile(".yaml", **{"cases/a": sigmoid_neuron_text(), "cases/b": sigmoid_neuron_text()})
+    result = pytester.runpytest("-q", "--harness-frameworks", "torch")
+    result.stdout.fnmatch_lines(["*case name 'neuron' is also used by*a.yaml*"])
+
+
+def test_reports_written_at_session_end_on_request(pytester):
+    pytester.makefile(".ini", pytest=INI)
+    pytester.makefile(".yaml", **{"cases/neuron": sigmoid_neuron_text()})
+    pytester.runpytest("-q", "--harness-out", "out").assert_outcomes(passed=4)
+    assert (pytester.path / "out" / "report.csv").exists()
+    assert "everything conforms" in (pytester.path / "out" / "report.md").read_text()
