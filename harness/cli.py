@@ -79,6 +79,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     cases = load_cases(args.paths, adapter_names())
+    if not cases:
+        raise UsageError(f"no case files (*.yaml, *.yml) under {', '.join(args.paths)}")
     for case in cases:
         for warning in case.warnings:
             print(f"{case.file}: warning: {warning}", file=sys.stderr)
