@@ -6,7 +6,8 @@ import sys
 import time
 from typing import Sequence
 
-from .adapters import REFERENCE, adapter_names, get_adapter
+from .adapters import REFERENCE, adapter_names, get_adapter, register
+from .adapters.user_impl import load_implementations
 from .case import Case
 from .compare import ERROR, FAIL
 from .errors import CaseError, UsageError
@@ -52,11 +53,20 @@ class _Progress:
             print(line, file=sys.stderr, flush=True)
 
 
+def _add_implementations(args: argparse.Namespace) -> list[str]:
+    """Register every --impl file as a framework; returns their names."""
+    impls = load_implementations(args.impl or [], adapter_names())
+    for impl in impls:
+        register(impl)
+    return [impl.name for impl in impls]
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .report import write_reports
     from .runner import run_cases
 
     frameworks = _frameworks(args.frameworks)
+    frameworks += [n for n in _add_implementations(args) if n not in frameworks]
     cases = load_cases(args.paths or [DEFAULT_CASES], adapter_names())
     if not cases:
         raise UsageError(f"no case files (*.yaml, *.yml) under {', '.join(args.paths or [DEFAULT_CASES])}")
@@ -89,6 +99,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    _add_implementations(args)
     cases = load_cases(args.paths or [DEFAULT_CASES], adapter_names())
     print("frameworks:")
     for name in adapter_names():
@@ -112,12 +123,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--frameworks", "-f", help="comma-separated framework names (default: all)")
     run.add_argument("--out", default=DEFAULT_OUT, help=f"report folder (default: {DEFAULT_OUT}/)")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
+    impl_help = ("your own backprop: a .py file defining forward_backward(params, x, y); added as "
+                 "a framework named after the file (repeatable)")
+    run.add_argument("--impl", action="append", metavar="FILE.py", help=impl_help)
     run.set_defaults(handler=cmd_run)
     validate = sub.add_parser("validate", help="check case files without running them")
     validate.add_argument("paths", nargs="+", help="case files or folders")
     validate.set_defaults(handler=cmd_validate)
     lister = sub.add_parser("list", help="show the cases and each framework's availability")
     lister.add_argument("paths", nargs="*", help=f"case files or folders (default: {DEFAULT_CASES}/)")
+    lister.add_argument("--impl", action="append", metavar="FILE.py", help=impl_help)
     lister.set_defaults(handler=cmd_list)
     return parser
 

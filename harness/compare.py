@@ -4,7 +4,7 @@ Reports and pytest both consume these rows; nothing here knows about frameworks 
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 
@@ -39,6 +39,7 @@ class Row:
     mismatched: int | None = None
     size: int | None = None
     message: str = ""
+    hint: str = ""  # one sentence for a failing tensor: what the pattern of the error points at
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -85,11 +86,66 @@ def _index(flat: int, shape: tuple[int, ...]) -> str:
     return "(" + ", ".join(index) + ("," if len(index) == 1 else "") + ")"
 
 
+def _constant_ratio(reference: np.ndarray, value: np.ndarray) -> float | None:
+    """value / reference when it is the same for every element (a missing or extra factor)."""
+    nonzero = reference != 0
+    if not nonzero.any() or not np.all(np.isfinite(value)) or not np.all(np.isfinite(reference)):
+        return None
+    if np.any(value[~nonzero] != 0):
+        return None
+    ratios = value[nonzero] / reference[nonzero]
+    middle = float(np.median(ratios))
+    if np.all(np.abs(ratios - middle) <= 1e-4 * max(abs(middle), 1e-12)):
+        return middle
+    return None
+
+
+def _pattern(reference: np.ndarray, value: np.ndarray, mismatched: int,
+             update: tuple[np.ndarray, np.ndarray] | None) -> str:
+    """What the shape of an error suggests, in words a learner can act on."""
+    every = "every element" if reference.size > 1 else "it"
+    if update is not None:
+        ref_step, got_step = update
+        ratio = _constant_ratio(ref_step, got_step)
+        if ratio is not None and abs(ratio + 1) < 1e-3:
+            return ("the update moved the parameters the opposite way (−1× the reference's step): "
+                    "the gradient was added instead of subtracted")
+        if ratio is not None:
+            return (f"the update is {ratio:.4g}× the reference's step for every element (from the "
+                    "gradient, or a factor in the update itself)")
+    if np.isnan(value).any() and not np.isnan(reference).any():
+        return "NaN appears where the reference has numbers"
+    ratio = _constant_ratio(reference, value)
+    if ratio is not None:
+        if abs(ratio + 1) < 1e-3:
+            return f"{every} has the opposite sign (ratio −1): a sign error"
+        if abs(ratio) < 1e-12:
+            return f"{every} is zero where the reference is not"
+        return (f"{every} is {ratio:.4g}× the reference (a constant ratio: a missing or extra "
+                "factor, such as a mean taken as a sum or a dropped constant)")
+    if reference.ndim == 2 and reference.shape[0] == reference.shape[1] and reference.size > 1 \
+            and np.allclose(value, reference.T, rtol=1e-6, atol=0):
+        return "it equals the reference transposed"
+    if mismatched < reference.size:
+        return f"only {mismatched} of {reference.size} elements differ"
+    return "every element differs, with no constant ratio"
+
+
+def explain(row: "Row", pattern: str) -> str:
+    """One sentence for a failing tensor: which quantity, which element, expected versus got."""
+    where = f"{row.quantity} {row.tensor}" if row.quantity != row.tensor else row.quantity
+    return (f"{where} at step {row.step}, element {row.worst_index}: expected "
+            f"{row.reference_value:.6g}, got {row.value:.6g}; {pattern}.")
+
+
 def compare_tensor(ctx: Context, step: int, quantity: str, tensor: str, reference: np.ndarray,
-                   value: np.ndarray, tolerance: Tolerance, scale: float | None = None) -> Row:
+                   value: np.ndarray, tolerance: Tolerance, scale: float | None = None,
+                   update: tuple[np.ndarray, np.ndarray] | None = None) -> Row:
     """Verdict for one tensor: pass when every |a − r| ≤ atol + rtol·|r| + scale_rtol·scale.
 
     ``scale`` is the largest |r| of the tensor's quantity in this step (see harness.tolerance).
+    ``update``, for parameters, is (reference's step, framework's step): how each moved the
+    parameters, which explains an update bug better than the parameters themselves.
     NaN equals NaN only at the same positions; infinities are equal only with the same sign.
     """
     reference = np.asarray(reference, dtype=np.float64)
@@ -118,12 +174,15 @@ def compare_tensor(ctx: Context, step: int, quantity: str, tensor: str, referenc
                    f"allowed {float(allowed.flat[worst]):.3g})")
     else:
         message = ""
-    return ctx.row(**where, status=FAIL if mismatched else PASS,
-                   max_abs=float(diff.max()), max_rel=float(rel.max()),
-                   ulp=float(ulp_distance(reference, value, ctx.dtype).max()),
-                   worst_index=index, reference_value=r_worst, value=v_worst, atol=atol,
-                   rtol=tolerance.rtol, scale_rtol=tolerance.scale_rtol,
-                   mismatched=mismatched, size=int(reference.size), message=message)
+    row = ctx.row(**where, status=FAIL if mismatched else PASS,
+                  max_abs=float(diff.max()), max_rel=float(rel.max()),
+                  ulp=float(ulp_distance(reference, value, ctx.dtype).max()),
+                  worst_index=index, reference_value=r_worst, value=v_worst, atol=atol,
+                  rtol=tolerance.rtol, scale_rtol=tolerance.scale_rtol,
+                  mismatched=mismatched, size=int(reference.size), message=message)
+    if mismatched:
+        row = replace(row, hint=explain(row, _pattern(reference, value, mismatched, update)))
+    return row
 
 
 def _scales(tensors: list[tuple[str, str, np.ndarray]]) -> dict[str, float]:
@@ -134,9 +193,15 @@ def _scales(tensors: list[tuple[str, str, np.ndarray]]) -> dict[str, float]:
     return {quantity: magnitude(*values) for quantity, values in groups.items()}
 
 
-def compare_traces(ctx: Context, reference: Trace, other: Trace, tolerance: Tolerance) -> list[Row]:
-    """Every step, quantity and tensor of ``other`` against the reference trace."""
+def compare_traces(ctx: Context, reference: Trace, other: Trace, tolerance: Tolerance,
+                   initial: dict[str, np.ndarray] | None = None) -> list[Row]:
+    """Every step, quantity and tensor of ``other`` against the reference trace.
+
+    ``initial`` (the shared starting parameters) lets a failing parameter be explained by how
+    each trajectory's update moved it from its own previous values.
+    """
     rows: list[Row] = []
+    ref_before = got_before = initial
     if len(other.steps) != len(reference.steps):
         return [ctx.row(step=None, quantity="", tensor="", status=ERROR,
                         message=f"returned {len(other.steps)} steps, the case has "
@@ -149,16 +214,21 @@ def compare_traces(ctx: Context, reference: Trace, other: Trace, tolerance: Tole
                 rows.append(ctx.row(step=number, quantity=quantity, tensor=name, status=ERROR,
                                     message=f"{quantity} {name!r} missing from the framework's result"))
                 continue
-            rows.append(compare_tensor(ctx, number, quantity, name, ref_value,
-                                       got.pop((quantity, name)), tolerance, scales[quantity]))
+            value = got.pop((quantity, name))
+            update = None
+            if quantity == "param" and ref_before is not None and name in got_before:
+                update = (ref_value - ref_before[name], np.asarray(value) - got_before[name])
+            rows.append(compare_tensor(ctx, number, quantity, name, ref_value, value, tolerance,
+                                       scales[quantity], update))
         for quantity, name in got:
             rows.append(ctx.row(step=number, quantity=quantity, tensor=name, status=ERROR,
                                 message=f"unexpected {quantity} {name!r}: the case has no such tensor"))
+        ref_before, got_before = ref_step.params, step.params
     return rows
 
 
 def compare_expected(ctx: Context, expected: list[tuple[str, str, np.ndarray]], trace: Trace,
-                     tolerance: Tolerance) -> list[Row]:
+                     tolerance: Tolerance, initial: dict[str, np.ndarray] | None = None) -> list[Row]:
     """Golden first-step values against a framework's first step."""
     got = {(q, name): v for q, name, v in trace.steps[0].tensors()}
     scales = _scales(expected)
@@ -168,6 +238,9 @@ def compare_expected(ctx: Context, expected: list[tuple[str, str, np.ndarray]], 
             rows.append(ctx.row(step=1, quantity=quantity, tensor=name, status=ERROR,
                                 message=f"{quantity} {name!r} missing from the framework's result"))
         else:
+            update = None
+            if quantity == "param" and initial is not None:
+                update = (value - initial[name], got[(quantity, name)] - initial[name])
             rows.append(compare_tensor(ctx, 1, quantity, name, value, got[(quantity, name)],
-                                       tolerance, scales[quantity]))
+                                       tolerance, scales[quantity], update))
     return rows

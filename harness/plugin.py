@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from .adapters import adapter_names
+from .adapters import adapter_names, register
+from .adapters.user_impl import load_implementations
 from .compare import ERROR, FAIL, SKIP, Row
-from .errors import CaseError, Problem
+from .diagnose import hints
+from .errors import CaseError, Problem, UsageError
 from .loader import CASE_SUFFIXES, load_case
 from .runner import CaseRun, frameworks_for, run_case
 
@@ -26,8 +28,15 @@ class _State:
         option = config.getoption("harness_cases")
         folders = option.split(",") if option else config.getini("harness_cases")
         self.folders = [(config.rootpath / f).resolve() for f in folders if f.strip()]
+        try:
+            impls = load_implementations(config.getoption("harness_impl") or [], adapter_names())
+        except UsageError as error:
+            raise pytest.UsageError(str(error)) from None
+        for impl in impls:
+            register(impl)
         frameworks = config.getoption("harness_frameworks")
         self.frameworks = frameworks.split(",") if frameworks else adapter_names()
+        self.frameworks += [i.name for i in impls if i.name not in self.frameworks]
         self.names: dict[str, str] = {}  # case name -> file, for uniqueness across files
         self.runs: list[CaseRun] = []
 
@@ -44,6 +53,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="comma-separated case folders (overrides the harness_cases ini value)")
     group.addoption("--harness-frameworks", dest="harness_frameworks", default=None,
                     help="comma-separated frameworks to compare (default: all)")
+    group.addoption("--harness-impl", dest="harness_impl", action="append", default=None,
+                    metavar="FILE.py", help="add your own backprop file as a framework (repeatable)")
     group.addoption("--harness-out", dest="harness_out", default=None,
                     help="also write report.csv and report.md to this folder at the end")
 
@@ -91,8 +102,8 @@ class CaseFile(pytest.File):
 
 
 class ConformanceFailure(Exception):
-    def __init__(self, rows: list[Row]):
-        self.rows = rows
+    def __init__(self, rows: list[Row], everything: list[Row]):
+        self.rows, self.everything = rows, everything
         super().__init__(f"{len(rows)} discrepancies")
 
 
@@ -108,22 +119,24 @@ class CaseItem(pytest.Item):
         rows = run.rows
         bad = [r for r in rows if r.status in (FAIL, ERROR)]
         if bad:
-            raise ConformanceFailure(bad)
+            raise ConformanceFailure(bad, rows)
         skips = [r for r in rows if r.status == SKIP]
         if skips and len(skips) == len(rows):
             pytest.skip(skips[0].message)
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, ConformanceFailure):
-            return failure_table(excinfo.value.rows)
+            return failure_table(excinfo.value.rows, excinfo.value.everything)
         return super().repr_failure(excinfo, style)
 
     def reportinfo(self):
         return self.path, None, f"{self.case.name} [{self.dtype}-{self.framework}]"
 
 
-def failure_table(rows: list[Row]) -> str:
-    """The worst discrepancies of one item as a small fixed-width table."""
+def failure_table(rows: list[Row], everything: list[Row] | None = None) -> str:
+    """The worst discrepancies of one item as a small fixed-width table, then the hints that
+    ``everything`` (all rows of the item, passing ones too) supports."""
+    everything = rows if everything is None else everything
     errors = [r for r in rows if r.status == ERROR]
     fails = sorted((r for r in rows if r.status == FAIL),
                    key=lambda r: (r.max_rel or 0.0, r.max_abs or 0.0), reverse=True)
@@ -145,4 +158,5 @@ def failure_table(rows: list[Row]) -> str:
                   for row in table]
         if len(fails) > MAX_TABLE_ROWS:
             lines.append(f"  … {len(fails) - MAX_TABLE_ROWS} more tensor(s)")
+        lines += [f"- {hint}" for hint in hints(everything)]
     return "\n".join(lines)

@@ -11,6 +11,7 @@ from pathlib import Path
 from . import __version__
 from .adapters import REFERENCE, adapter_names, get_adapter
 from .compare import COLUMNS, ERROR, FAIL, PASS, SKIP, Row
+from .diagnose import hints
 from .runner import CaseRun
 
 _SEVERITY = {ERROR: 3, FAIL: 2, PASS: 1, SKIP: 0}
@@ -114,10 +115,13 @@ def markdown_text(runs: list[CaseRun], *, partial: bool = False) -> str:
                       f"{'' if r.reference_value is None else repr(r.reference_value)} | "
                       f"{'' if r.value is None else repr(r.value)} | {_g(r.max_abs)} | "
                       f"{_g(r.max_rel)} | {_g(r.ulp)} | {_g(r.atol)} | {_g(r.rtol)} |")
-                errors = [r for r in group if r.status == ERROR and r.message]
-                for r in errors:
+                notes = [f"- error: {r.message}" for r in group if r.status == ERROR]
+                notes += [f"- {hint}" for hint in hints(
+                    [r for r in run.rows if r.framework == framework and r.reference == reference])]
+                if notes:
                     w()
-                    w(f"- error: {r.message}")
+                    for note in notes:
+                        w(note)
                 w()
     skips = [r for r in rows if r.status == SKIP]
     if skips:

@@ -5,7 +5,10 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
+import numpy as np
+
 from .adapters import REFERENCE, get_adapter
+from .adapters.base import AdapterError
 from .case import Case
 from .compare import ERROR, SKIP, Context, Row, compare_expected, compare_traces
 from .trace import Trace
@@ -23,6 +26,8 @@ class CaseRun:
 
 def _describe(exc: BaseException) -> str:
     """The exception and the innermost frame that raised it: enough to find a bug, no wall of text."""
+    if isinstance(exc, AdapterError):
+        return str(exc)
     frames = traceback.extract_tb(exc.__traceback__)
     where = f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
     return f"{type(exc).__name__}: {exc}{where}"
@@ -72,6 +77,7 @@ def run_case(case: Case, dtype: str, frameworks: Iterable[str]) -> CaseRun:
                        for n in names]
         return result
     tolerance = case.tolerance_for(dtype)
+    initial = {k: v.astype(np.float64) for k, v in inputs.params.items()}
     expected = case.expected.tensors() if case.expected else []
     for name in names:
         if name == REFERENCE:
@@ -81,11 +87,11 @@ def run_case(case: Case, dtype: str, frameworks: Iterable[str]) -> CaseRun:
             if trace is None:
                 result.rows.append(whole(name, SKIP if skip else ERROR, skip or error))
                 continue
-            result.rows += compare_traces(context(name), reference, trace, tolerance)
+            result.rows += compare_traces(context(name), reference, trace, tolerance, initial)
         result.notes[name] = trace.notes
         if expected:
             result.rows += compare_expected(context(name, "expected"), expected, trace,
-                                            case.expected_tolerance_for(dtype))
+                                            case.expected_tolerance_for(dtype), initial)
     return result
 
 

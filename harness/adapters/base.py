@@ -25,6 +25,10 @@ from ..case import Case, Inputs
 from ..trace import Trace
 
 
+class AdapterError(Exception):
+    """An adapter's own, complete explanation of why a case could not run (shown as it is)."""
+
+
 @dataclass(frozen=True)
 class Availability:
     available: bool

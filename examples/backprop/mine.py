@@ -1,0 +1,64 @@
+"""Backpropagation for a one-layer network, written by hand: the example to hold your own against.
+
+    python -m harness run cases/golden examples/backprop/cases --frameworks numpy \
+        --impl examples/backprop/mine.py
+
+The harness calls forward_backward once per training step with the current parameters and
+compares the output, the loss, every gradient and the updated parameters with its reference.
+"""
+import numpy as np
+
+ACTIVATIONS = ("identity", "sigmoid", "tanh")
+LOSSES = ("sum", "mse")
+
+
+def supports(case):
+    """None when this file can run the case, else the reason it cannot (reported as a skip)."""
+    if len(case.layers) != 1:
+        return f"one layer only; this case has {len(case.layers)}"
+    if case.layers[0].activation not in ACTIVATIONS:
+        return f"activation {case.layers[0].activation!r} is not written here"
+    if case.loss not in LOSSES:
+        return f"loss {case.loss!r} is not written here"
+    return None
+
+
+def forward_backward(params, x, y, case):
+    W, b = params["layers.0.weight"], params["layers.0.bias"]  # (units, features), (units,)
+    activation = case.layers[0].activation
+
+    # forward: z = x W^T + b, then the activation
+    z = x @ W.T + b  # (batch, units)
+    if activation == "sigmoid":
+        a = 1 / (1 + np.exp(-z))
+    elif activation == "tanh":
+        a = np.tanh(z)
+    else:
+        a = z
+
+    # the loss, and its gradient with respect to the output a
+    if case.loss == "mse":
+        diff = a - y
+        loss = np.mean(diff ** 2)
+        dL_da = 2 * diff / diff.size
+    else:  # sum
+        loss = np.sum(a)
+        dL_da = np.ones_like(a)
+
+    # back through the activation: dL/dz = dL/da * da/dz, at this z
+    if activation == "sigmoid":
+        dL_dz = dL_da * a * (1 - a)
+    elif activation == "tanh":
+        dL_dz = dL_da * (1 - a ** 2)
+    else:
+        dL_dz = dL_da
+
+    # back through z = x W^T + b: each weight sees its input, each bias sees 1, summed over the batch
+    grads = {"layers.0.weight": dL_dz.T @ x, "layers.0.bias": dL_dz.sum(axis=0)}
+    return {"output": a, "loss": loss, "grads": grads}
+
+
+def update(params, grads, case):
+    """Plain gradient descent: step against the gradient."""
+    lr = case.optimizer.lr
+    return {name: params[name] - lr * grads[name] for name in params}

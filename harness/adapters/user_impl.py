@@ -1,0 +1,211 @@
+"""Your own backprop, from a plain Python file, as one more framework (``--impl mine.py``).
+
+The file defines::
+
+    forward_backward(params, x, y)            # or (params, x, y, case) when it wants the case
+        -> {"output": (batch, units), "loss": scalar, "grads": {name: array like params[name]}}
+
+and may define::
+
+    update(params, grads, case)               # or (params, grads, case, state): the optimizer
+        -> new params (a dict of the same names); `state` is a dict kept across one run's steps
+    supports(case) -> None or a reason         # a reason makes the case a skip
+
+params maps canonical names (layers.0.weight of shape (units, fan_in), layers.0.bias of shape
+(units,)) to NumPy arrays in the case's dtype; x is (batch, features); y the targets as the case
+gives them (class indices as int64). Without ``update`` the harness applies the case's optimizer.
+Every mistake in the file (missing, not importable, lacking the function, wrong names or shapes,
+raising) becomes a message naming the file; the other frameworks still run.
+"""
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import traceback
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from ..case import Case, Inputs
+from ..trace import Step, Trace, as_float64
+from .base import AdapterError, Availability
+from .numpy_ref import sgd
+
+
+class ImplementationError(AdapterError):
+    """A problem with the user's file; the message names the file."""
+
+
+def _positional_count(fn) -> int:
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return -1
+    return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
+
+
+class UserImplementation:
+    """Adapter around a user's file; named after the file's stem."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.name = self.path.stem
+        self._module: ModuleType | None = None
+        self._load_error: str | None = None
+
+    def _fail(self, problem: str) -> ImplementationError:
+        return ImplementationError(f"{self.path}: {problem}")
+
+    def module(self) -> ModuleType:
+        """Import the file once; a failure is remembered and reported for every case."""
+        if self._module is None and self._load_error is None:
+            self._module, self._load_error = self._import()
+        if self._load_error:
+            raise ImplementationError(self._load_error)
+        return self._module
+
+    def _import(self) -> tuple[ModuleType | None, str | None]:
+        if not self.path.is_file():
+            return None, f"{self.path}: file not found"
+        spec = importlib.util.spec_from_file_location(f"harness_impl_{self.name}", self.path)
+        module = importlib.util.module_from_spec(spec)
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:  # the student's syntax or import error, shown plainly
+            line = getattr(exc, "lineno", None)
+            where = f" (line {line})" if line else ""
+            return None, f"{self.path}: does not import{where}: {type(exc).__name__}: {exc}"
+        fn = getattr(module, "forward_backward", None)
+        if not callable(fn):
+            return None, (f"{self.path}: defines no forward_backward(params, x, y) function")
+        if _positional_count(fn) not in (3, 4):
+            return None, (f"{self.path}: forward_backward must take (params, x, y) or "
+                          f"(params, x, y, case), found {inspect.signature(fn)}")
+        update = getattr(module, "update", None)
+        if update is not None and _positional_count(update) not in (3, 4):
+            return None, (f"{self.path}: update must take (params, grads, case) or "
+                          f"(params, grads, case, state), found {inspect.signature(update)}")
+        return module, None
+
+    # -- the adapter interface --------------------------------------------------------------
+    def availability(self) -> Availability:
+        return Availability(True, f"file {self.path}")
+
+    def supports(self, case: Case) -> str | None:
+        try:
+            module = self.module()
+        except ImplementationError:
+            return None  # run() reports the problem as an error, never as a quiet skip
+        check = getattr(module, "supports", None)
+        if check is None:
+            return None
+        reason = check(case)
+        return None if not reason else f"{self.name} ({self.path.name}): {reason}"
+
+    def run(self, case: Case, inputs: Inputs) -> Trace:
+        module = self.module()
+        forward_backward = module.forward_backward
+        wants_case = _positional_count(forward_backward) == 4
+        update = getattr(module, "update", None)
+        state: dict[str, Any] = {}
+        params = {k: v.copy() for k, v in inputs.params.items()}
+        units = case.layers[-1].units
+        steps = []
+        for _ in range(case.steps):
+            args = (self._copy(params), inputs.x.copy(), None if inputs.y is None else inputs.y.copy())
+            result = self._call("forward_backward", forward_backward,
+                                *(args + (case,) if wants_case else args))
+            output, loss, grads = self._check_result(result, params, (case.batch, units))
+            if update is None:
+                new = sgd(params, grads, case.optimizer.lr)
+            else:
+                call = (self._copy(params), self._copy(grads), case)
+                if _positional_count(update) == 4:
+                    call += (state,)
+                new = self._check_params(self._call("update", update, *call), params)
+            params = new
+            steps.append(Step(output, loss, {k: as_float64(v) for k, v in grads.items()},
+                              {k: as_float64(v) for k, v in params.items()}))
+        return Trace(self.name, steps, (f"user implementation from {self.path}",))
+
+    def _call(self, what: str, fn, *args):
+        """Call the user's function; an exception is reported at its line in the user's file."""
+        try:
+            return fn(*args)
+        except Exception as exc:
+            frames = [f for f in traceback.extract_tb(exc.__traceback__)
+                      if Path(f.filename).resolve() == self.path.resolve()]
+            where = f" at line {frames[-1].lineno} ({frames[-1].line})" if frames else ""
+            raise self._fail(f"{what} raised {type(exc).__name__}: {exc}{where}") from None
+
+    # -- checking what the file returned ------------------------------------------------------
+    @staticmethod
+    def _copy(tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {k: np.array(v, copy=True) for k, v in tensors.items()}
+
+    def _tensors(self, value: Any, like: dict[str, np.ndarray], what: str) -> dict[str, np.ndarray]:
+        if not isinstance(value, dict):
+            raise self._fail(f"{what} must be a dict of parameter names to arrays, "
+                             f"found {type(value).__name__}")
+        missing = [k for k in like if k not in value]
+        extra = [k for k in value if k not in like]
+        if missing or extra:
+            details = "; ".join(part for part in (
+                f"missing {', '.join(map(repr, missing))}" if missing else "",
+                f"unexpected {', '.join(map(repr, extra))}" if extra else "") if part)
+            raise self._fail(f"{what} has the wrong names ({details}); expected "
+                             f"{', '.join(like)}")
+        out = {}
+        for name, reference in like.items():
+            try:
+                arr = np.asarray(value[name], dtype=np.float64)
+            except (TypeError, ValueError):
+                raise self._fail(f"{what}[{name!r}] is not an array of numbers") from None
+            if arr.shape != reference.shape:
+                raise self._fail(f"{what}[{name!r}] has shape {arr.shape}, expected "
+                                 f"{reference.shape} like params[{name!r}]")
+            out[name] = arr.astype(reference.dtype)  # the case's dtype, as the params
+        return out
+
+    def _check_result(self, result: Any, params: dict[str, np.ndarray],
+                      output_shape: tuple[int, int]):
+        if not isinstance(result, dict):
+            raise self._fail("forward_backward must return a dict with 'output', 'loss' and "
+                             f"'grads', found {type(result).__name__}")
+        missing = [k for k in ("output", "loss", "grads") if k not in result]
+        if missing:
+            raise self._fail(f"forward_backward's result lacks {', '.join(map(repr, missing))} "
+                             f"(it has {', '.join(map(repr, result)) or 'nothing'})")
+        try:
+            output = np.asarray(result["output"], dtype=np.float64)
+            loss = np.asarray(result["loss"], dtype=np.float64)
+        except (TypeError, ValueError):
+            raise self._fail("'output' and 'loss' must be numbers or arrays of numbers") from None
+        if output.shape != output_shape:
+            raise self._fail(f"'output' has shape {output.shape}, expected {output_shape} "
+                             "(batch, units of the last layer)")
+        if loss.size != 1:
+            raise self._fail(f"'loss' must be a single number, found shape {loss.shape}")
+        grads = self._tensors(result["grads"], params, "'grads'")
+        return output.copy(), loss.reshape(()).copy(), grads
+
+    def _check_params(self, new: Any, params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return self._tensors(new, params, "update()")
+
+
+def load_implementations(paths: list[str], taken: list[str]) -> list[UserImplementation]:
+    """Adapters for ``--impl`` files; a name that clashes is a usage mistake."""
+    from ..errors import UsageError
+
+    impls = []
+    for path in paths:
+        impl = UserImplementation(path)
+        if impl.name in taken:
+            raise UsageError(f"--impl {path}: the name {impl.name!r} is already a framework; "
+                             "rename the file")
+        taken = [*taken, impl.name]
+        impls.append(impl)
+    return impls
+
