@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .adapters import adapter_names, register
+from .adapters import REFERENCE, adapter_names, register
 from .adapters.user_impl import load_implementations
 from .compare import ERROR, FAIL, SKIP, Row
 from .diagnose import hints
@@ -26,8 +26,12 @@ MAX_TABLE_ROWS = 8
 class _State:
     def __init__(self, config: pytest.Config):
         option = config.getoption("harness_cases")
-        folders = option.split(",") if option else config.getini("harness_cases")
-        self.folders = [(config.rootpath / f).resolve() for f in folders if f.strip()]
+        if option:  # relative to where pytest was started, like any command-line path
+            folders, base = option.split(","), config.invocation_params.dir
+        else:  # relative to the ini file that names them
+            folders = config.getini("harness_cases")
+            base = config.inipath.parent if config.inipath else config.invocation_params.dir
+        self.folders = [(base / f).resolve() for f in folders if f.strip()]
         try:
             impls = load_implementations(config.getoption("harness_impl") or [], adapter_names())
         except UsageError as error:
@@ -158,5 +162,10 @@ def failure_table(rows: list[Row], everything: list[Row] | None = None) -> str:
                   for row in table]
         if len(fails) > MAX_TABLE_ROWS:
             lines.append(f"  … {len(fails) - MAX_TABLE_ROWS} more tensor(s)")
-        lines += [f"- {hint}" for hint in hints(everything)]
+        # hints against the reference; golden values only when the reference agrees
+        for reference in (REFERENCE, "expected"):
+            found = hints([r for r in everything if r.reference == reference])
+            if found:
+                lines += [f"- {hint}" for hint in found]
+                break
     return "\n".join(lines)

@@ -195,14 +195,22 @@ class UserImplementation:
         return self._tensors(new, params, "update()")
 
 
+def _same_file(registered, impl: UserImplementation) -> bool:
+    """True when ``registered`` is an earlier registration of the same file (a rerun in-process)."""
+    return isinstance(registered, UserImplementation) and \
+        registered.path.resolve() == impl.path.resolve()
+
+
 def load_implementations(paths: list[str], taken: list[str]) -> list[UserImplementation]:
     """Adapters for ``--impl`` files; a name that clashes is a usage mistake."""
     from ..errors import UsageError
 
+    from . import get_adapter
+
     impls = []
     for path in paths:
         impl = UserImplementation(path)
-        if impl.name in taken:
+        if impl.name in taken and not _same_file(get_adapter(impl.name), impl):
             raise UsageError(f"--impl {path}: the name {impl.name!r} is already a framework; "
                              "rename the file")
         taken = [*taken, impl.name]
