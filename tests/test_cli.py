@@ -10,6 +10,8 @@ from harness.compare import COLUMNS
 
 from conftest import CASES, ROOT, sigmoid_neuron_text
 
+BUILTIN = "numpy,torch,jax,micrograd"
+
 
 def cli(*args, cwd=ROOT):
     return subprocess.run([sys.executable, "-m", "harness", *args], cwd=cwd, capture_output=True,
@@ -19,7 +21,7 @@ def cli(*args, cwd=ROOT):
 def test_run_writes_both_reports_and_exits_0(write_case, tmp_path, capsys):
     case = write_case(sigmoid_neuron_text())
     out = tmp_path / "results"
-    assert main(["run", str(case), "--out", str(out), "-q"]) == 0
+    assert main(["run", str(case), "--out", str(out), "-q", "-f", BUILTIN]) == 0
     with open(out / "report.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert list(rows[0]) == COLUMNS

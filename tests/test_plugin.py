@@ -4,15 +4,16 @@ from __future__ import annotations
 from conftest import sigmoid_neuron_text
 
 INI = "[pytest]\nharness_cases = cases\n"
+BUILTIN = "numpy,torch,jax,micrograd"  # plug-ins installed beside them would add items
 
 
 def test_cases_become_items_with_readable_ids(pytester):
     pytester.makefile(".ini", pytest=INI)
     pytester.makefile(".yaml", **{"cases/neuron": sigmoid_neuron_text()})
-    result = pytester.runpytest("--collect-only", "-q")
+    result = pytester.runpytest("--collect-only", "-q", "--harness-frameworks", BUILTIN)
     for framework in ("numpy", "torch", "jax", "micrograd"):
         result.stdout.fnmatch_lines([f"cases/neuron.yaml::neuron[[]float64-{framework}[]]"])
-    result = pytester.runpytest("-q")
+    result = pytester.runpytest("-q", "--harness-frameworks", BUILTIN)
     result.assert_outcomes(passed=4)
 
 
@@ -57,6 +58,7 @@ def test_duplicate_names_across_files_fail_collection(pytester):
 def test_reports_written_at_session_end_on_request(pytester):
     pytester.makefile(".ini", pytest=INI)
     pytester.makefile(".yaml", **{"cases/neuron": sigmoid_neuron_text()})
-    pytester.runpytest("-q", "--harness-out", "out").assert_outcomes(passed=4)
+    pytester.runpytest("-q", "--harness-frameworks", BUILTIN,
+                       "--harness-out", "out").assert_outcomes(passed=4)
     assert (pytester.path / "out" / "report.csv").exists()
     assert "everything conforms" in (pytester.path / "out" / "report.md").read_text()
