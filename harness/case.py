@@ -16,6 +16,7 @@ from .tolerance import DEFAULTS, Tolerance
 class Layer:
     units: int
     activation: str
+    settings: dict = field(default_factory=dict)  # every setting of the activation, defaults filled
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,25 @@ class Expected:
 
 
 @dataclass(frozen=True)
+class KnownDiscrepancy:
+    """A difference the case expects, with its cause: matching failures are xfail, not fail."""
+
+    framework: str
+    reason: str
+    quantity: str | None = None  # output | loss | grad | param; None: any
+    tensor: str | None = None  # a glob pattern over tensor names; None: any
+    dtype: str | None = None  # None: every dtype of the case
+    link: str | None = None
+
+    def matches(self, framework: str, dtype: str, quantity: str, tensor: str) -> bool:
+        from fnmatch import fnmatchcase
+
+        return (framework == self.framework and (self.dtype is None or dtype == self.dtype)
+                and (self.quantity is None or quantity == self.quantity)
+                and (self.tensor is None or fnmatchcase(tensor, self.tensor)))
+
+
+@dataclass(frozen=True)
 class Inputs:
     """Initial parameters and data, rounded to one dtype: identical for every adapter."""
 
@@ -68,6 +88,7 @@ class Case:
     dtypes: tuple[str, ...]
     layers: tuple[Layer, ...]
     loss: str
+    loss_settings: dict  # every setting of the loss (reduction, delta, beta), defaults filled
     optimizer: Optimizer
     steps: int
     frameworks: tuple[str, ...] | None  # None: every framework
@@ -77,6 +98,8 @@ class Case:
     tolerance: dict[str, dict[str, float]] = field(default_factory=dict)  # dtype -> overrides
     expected: Expected | None = None
     warnings: tuple[str, ...] = ()
+    known_discrepancies: tuple[KnownDiscrepancy, ...] = ()
+    framework_tolerance: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
 
     @property
     def dtype(self) -> str:
@@ -99,12 +122,22 @@ class Case:
     def wants(self, framework: str) -> bool:
         return self.frameworks is None or framework in self.frameworks
 
-    def tolerance_for(self, dtype: str) -> Tolerance:
-        return DEFAULTS[dtype].updated(self.tolerance.get(dtype, {}))
+    def tolerance_for(self, dtype: str, framework: str | None = None) -> Tolerance:
+        """Defaults for the dtype, then the case's overrides, then the framework's own."""
+        tolerance = DEFAULTS[dtype].updated(self.tolerance.get(dtype, {}))
+        if framework is not None:
+            tolerance = tolerance.updated(self.framework_tolerance.get(framework, {}).get(dtype, {}))
+        return tolerance
 
-    def expected_tolerance_for(self, dtype: str) -> Tolerance:
+    def tolerance_source(self, dtype: str, framework: str | None = None) -> str:
+        """Where the tolerance of a verdict came from, in words for the report."""
+        if framework and self.framework_tolerance.get(framework, {}).get(dtype):
+            return f"case, for {framework}"
+        return "case" if self.tolerance.get(dtype) else f"{dtype} default"
+
+    def expected_tolerance_for(self, dtype: str, framework: str | None = None) -> Tolerance:
         assert self.expected is not None
-        return self.tolerance_for(dtype).updated(self.expected.tolerance)
+        return self.tolerance_for(dtype, framework).updated(self.expected.tolerance)
 
     def inputs(self, dtype: str) -> Inputs:
         """The shared starting point: float64 values rounded once to ``dtype``."""

@@ -39,6 +39,8 @@ def random_data(kind: str, settings: dict[str, float], shape: tuple[int, ...], s
         return (rng.random(shape) < settings.get("p", 0.5)).astype(np.float64)
     if kind == "classes":
         return rng.integers(0, classes, shape).astype(np.int64)
+    if kind == "simplex":
+        return rng.dirichlet(np.ones(classes), shape[0])
     if kind == "onehot":
         return np.eye(classes)[rng.integers(0, classes, shape[0])]
     raise ValueError(f"unknown random data kind {kind!r}")

@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from . import catalog
-from .case import Case, Expected, Layer, Optimizer
+from .case import Case, Expected, KnownDiscrepancy, Layer, Optimizer
 from .errors import CaseError, Problem
 from .init import init_tensor, random_data, tensor_rng
 from .tolerance import KEYS as TOLERANCE_KEYS
@@ -22,7 +22,22 @@ from .yamlsafe import Document, format_path, load_yaml
 
 CASE_SUFFIXES = (".yaml", ".yml")
 TOP_KEYS = ("name", "description", "tags", "dtype", "network", "params", "init", "data", "loss",
-            "optimizer", "steps", "frameworks", "tolerance", "expected")
+            "optimizer", "steps", "frameworks", "tolerance", "expected", "known_discrepancies")
+KNOWN_KEYS = ("framework", "quantity", "tensor", "dtype", "reason", "link")
+CHOICES = {"approximate": catalog.GELU_APPROXIMATIONS, "reduction": catalog.REDUCTIONS}
+# (setting, what it must be, test) for settings of activations, losses and optimizers
+RULES = {
+    "lr": ("≥ 0", lambda v: v >= 0), "momentum": ("≥ 0", lambda v: v >= 0),
+    "weight_decay": ("≥ 0", lambda v: v >= 0), "eps": ("≥ 0", lambda v: v >= 0),
+    "beta1": ("in [0, 1)", lambda v: 0 <= v < 1), "beta2": ("in [0, 1)", lambda v: 0 <= v < 1),
+    "dampening": ("in [0, 1]", lambda v: 0 <= v <= 1),
+    "delta": ("> 0", lambda v: v > 0),
+}
+RULES_BY_NAME = {
+    ("rmsprop", "alpha"): ("in [0, 1)", lambda v: 0 <= v < 1),
+    ("softplus", "beta"): ("> 0", lambda v: v > 0),
+    ("smooth_l1", "beta"): ("> 0", lambda v: v > 0),
+}
 REQUIRED = ("network", "data", "loss", "optimizer")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 _PARAM = re.compile(r"^layers\.(\d+)\.(weight|bias)$")
@@ -149,13 +164,14 @@ class _Validator:
         tags = self.tags(top.get("tags", []))
         dtypes = self.dtypes(top.get("dtype", "float64"))
         layers = self.network(top.get("network"))
-        loss = self.choice(top.get("loss"), ("loss",), catalog.LOSSES, "loss") \
-            if "loss" in top else None
+        loss_spec = self.loss_spec(top["loss"]) if "loss" in top else None
+        loss, loss_settings = loss_spec if loss_spec else (None, None)
         optimizer = self.optimizer(top.get("optimizer")) if "optimizer" in top else None
         steps = self.integer(top.get("steps", 1), ("steps",), minimum=1)
         frameworks = self.framework_list(top.get("frameworks", "all"))
-        tolerance = self.tolerance(top["tolerance"], ("tolerance",), dtypes or []) \
-            if "tolerance" in top else {}
+        tolerance, framework_tolerance = self.tolerance(top["tolerance"]) \
+            if "tolerance" in top else ({}, {})
+        known = self.known_discrepancies(top.get("known_discrepancies", []), dtypes or ())
 
         x, y = self.data(top.get("data"), layers, loss) if "data" in top else (None, None)
         params = None
@@ -169,9 +185,11 @@ class _Validator:
         if self.problems:
             return None
         return Case(name=name, file=self.file, description=description, tags=tags,
-                    dtypes=dtypes, layers=layers, loss=loss, optimizer=optimizer, steps=steps,
-                    frameworks=frameworks, initial_params=params, x=x, y=y,
-                    tolerance=tolerance, expected=expected, warnings=tuple(self.warnings))
+                    dtypes=dtypes, layers=layers, loss=loss, loss_settings=loss_settings,
+                    optimizer=optimizer, steps=steps, frameworks=frameworks,
+                    initial_params=params, x=x, y=y, tolerance=tolerance,
+                    expected=expected, warnings=tuple(self.warnings),
+                    known_discrepancies=known, framework_tolerance=framework_tolerance)
 
     def case_name(self, top: dict) -> str:
         name = top.get("name", Path(self.file).stem)
@@ -215,29 +233,78 @@ class _Validator:
                 layers.append(None)
                 continue
             units = self.integer(spec["units"], path + ("units",), minimum=1)
-            act = self.choice(spec["activation"], path + ("activation",), catalog.ACTIVATIONS,
-                              "activation")
-            layers.append(Layer(units, act) if units and act else None)
+            named = self.named(spec["activation"], path + ("activation",), catalog.ACTIVATIONS,
+                               "activation", lambda entry: entry[1])
+            layers.append(Layer(units, *named) if units and named else None)
         return None if None in layers else tuple(layers)
+
+    def named(self, value: Any, path: tuple, table: dict, what: str,
+              defaults_of: Callable[[Any], dict]) -> tuple[str, dict] | None:
+        """A catalog entry written as a name, or as {name: …, setting: value, …}."""
+        if isinstance(value, dict):
+            name = self.choice(value.get("name"), path + ("name",), table, what)
+            if name is None:
+                return None
+            settings = self.settings(name, value, path, defaults_of(table[name]))
+            return None if settings is None else (name, settings)
+        name = self.choice(value, path, table, what)
+        if name is None:
+            return None
+        defaults = defaults_of(table[name])
+        missing = [k for k, d in defaults.items() if d is None]
+        if missing:
+            self.problem(path, f"{what} {name!r} needs {', '.join(missing)}: write it as "
+                               f"{{name: {name}, {missing[0]}: …}}")
+            return None
+        return name, dict(defaults)
+
+    def settings(self, name: str, value: dict, path: tuple, defaults: dict) -> dict | None:
+        """Every setting of one catalog entry, typed by its default and checked by its rule."""
+        required = [k for k, d in defaults.items() if d is None]
+        self.mapping(value, path, ["name", *defaults], required)
+        out, ok = {}, all(k in value for k in required)
+        for key, default in defaults.items():
+            if key not in value:
+                out[key] = default
+                continue
+            given, where = value[key], path + (key,)
+            if isinstance(default, bool):
+                if not isinstance(given, bool):
+                    self.problem(where, f"expected true or false, found {_kind(given)}")
+                    ok = False
+                out[key] = given
+            elif isinstance(default, str):
+                ok = self.choice(given, where, CHOICES[key], key) is not None and ok
+                out[key] = given
+            else:
+                number = self.number(given, where)
+                rule = RULES_BY_NAME.get((name, key)) or RULES.get(key)
+                if number is not None and rule and not rule[1](number):
+                    self.problem(where, f"expected a number {rule[0]}, found {number}")
+                    number = None
+                ok = number is not None and ok
+                out[key] = number
+        if ok and name == "hardtanh" and out["min_val"] >= out["max_val"]:
+            self.problem(path, f"expected min_val < max_val, found {out['min_val']} ≥ "
+                               f"{out['max_val']}")
+            ok = False
+        if ok and out.get("nesterov") and (out["momentum"] <= 0 or out["dampening"] != 0):
+            self.problem(path + ("nesterov",), "nesterov needs momentum > 0 and dampening 0 "
+                                               f"(found momentum {out['momentum']}, dampening "
+                                               f"{out['dampening']})")
+            ok = False
+        return out if ok else None
 
     def optimizer(self, value: Any) -> Optimizer | None:
         if not isinstance(value, dict):
             self.problem(("optimizer",), f"expected a mapping like {{name: sgd, lr: 0.1}}, "
                                          f"found {_kind(value)}")
             return None
-        name = self.choice(value.get("name"), ("optimizer", "name"), catalog.OPTIMIZERS,
-                           "optimizer")
-        if name is None:
-            return None
-        spec = catalog.OPTIMIZERS[name]
-        self.mapping(value, ("optimizer",), ["name", *spec],
-                     [k for k, default in spec.items() if default is None])
-        settings = {}
-        for key, default in spec.items():
-            given = value.get(key, default)
-            if given is not None:
-                settings[key] = self.number(given, ("optimizer", key), nonnegative=True)
-        return Optimizer(name, settings)
+        named = self.named(value, ("optimizer",), catalog.OPTIMIZERS, "optimizer", dict)
+        return None if named is None else Optimizer(*named)
+
+    def loss_spec(self, value: Any) -> tuple[str, dict] | None:
+        return self.named(value, ("loss",), catalog.LOSSES, "loss", lambda entry: entry[3])
 
     def framework_list(self, value: Any) -> tuple[str, ...] | None:
         if value == "all":
@@ -250,16 +317,68 @@ class _Validator:
                  for i, v in enumerate(value)]
         return tuple(n for n in names if n)
 
-    def tolerance(self, value: Any, path: tuple, dtypes: Iterable[str]) -> dict:
-        """Flat ({atol, rtol, scale_rtol}) or per dtype ({float32: {...}, float64: {...}})."""
+    def tolerance(self, value: Any) -> tuple[dict, dict]:
+        """({dtype: overrides}, {framework: {dtype: overrides}}).
+
+        Overrides are flat ({atol, rtol, scale_rtol}) or per dtype ({float32: {…}}); under
+        ``frameworks:``, each framework's overrides take the same two forms.
+        """
+        path = ("tolerance",)
         if not isinstance(value, dict):
             self.problem(path, f"expected a mapping of {', '.join(TOLERANCE_KEYS)}, "
                                f"found {_kind(value)}")
-            return {}
-        if value and all(k in catalog.DTYPES for k in value):
+            return {}, {}
+        rest = {k: v for k, v in value.items() if k != "frameworks"}
+        per_framework = {}
+        if "frameworks" in value:
+            given = value["frameworks"]
+            if self.mapping(given, path + ("frameworks",), self.frameworks) is not None:
+                per_framework = {name: self.overrides(spec, path + ("frameworks", name))
+                                 for name, spec in given.items() if name in self.frameworks}
+        return self.overrides(rest, path), per_framework
+
+    def overrides(self, value: Any, path: tuple) -> dict[str, dict[str, float]]:
+        if isinstance(value, dict) and value and all(k in catalog.DTYPES for k in value):
             return {dt: self.tolerance_keys(v, path + (dt,)) for dt, v in value.items()}
         flat = self.tolerance_keys(value, path)
-        return {dt: flat for dt in catalog.DTYPES}
+        return {dt: flat for dt in catalog.DTYPES} if flat else {}
+
+    def known_discrepancies(self, value: Any, dtypes: Iterable[str]):
+        """Declared differences, each naming one framework and a quantity or tensor."""
+        path = ("known_discrepancies",)
+        if not isinstance(value, list):
+            self.problem(path, f"expected a list of {{framework, quantity or tensor, reason}}, "
+                               f"found {_kind(value)}")
+            return ()
+        out = []
+        for i, spec in enumerate(value):
+            where = path + (i,)
+            if self.mapping(spec, where, KNOWN_KEYS, ("framework", "reason")) is None:
+                continue
+            framework = self.choice(spec.get("framework"), where + ("framework",),
+                                    [n for n in self.frameworks if n != "numpy"], "framework") \
+                if "framework" in spec else None
+            quantity = self.choice(spec["quantity"], where + ("quantity",), catalog.QUANTITIES,
+                                   "quantity") if "quantity" in spec else None
+            tensor = self.string(spec["tensor"], where + ("tensor",)) if "tensor" in spec else None
+            dtype = self.choice(spec["dtype"], where + ("dtype",), list(dtypes), "dtype of this "
+                                "case") if "dtype" in spec else None
+            reason = self.string(spec.get("reason"), where + ("reason",)) \
+                if "reason" in spec else None
+            link = self.string(spec["link"], where + ("link",)) if "link" in spec else None
+            if quantity is None and tensor in (None, "*", "**"):
+                if "quantity" not in spec:
+                    self.problem(where, "a known discrepancy names a quantity or a tensor; none "
+                                        "may cover a whole case")
+                continue
+            if reason is not None and not reason.strip():
+                self.problem(where + ("reason",), "expected the cause of the difference, found "
+                                                  "an empty string")
+                continue
+            if framework and reason:
+                out.append(KnownDiscrepancy(framework, reason.strip(), quantity, tensor, dtype,
+                                            link))
+        return tuple(out)
 
     def tolerance_keys(self, value: Any, path: tuple) -> dict[str, float]:
         if self.mapping(value, path, TOLERANCE_KEYS) is None:
@@ -295,7 +414,7 @@ class _Validator:
     def targets(self, y: np.ndarray | None, loss: str, batch: int, units: int,
                 given: bool) -> np.ndarray | None:
         path = ("data", "y")
-        kind = catalog.LOSSES[loss]
+        kind = catalog.LOSSES[loss][0]
         if kind == catalog.TARGET_NONE:
             if given:
                 self.warnings.append(f"loss {loss!r} takes no targets: data.y is ignored")
@@ -304,10 +423,19 @@ class _Validator:
             if not given:
                 self.problem(("data",), f"loss {loss!r} needs targets: missing key 'y'")
             return None
-        if kind == catalog.TARGET_LIKE_OUTPUT:
+        if kind in (catalog.TARGET_LIKE_OUTPUT, catalog.TARGET_DISTRIBUTION):
             if y.shape != (batch, units):
                 self.problem(path, f"loss {loss!r} expects targets shaped like the output "
                                    f"{_shape((batch, units))}, found {_shape(y.shape)}")
+                return None
+            if loss.startswith("bce") and not np.all((y >= 0) & (y <= 1)):
+                self.problem(path, f"loss {loss!r} expects targets in [0, 1], found values "
+                                   f"{_brief(y[(y < 0) | (y > 1)])}")
+                return None
+            if kind == catalog.TARGET_DISTRIBUTION and not (
+                    np.all(y >= 0) and np.allclose(y.sum(axis=1), 1, rtol=0, atol=1e-6)):
+                self.problem(path, f"loss {loss!r} expects rows of probabilities (≥ 0, each "
+                                   "row summing to 1)")
                 return None
             return y.astype(np.float64)
         # class targets: (batch,) indices or (batch, units) one-hot rows
@@ -517,6 +645,9 @@ class _Validator:
                         tolerance=tolerance)
 
     def loss_warnings(self, loss: str, last: str) -> None:
+        if loss == "kl_div" and last != "log_softmax":
+            self.warnings.append(f"loss 'kl_div' takes log-probabilities; the last layer is "
+                                 f"{last}, not log_softmax")
         if loss in ("cross_entropy", "bce_with_logits") and last in ("softmax", "sigmoid"):
             self.warnings.append(f"loss {loss!r} takes logits, but the last layer applies {last}: "
                                  "almost always a mistake (kept: its conformance is still checked)")

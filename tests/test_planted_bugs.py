@@ -9,6 +9,7 @@ from harness.adapters import _EXTRA as extra_adapters
 from harness.adapters.base import Availability
 from harness.cli import main
 from harness.loader import load_cases
+from harness.optimizers import Optimizer
 from harness.runner import run_case
 from harness.trace import Step, Trace
 
@@ -31,8 +32,8 @@ def deep():
 
 
 def test_constant_sigmoid_derivative_in_reference_is_caught(monkeypatch, neuron):
-    forward, _ = numpy_ref.ACTIVATIONS["sigmoid"]
-    monkeypatch.setitem(numpy_ref.ACTIVATIONS, "sigmoid", (forward, lambda z, a, g: g * 0.25))
+    monkeypatch.setitem(numpy_ref.ACTIVATIONS, "sigmoid",
+                        lambda: (numpy_ref.sigmoid, lambda z, a, g: g * 0.25))
     rows = run_case(neuron, "float64", ["numpy", "torch"]).rows
     # the golden values catch the reference itself …
     golden = failing(rows, framework="numpy", reference="expected", quantity="grad")
@@ -46,9 +47,8 @@ def test_constant_sigmoid_derivative_in_reference_is_caught(monkeypatch, neuron)
 
 
 def test_wrong_derivative_deep_in_a_network_is_caught(monkeypatch, deep):
-    forward, _ = numpy_ref.ACTIVATIONS["tanh"]
     # forgets the upstream gradient: 1 − a² instead of g·(1 − a²)
-    monkeypatch.setitem(numpy_ref.ACTIVATIONS, "tanh", (forward, lambda z, a, g: 1 - a * a))
+    monkeypatch.setitem(numpy_ref.ACTIVATIONS, "tanh", lambda: (np.tanh, lambda z, a, g: 1 - a * a))
     rows = run_case(deep, "float64", ["jax"]).rows
     step1 = {r.tensor for r in failing(rows, step=1, quantity="grad")}
     # layer 1 is the tanh layer: it and everything below it is wrong, the layers above are not
@@ -56,8 +56,11 @@ def test_wrong_derivative_deep_in_a_network_is_caught(monkeypatch, deep):
 
 
 def test_update_with_wrong_sign_is_caught(monkeypatch, neuron):
-    monkeypatch.setattr(numpy_ref, "sgd",
-                        lambda params, grads, lr: {k: p + lr * grads[k] for k, p in params.items()})
+    class WrongSign(Optimizer):
+        def _sgd(self, name, p, g):
+            return p + self.s["lr"] * g  # planted: adds the gradient
+
+    monkeypatch.setattr(numpy_ref, "Optimizer", WrongSign)  # the reference's only
     rows = run_case(neuron, "float64", ["torch", "micrograd"]).rows
     for framework in ("torch", "micrograd"):
         bad = failing(rows, framework=framework)
@@ -88,9 +91,9 @@ class _ShiftedTorch:
         return None
 
     def run(self, case, inputs):
-        forward, backward = numpy_ref.ACTIVATIONS["tanh"]
         original = numpy_ref.ACTIVATIONS["tanh"]
-        numpy_ref.ACTIVATIONS["tanh"] = (forward, lambda z, a, g: backward(z, a, g) * 1.01)
+        forward, backward = original()
+        numpy_ref.ACTIVATIONS["tanh"] = lambda: (forward, lambda z, a, g: backward(z, a, g) * 1.01)
         try:
             trace = numpy_ref.NumpyAdapter().run(case, inputs)
         finally:

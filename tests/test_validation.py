@@ -50,7 +50,7 @@ def test_unknown_activation_lists_valid_names(load):
     problem = only(problems)
     assert problem.field == "network[0].activation" and problem.line == 3
     assert "unknown activation 'sigmod'" in problem.message
-    assert "identity, sigmoid, tanh, relu, softmax" in problem.message
+    assert "identity, sigmoid, tanh, relu, leaky_relu, elu" in problem.message
     assert "did you mean 'sigmoid'" in problem.message
 
 

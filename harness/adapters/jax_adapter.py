@@ -1,4 +1,4 @@
-"""JAX: the loss written in jax.numpy, gradients by jax.value_and_grad under jit."""
+"""JAX: jax.nn activations, optax losses and optimizers, jax.value_and_grad under jit."""
 from __future__ import annotations
 
 from ..case import Case, Inputs
@@ -14,71 +14,142 @@ def _import_jax():
     return jax
 
 
-def _activation(name: str):
+def _activation(name: str, settings: dict):
+    """jax.nn's own activation, with the arguments of the catalog's definition."""
     jax = _import_jax()
+    jnp = jax.numpy
+    s = settings
+
+    def hardtanh(z):
+        if (s["min_val"], s["max_val"]) == (-1.0, 1.0):
+            return jax.nn.hard_tanh(z)
+        return jnp.clip(z, s["min_val"], s["max_val"])
+
     return {
         "identity": lambda z: z,
         "sigmoid": jax.nn.sigmoid,
-        "tanh": jax.numpy.tanh,
+        "tanh": jnp.tanh,
         "relu": jax.nn.relu,
+        "leaky_relu": lambda z: jax.nn.leaky_relu(z, negative_slope=s.get("slope")),
+        "elu": lambda z: jax.nn.elu(z, alpha=s.get("alpha")),
+        "selu": jax.nn.selu,
+        # jax.nn.gelu approximates by default; the catalog's default is the exact one
+        "gelu": lambda z: jax.nn.gelu(z, approximate=s.get("approximate") == "tanh"),
+        "softplus": lambda z: jax.nn.softplus(s.get("beta", 1.0) * z) / s.get("beta", 1.0),
+        "silu": jax.nn.silu,
+        "mish": jax.nn.mish,
+        "hardtanh": hardtanh,
         "softmax": lambda z: jax.nn.softmax(z, axis=-1),
+        "log_softmax": lambda z: jax.nn.log_softmax(z, axis=-1),
     }[name]
 
 
-def _loss(name: str, out, y):
+def _loss(name: str, settings: dict, out, y):
+    """optax's loss functions where it has one, jax.numpy where it does not; then the reduction."""
+    import optax
+
     jax = _import_jax()
     jnp = jax.numpy
+    reduce = jnp.mean if settings.get("reduction", "sum") == "mean" else jnp.sum
     if name == "sum":
         return out.sum()
     if name == "mse":
-        return jnp.mean((out - y) ** 2)
+        return reduce(optax.losses.squared_error(out, y))
+    if name == "l1":
+        return reduce(jnp.abs(out - y))
+    if name == "huber":
+        return reduce(optax.losses.huber_loss(out, y, delta=settings["delta"]))
+    if name == "smooth_l1":  # optax has none: smooth_l1 with beta is huber with delta = beta, / beta
+        beta = settings["beta"]
+        return reduce(optax.losses.huber_loss(out, y, delta=beta) / beta)
     if name == "bce":
-        return -jnp.mean(y * jnp.log(out) + (1 - y) * jnp.log(1 - out))
+        return reduce(-(y * jnp.log(out) + (1 - y) * jnp.log(1 - out)))
     if name == "bce_with_logits":
-        return jnp.mean(jnp.logaddexp(0, out) - out * y)  # log(1 + e^z) − z·y
-    if name in ("cross_entropy", "nll"):
-        logp = jax.nn.log_softmax(out, axis=-1) if name == "cross_entropy" else jnp.log(out)
+        return reduce(optax.losses.sigmoid_binary_cross_entropy(out, y))
+    if name == "cross_entropy":
         if y.ndim == 1:
-            return -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1))
-        return -jnp.mean(jnp.sum(y * logp, axis=1))
+            return reduce(optax.losses.softmax_cross_entropy_with_integer_labels(out, y))
+        return reduce(optax.losses.softmax_cross_entropy(out, y))
+    if name == "nll":
+        logp = jnp.log(out)
+        if y.ndim == 1:
+            return reduce(-jnp.take_along_axis(logp, y[:, None], axis=1)[:, 0])
+        return reduce(-jnp.sum(y * logp, axis=1))
+    if name == "kl_div":
+        return reduce(optax.losses.kl_divergence(out, y))
     raise ValueError(f"loss {name!r} is not mapped to jax")
+
+
+def _optimizer(spec):
+    """An optax optimizer with every setting passed explicitly (optax's defaults differ)."""
+    import optax
+
+    s = spec.settings
+    if spec.name == "sgd":
+        # optax has no dampening: a case with dampening declares the difference
+        sgd = optax.sgd(s["lr"], momentum=s["momentum"] or None, nesterov=s["nesterov"])
+        return optax.chain(optax.add_decayed_weights(s["weight_decay"]), sgd)
+    if spec.name in ("adam", "adamw"):
+        # optax's amsgrad keeps the maximum of bias-corrected second moments, torch's (and the
+        # definition's) the maximum of the raw ones: a case with amsgrad declares the difference
+        scale = (optax.scale_by_amsgrad if s["amsgrad"] else optax.scale_by_adam)(
+            b1=s["beta1"], b2=s["beta2"], eps=s["eps"], eps_root=0.0)
+        if spec.name == "adam":  # L2: the decay joins the gradient before the moments
+            return optax.chain(optax.add_decayed_weights(s["weight_decay"]), scale,
+                               optax.scale_by_learning_rate(s["lr"]))
+        return optax.chain(scale, optax.add_decayed_weights(s["weight_decay"]),
+                           optax.scale_by_learning_rate(s["lr"]))
+    if spec.name == "rmsprop":
+        # eps_in_sqrt=False: the definition (and torch) add eps outside the square root
+        return optax.chain(optax.add_decayed_weights(s["weight_decay"]),
+                           optax.rmsprop(s["lr"], decay=s["alpha"], eps=s["eps"],
+                                         initial_scale=0.0, eps_in_sqrt=False,
+                                         centered=s["centered"], momentum=s["momentum"] or None,
+                                         nesterov=False, bias_correction=False))
+    raise ValueError(f"optimizer {spec.name!r} is not mapped to optax")
 
 
 class JaxAdapter:
     name = "jax"
 
     def availability(self) -> Availability:
-        return package_availability("jax")
+        optax = package_availability("optax")  # JAX's optimizers and losses come from optax
+        return package_availability("jax") if optax.available else optax
 
     def supports(self, case: Case) -> str | None:
         return None
 
     def run(self, case: Case, inputs: Inputs) -> Trace:
+        import optax
+
         jax = _import_jax()
         jnp = jax.numpy
-        activations = [_activation(layer.activation) for layer in case.layers]
-        lr = case.optimizer.lr
+        activations = [_activation(layer.activation, layer.settings) for layer in case.layers]
+        optimizer = _optimizer(case.optimizer)
 
         def loss_fn(params, x, y):
             a = x
             for i, act in enumerate(activations):
                 a = act(a @ params[f"layers.{i}.weight"].T + params[f"layers.{i}.bias"])
-            return _loss(case.loss, a, y), a
+            return _loss(case.loss, case.loss_settings, a, y), a
 
         value_and_grad = jax.value_and_grad(loss_fn, has_aux=True)
 
         @jax.jit  # one compilation per case and dtype: the step as users of JAX run it
-        def train_step(params, x, y):
+        def train_step(params, state, x, y):
             (loss, out), grads = value_and_grad(params, x, y)
-            return loss, out, grads, jax.tree.map(lambda p, g: p - lr * g, params, grads)
+            updates, state = optimizer.update(grads, state, params)
+            return loss, out, grads, optax.apply_updates(params, updates), state
 
         params = {k: jnp.asarray(v) for k, v in inputs.params.items()}
         x = jnp.asarray(inputs.x)
         y = None if inputs.y is None else jnp.asarray(inputs.y)
+        state = optimizer.init(params)
         steps = []
         for _ in range(case.steps):
-            loss, out, grads, params = train_step(params, x, y)
+            loss, out, grads, params, state = train_step(params, state, x, y)
             steps.append(Step(as_float64(out), as_float64(loss),
                               {k: as_float64(grads[k]) for k in case.param_names},
                               {k: as_float64(params[k]) for k in case.param_names}))
-        return Trace(self.name, steps, notes=("each step jit-compiled: jax.value_and_grad and the update in one jax.jit",))
+        return Trace(self.name, steps, notes=("each step jit-compiled: jax.value_and_grad and the optax update in one "
+                                          "jax.jit",))

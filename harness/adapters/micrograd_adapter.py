@@ -15,7 +15,10 @@ import gc
 import math
 from typing import Callable, Sequence
 
+from .. import catalog
 from ..case import Case, Inputs
+from ..catalog import SELU_ALPHA, SELU_SCALE
+from ..optimizers import Optimizer
 from ..trace import Step, Trace, as_float64
 from .base import Availability, package_availability
 
@@ -80,6 +83,16 @@ def tanh(v):
 
 
 @_added
+def erf(v):
+    out = _Value()(math.erf(v.data), (v,), "erf")
+
+    def _backward():
+        v.grad += 2 / math.sqrt(math.pi) * math.exp(-v.data * v.data) * out.grad
+    out._backward = _backward
+    return out
+
+
+@_added
 def sigmoid(v):
     e = math.exp(-abs(v.data))  # never overflows
     s = 1 / (1 + e) if v.data >= 0 else e / (1 + e)
@@ -119,28 +132,81 @@ def log_softmax(zs: list) -> list:
     return [z - lse for z in zs]
 
 
+def _abs(v):
+    """|v| by branch; at 0 the derivative is 0, as sign(0) = 0."""
+    return v if v.data > 0 else (-v if v.data < 0 else v * 0)
+
+
+def _constant(x: float):
+    return _Value()(x)  # no parents: no gradient flows through it
+
+
+def _per_value(fn: Callable) -> Callable:
+    return lambda zs, s: [fn(z, s) for z in zs]
+
+
+SQRT_HALF = 1 / math.sqrt(2)
+SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
+
+# name -> (function of a row of Values and the settings, the added ops it uses)
 ACTIVATIONS: dict[str, tuple[Callable, set[str]]] = {
-    # name -> (function of a row of Values, the added ops it uses)
-    "identity": (lambda zs: zs, set()),
-    "sigmoid": (lambda zs: [sigmoid(z) for z in zs], {"sigmoid"}),
-    "tanh": (lambda zs: [tanh(z) for z in zs], {"tanh"}),
-    "relu": (lambda zs: [z.relu() for z in zs], set()),
-    "softmax": (softmax, {"exp"}),
+    "identity": (lambda zs, s: zs, set()),
+    "sigmoid": (_per_value(lambda z, s: sigmoid(z)), {"sigmoid"}),
+    "tanh": (_per_value(lambda z, s: tanh(z)), {"tanh"}),
+    "relu": (_per_value(lambda z, s: z.relu()), set()),
+    "leaky_relu": (_per_value(lambda z, s: z if z.data > 0 else z * s["slope"]), set()),
+    "elu": (_per_value(lambda z, s: z if z.data > 0 else (exp(z) - 1) * s["alpha"]), {"exp"}),
+    "selu": (_per_value(lambda z, s: (z if z.data > 0 else (exp(z) - 1) * SELU_ALPHA)
+                        * SELU_SCALE), {"exp"}),
+    "gelu": (_per_value(lambda z, s: z * 0.5 * (1 + erf(z * SQRT_HALF)) if s["approximate"] == "none"
+                        else z * 0.5 * (1 + tanh((z + z ** 3 * 0.044715) * SQRT_2_OVER_PI))),
+             {"erf", "tanh"}),
+    "softplus": (_per_value(lambda z, s: softplus(z * s["beta"]) / s["beta"]), {"exp", "log"}),
+    "silu": (_per_value(lambda z, s: z * sigmoid(z)), {"sigmoid"}),
+    "mish": (_per_value(lambda z, s: z * tanh(softplus(z))), {"exp", "log", "tanh"}),
+    "hardtanh": (_per_value(lambda z, s: z if s["min_val"] < z.data < s["max_val"]
+                            else _constant(min(max(z.data, s["min_val"]), s["max_val"]))), set()),
+    "softmax": (lambda zs, s: softmax(zs), {"exp"}),
+    "log_softmax": (lambda zs, s: log_softmax(zs), {"exp", "log"}),
 }
-LOSS_OPS = {"sum": set(), "mse": set(), "bce": {"log"}, "bce_with_logits": {"exp", "log"},
-            "cross_entropy": {"exp", "log"}, "nll": {"log"}}
+def _ops(layer) -> set[str]:
+    """The added ops one layer's activation uses."""
+    if layer.activation == "gelu":
+        return {"erf"} if layer.settings["approximate"] == "none" else {"tanh"}
+    return ACTIVATIONS[layer.activation][1]
 
 
-def _sample_loss(name: str, out: list, y) -> object:
-    """The loss summed over one sample's outputs (the mean is taken over the batch later)."""
+LOSS_OPS = {"sum": set(), "mse": set(), "l1": set(), "huber": set(), "smooth_l1": set(),
+            "bce": {"log"}, "bce_with_logits": {"exp", "log"}, "cross_entropy": {"exp", "log"},
+            "nll": {"log"}, "kl_div": set()}
+
+
+def _element_loss(name: str, s: dict, o, t: float):
+    if name == "mse":
+        return (o - t) ** 2
+    if name == "l1":
+        return _abs(o - t)
+    if name == "huber":
+        d = o - t
+        return d ** 2 * 0.5 if abs(d.data) <= s["delta"] else (_abs(d) - 0.5 * s["delta"]) * s["delta"]
+    if name == "smooth_l1":
+        d = o - t
+        return d ** 2 * (0.5 / s["beta"]) if abs(d.data) < s["beta"] else _abs(d) - 0.5 * s["beta"]
+    if name == "bce":
+        return -(log(o) * t + log(1 - o) * (1 - t))
+    if name == "bce_with_logits":
+        return softplus(o) - o * t
+    raise ValueError(f"loss {name!r} is not mapped to micrograd")
+
+
+def _sample_loss(name: str, settings: dict, out: list, y) -> object:
+    """The loss summed over one sample's outputs (the reduction is applied over the batch later)."""
     if name == "sum":
         return balanced_sum(out)
-    if name == "mse":
-        return balanced_sum([(o - t) ** 2 for o, t in zip(out, y)])
-    if name == "bce":
-        return balanced_sum([-(t * log(p) + (1 - t) * log(1 - p)) for p, t in zip(out, y)])
-    if name == "bce_with_logits":
-        return balanced_sum([softplus(z) - z * t for z, t in zip(out, y)])
+    if name == "kl_div":  # Σ y·(log y − out): y·log y is a constant
+        return balanced_sum([(t * math.log(t) if t > 0 else 0.0) - o * t for o, t in zip(out, y)])
+    if catalog.LOSSES[name][1] == catalog.ELEMENTS:
+        return balanced_sum([_element_loss(name, settings, o, t) for o, t in zip(out, y)])
     logp = log_softmax(out) if name == "cross_entropy" else [log(p) for p in out]
     if isinstance(y, int):
         return -logp[y]
@@ -197,9 +263,10 @@ class MicrogradAdapter:
         x = inputs.x.tolist()
         y = None if inputs.y is None else inputs.y.tolist()
         n = case.batch
+        optimizer = Optimizer(case.optimizer)
         used = set(LOSS_OPS[case.loss])
         for layer in case.layers:
-            used |= ACTIVATIONS[layer.activation][1]
+            used |= _ops(layer)
 
         def forward(row: list) -> list:
             a = [Value(v) for v in row]
@@ -207,7 +274,7 @@ class MicrogradAdapter:
                 weight, bias = params[f"layers.{i}.weight"], flat[f"layers.{i}.bias"]
                 z = [balanced_sum([w * ai for w, ai in zip(weight[j], a)]) + bias[j]
                      for j in range(layer.units)]
-                a = ACTIVATIONS[layer.activation][0](z)
+                a = ACTIVATIONS[layer.activation][0](z, layer.settings)
             return a
 
         steps = []
@@ -219,27 +286,28 @@ class MicrogradAdapter:
                     for v in values:
                         v.grad = 0
                 outs = [forward(row) for row in x]
-                per_sample = [_sample_loss(case.loss, out, None if y is None else y[s])
+                per_sample = [_sample_loss(case.loss, case.loss_settings, out,
+                                           None if y is None else y[s])
                               for s, out in enumerate(outs)]
-                total = balanced_sum(per_sample)
-                if case.loss in ("mse", "bce", "bce_with_logits"):
-                    loss = total / (n * case.layers[-1].units)
-                elif case.loss == "sum":
-                    loss = total
-                else:
-                    loss = total / n
+                loss = balanced_sum(per_sample)
+                if case.loss_settings.get("reduction") == "mean":
+                    per_element = catalog.LOSSES[case.loss][1] == catalog.ELEMENTS
+                    loss = loss / (n * case.layers[-1].units if per_element else n)
                 loss.backward()
                 grads = {k: as_float64([v.grad for v in vs]).reshape(inputs.params[k].shape)
                          for k, vs in flat.items()}
+                current = {k: as_float64([v.data for v in vs]).reshape(inputs.params[k].shape)
+                           for k, vs in flat.items()}
+                updated = optimizer.step(current, grads)  # hand-written, as micrograd has none
                 for k, values in flat.items():
-                    for v in values:
-                        v.data -= case.optimizer.lr * v.grad  # micrograd's own update, as in its demo
+                    for v, new in zip(values, updated[k].ravel().tolist()):
+                        v.data = new
                 steps.append(Step(as_float64([[o.data for o in out] for out in outs]),
                                   as_float64(loss.data), grads,
                                   {k: as_float64([v.data for v in vs]).reshape(inputs.params[k].shape)
                                    for k, vs in flat.items()}))
                 _release(loss)
-                del outs, per_sample, total, loss
+                del outs, per_sample, loss
         finally:
             if gc_was_enabled:
                 gc.enable()

@@ -1,45 +1,91 @@
 """PyTorch: the network built from torch ops, gradients by autograd, updates by torch.optim."""
 from __future__ import annotations
 
+import math
+
 from ..case import Case, Inputs
 from ..trace import Step, Trace, as_float64
 from .base import Availability, package_availability
 
 
-def _activation(name: str):
+def _activation(name: str, settings: dict):
+    """torch.nn.functional's own activation, with the arguments of the catalog's definition."""
     import torch
+    import torch.nn.functional as F
 
+    s = settings
     return {
         "identity": lambda z: z,
         "sigmoid": torch.sigmoid,
         "tanh": torch.tanh,
         "relu": torch.relu,
+        "leaky_relu": lambda z: F.leaky_relu(z, negative_slope=s.get("slope")),
+        "elu": lambda z: F.elu(z, alpha=s.get("alpha")),
+        "selu": F.selu,
+        "gelu": lambda z: F.gelu(z, approximate=s.get("approximate")),
+        # torch switches to the identity above `threshold` (20 by default); the definition never
+        "softplus": lambda z: F.softplus(z, beta=s.get("beta"), threshold=math.inf),
+        "silu": F.silu,
+        "mish": F.mish,
+        "hardtanh": lambda z: F.hardtanh(z, min_val=s.get("min_val"), max_val=s.get("max_val")),
         "softmax": lambda z: torch.softmax(z, dim=-1),
+        "log_softmax": lambda z: F.log_softmax(z, dim=-1),
     }[name]
 
 
-def _loss(name: str, out, y):
+def _loss(name: str, settings: dict, out, y):
     """torch's own loss functions, with the arguments that match harness.catalog."""
     import torch
     import torch.nn.functional as F
 
+    reduction = settings.get("reduction", "sum")
     if name == "sum":
         return out.sum()
     if name == "mse":
-        return F.mse_loss(out, y)
+        return F.mse_loss(out, y, reduction=reduction)
+    if name == "l1":
+        return F.l1_loss(out, y, reduction=reduction)
+    if name == "huber":
+        return F.huber_loss(out, y, delta=settings["delta"], reduction=reduction)
+    if name == "smooth_l1":
+        return F.smooth_l1_loss(out, y, beta=settings["beta"], reduction=reduction)
     if name == "bce":
         # Clamps log at −100 and p(1−p) at 1e-12 in backward: equal to the definition unless p is
         # within ~1e-12 of 0 or 1.
-        return F.binary_cross_entropy(out, y)
+        return F.binary_cross_entropy(out, y, reduction=reduction)
     if name == "bce_with_logits":
-        return F.binary_cross_entropy_with_logits(out, y)
+        return F.binary_cross_entropy_with_logits(out, y, reduction=reduction)
     if name == "cross_entropy":
-        return F.cross_entropy(out, y)  # class indices (long) or one-hot rows as probabilities
+        # class indices (long) or one-hot rows as probabilities
+        return F.cross_entropy(out, y, reduction=reduction)
     if name == "nll":
         # nll_loss takes log-probabilities and class indices only
         indices = y if y.ndim == 1 else y.argmax(dim=1)
-        return F.nll_loss(torch.log(out), indices)
+        return F.nll_loss(torch.log(out), indices, reduction=reduction)
+    if name == "kl_div":
+        # 'mean' in torch averages over every element; the definition's mean is over the batch
+        return F.kl_div(out, y, reduction="batchmean" if reduction == "mean" else "sum")
     raise ValueError(f"loss {name!r} is not mapped to torch")
+
+
+def _optimizer(spec, params: list):
+    """torch.optim's own optimizer, every setting passed explicitly (no torch default used)."""
+    import torch
+
+    s = spec.settings
+    if spec.name == "sgd":
+        return torch.optim.SGD(params, lr=s["lr"], momentum=s["momentum"],
+                               dampening=s["dampening"], nesterov=s["nesterov"],
+                               weight_decay=s["weight_decay"])
+    if spec.name in ("adam", "adamw"):
+        cls = torch.optim.Adam if spec.name == "adam" else torch.optim.AdamW
+        return cls(params, lr=s["lr"], betas=(s["beta1"], s["beta2"]), eps=s["eps"],
+                   weight_decay=s["weight_decay"], amsgrad=s["amsgrad"])
+    if spec.name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=s["lr"], alpha=s["alpha"], eps=s["eps"],
+                                   weight_decay=s["weight_decay"], momentum=s["momentum"],
+                                   centered=s["centered"])
+    raise ValueError(f"optimizer {spec.name!r} is not mapped to torch")
 
 
 class TorchAdapter:
@@ -58,15 +104,15 @@ class TorchAdapter:
         params = {k: torch.tensor(v, requires_grad=True) for k, v in inputs.params.items()}
         x = torch.from_numpy(inputs.x)
         y = None if inputs.y is None else torch.from_numpy(inputs.y)
-        optimizer = torch.optim.SGD(list(params.values()), lr=case.optimizer.lr)
-        activations = [_activation(layer.activation) for layer in case.layers]
+        optimizer = _optimizer(case.optimizer, list(params.values()))
+        activations = [_activation(layer.activation, layer.settings) for layer in case.layers]
         steps = []
         for _ in range(case.steps):
             optimizer.zero_grad()
             a = x
             for i, act in enumerate(activations):
                 a = act(F.linear(a, params[f"layers.{i}.weight"], params[f"layers.{i}.bias"]))
-            loss = _loss(case.loss, a, y)
+            loss = _loss(case.loss, case.loss_settings, a, y)
             loss.backward()
             grads = {k: as_float64(p.grad) for k, p in params.items()}
             optimizer.step()

@@ -31,7 +31,7 @@ import numpy as np
 from ..case import Case, Inputs
 from ..trace import Step, Trace, as_float64
 from .base import AdapterError, Availability
-from .numpy_ref import sgd
+from ..optimizers import Optimizer
 
 
 class ImplementationError(AdapterError):
@@ -110,6 +110,7 @@ class UserImplementation:
         wants_case = _positional_count(forward_backward) == 4
         update = getattr(module, "update", None)
         state: dict[str, Any] = {}
+        optimizer = Optimizer(case.optimizer)  # the case's optimizer, when the file has no update
         params = {k: v.copy() for k, v in inputs.params.items()}
         units = case.layers[-1].units
         steps = []
@@ -119,7 +120,7 @@ class UserImplementation:
                                 *(args + (case,) if wants_case else args))
             output, loss, grads = self._check_result(result, params, (case.batch, units))
             if update is None:
-                new = sgd(params, grads, case.optimizer.lr)
+                new = optimizer.step(params, grads)
             else:
                 call = (self._copy(params), self._copy(grads), case)
                 if _positional_count(update) == 4:
