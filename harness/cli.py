@@ -63,7 +63,7 @@ def _add_implementations(args: argparse.Namespace) -> list[str]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .report import write_reports
+    from .report import STATUSES, write_reports
     from .runner import run_cases
 
     frameworks = _frameworks(args.frameworks)
@@ -75,8 +75,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     written = write_reports(runs, args.out)
     rows = [row for run in runs for row in run.rows]
     bad = [r for r in rows if r.status in (FAIL, ERROR)]
-    counts = {s: sum(r.status == s for r in rows) for s in ("pass", "fail", "error", "skip")}
-    summary = ", ".join(f"{n} {s}" for s, n in counts.items())
+    counts = {s: sum(r.status == s for r in rows) for s in STATUSES}
+    summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n or s in ("pass", "fail"))
     print(f"{len(cases)} cases, {len(rows)} comparisons: {summary}")
     for row in bad[:10]:
         where = f"step {row.step} {row.quantity} {row.tensor}" if row.quantity else "whole run"
@@ -84,6 +84,8 @@ def cmd_run(args: argparse.Namespace) -> int:
               f"{where}: {row.message}")
     if len(bad) > 10:
         print(f"  … and {len(bad) - 10} more in the report")
+    for row in [r for r in rows if r.status == "xpass"][:10]:
+        print(f"  XPASS {row.case} [{row.dtype}-{row.framework}]: {row.message}")
     print("reports: " + ", ".join(str(p) for p in written))
     return EXIT_DISCREPANCY if bad else EXIT_OK
 

@@ -12,6 +12,7 @@ from .tolerance import Tolerance, magnitude
 from .trace import Trace
 
 PASS, FAIL, SKIP, ERROR = "pass", "fail", "skip", "error"
+XFAIL, XPASS = "xfail", "xpass"  # a declared known discrepancy that occurred / did not
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,9 @@ class Row:
     atol: float | None = None
     rtol: float | None = None
     scale_rtol: float | None = None
+    tolerance_source: str = ""  # "float64 default", "case", "case, for jax", …
+    tol_used: float | None = None  # max over elements of |a − r| / allowed: above 1 fails
+    step_tol_used: float | None = None  # the largest tol_used of this framework in this step
     mismatched: int | None = None
     size: int | None = None
     message: str = ""
@@ -57,8 +61,11 @@ class Context:
     dtype: str
     framework: str
     reference: str
+    tolerance_source: str = ""
 
     def row(self, **values) -> Row:
+        if "tolerance_source" not in values and values.get("status") in (PASS, FAIL):
+            values["tolerance_source"] = self.tolerance_source
         return Row(self.case, self.file, self.dtype, self.framework, self.reference, **values)
 
 
@@ -164,6 +171,7 @@ def compare_tensor(ctx: Context, step: int, quantity: str, tensor: str, referenc
         rel = np.where(reference != 0, diff / np.abs(reference), 0.0)
         rel = np.where(np.isnan(rel), np.inf, rel)
         excess = np.where(bad, diff - allowed, -np.inf)
+        used = np.where(diff == 0, 0.0, diff / allowed)  # diff > 0 with allowed 0: inf
     worst = int(np.argmax(excess)) if bad.any() else int(np.argmax(diff))
     r_worst, v_worst = float(reference.flat[worst]), float(value.flat[worst])
     mismatched = int(bad.sum())
@@ -179,7 +187,7 @@ def compare_tensor(ctx: Context, step: int, quantity: str, tensor: str, referenc
                   ulp=float(ulp_distance(reference, value, ctx.dtype).max()),
                   worst_index=index, reference_value=r_worst, value=v_worst, atol=atol,
                   rtol=tolerance.rtol, scale_rtol=tolerance.scale_rtol,
-                  mismatched=mismatched, size=int(reference.size), message=message)
+                  tol_used=float(used.max()), mismatched=mismatched, size=int(reference.size), message=message)
     if mismatched:
         row = replace(row, hint=explain(row, _pattern(reference, value, mismatched, update)))
     return row
@@ -224,7 +232,16 @@ def compare_traces(ctx: Context, reference: Trace, other: Trace, tolerance: Tole
             rows.append(ctx.row(step=number, quantity=quantity, tensor=name, status=ERROR,
                                 message=f"unexpected {quantity} {name!r}: the case has no such tensor"))
         ref_before, got_before = ref_step.params, step.params
-    return rows
+    return with_step_tolerance_used(rows)
+
+
+def with_step_tolerance_used(rows: list[Row]) -> list[Row]:
+    """Fill step_tol_used: the largest tolerance used by any tensor in each step."""
+    worst: dict[int | None, float] = {}
+    for r in rows:
+        if r.tol_used is not None:
+            worst[r.step] = max(worst.get(r.step, 0.0), r.tol_used)
+    return [replace(r, step_tol_used=worst[r.step]) if r.step in worst else r for r in rows]
 
 
 def compare_expected(ctx: Context, expected: list[tuple[str, str, np.ndarray]], trace: Trace,

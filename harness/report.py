@@ -10,11 +10,13 @@ from pathlib import Path
 
 from . import __version__
 from .adapters import REFERENCE, adapter_names, get_adapter
-from .compare import COLUMNS, ERROR, FAIL, PASS, SKIP, Row
+from .compare import COLUMNS, ERROR, FAIL, PASS, SKIP, XFAIL, XPASS, Row
 from .diagnose import hints
 from .runner import CaseRun
+from .tolerance import DEFAULTS
 
-_SEVERITY = {ERROR: 3, FAIL: 2, PASS: 1, SKIP: 0}
+_SEVERITY = {ERROR: 5, FAIL: 4, XPASS: 3, XFAIL: 2, PASS: 1, SKIP: 0}
+STATUSES = (PASS, FAIL, ERROR, SKIP, XFAIL, XPASS)
 
 
 def environment() -> list[tuple[str, str]]:
@@ -37,7 +39,7 @@ def csv_text(runs: list[CaseRun]) -> str:
 
     frame = pd.DataFrame([row.as_dict() for run in runs for row in run.rows], columns=COLUMNS)
     frame["step"] = frame["step"].astype("Int64")
-    for column in ("mismatched", "size"):
+    for column in ("mismatched", "size"):  # integers, empty where a row has none
         frame[column] = frame[column].astype("Int64")
     buffer = io.StringIO()
     frame.to_csv(buffer, index=False, lineterminator="\n")  # repr floats: round-trip precision
@@ -53,7 +55,10 @@ def _cell(rows: list[Row]) -> str:
         return "—"
     status = rollup(rows)
     worst = max((r.max_rel for r in rows if r.max_rel is not None), default=None)
-    label = {PASS: "pass", FAIL: "**FAIL**", ERROR: "**ERROR**", SKIP: "skip"}[status]
+    label = {PASS: "pass", FAIL: "**FAIL**", ERROR: "**ERROR**", SKIP: "skip", XFAIL: "xfail",
+             XPASS: "**XPASS**"}[status]
+    if any(r.tolerance_source and "default" not in r.tolerance_source for r in rows):
+        label += "†"
     return f"{label} {_g(worst)}".strip()
 
 
@@ -70,16 +75,27 @@ def markdown_text(runs: list[CaseRun], *, partial: bool = False) -> str:
     w(f"Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}. " +
       " · ".join(f"{k} {v}" for k, v in environment()))
     w()
-    counts = {s: sum(r.status == s for r in rows) for s in (PASS, FAIL, ERROR, SKIP)}
+    counts = {s: sum(r.status == s for r in rows) for s in STATUSES}
     verdict = "everything conforms" if not counts[FAIL] and not counts[ERROR] else "DISCREPANCIES"
     w(f"**{verdict}**: {len(runs)} case runs, {len(rows)} comparisons: "
       + ", ".join(f"{n} {s}" for s, n in counts.items()) + ".")
     w()
+    xpass = [r for r in rows if r.status == XPASS]
+    if xpass:
+        w("## Declared discrepancies that did not occur (xpass)")
+        w()
+        w("Each entry below is declared in its case as a known discrepancy but passed: remove it "
+          "from the case, or find out why it no longer differs.")
+        w()
+        for r in xpass:
+            w(f"- {r.case} [{r.dtype}-{r.framework}] {_where(r)}: {r.message}")
+        w()
     w("## Matrix")
     w()
     w("Each cell: the verdict of every comparison of that case, dtype and framework against the "
       f"reference ({REFERENCE}) and any golden values, and the worst relative error. The "
-      f"{REFERENCE} column checks the reference against golden values only.")
+      f"{REFERENCE} column checks the reference against golden values only. † marks a verdict "
+      "under a tolerance the case sets (see Tolerances).")
     w()
     w("| case | dtype | " + " | ".join(frameworks) + " |")
     w("|---|---|" + "---|" * len(frameworks))
@@ -123,6 +139,47 @@ def markdown_text(runs: list[CaseRun], *, partial: bool = False) -> str:
                     for note in notes:
                         w(note)
                 w()
+    xfails = [r for r in rows if r.status == XFAIL]
+    if xfails:
+        w("## Known discrepancies (xfail)")
+        w()
+        for run in runs:
+            for framework in frameworks:
+                group = [r for r in run.rows if r.framework == framework and r.status == XFAIL]
+                if group:
+                    reasons = [k.reason + (f" ({k.link})" if k.link else "")
+                               for k in run.case.known_discrepancies
+                               if k.framework == framework and k.dtype in (None, run.dtype)]
+                    tensors = ", ".join(sorted({f"{r.quantity} {r.tensor}" for r in group}))
+                    first = min(r.step for r in group)
+                    w(f"- {run.case.name} [{run.dtype}-{framework}]: {len(group)} comparisons from "
+                      f"step {first} ({tensors}). Declared cause: " + " / ".join(reasons))
+        w()
+    trajectories = list(_trajectory_lines(runs, frameworks))
+    if trajectories:
+        w("## Trajectories")
+        w()
+        w("For each multi-step case: the share of the tolerance its worst tensor used at the first "
+          "and last step (above 1 fails), the growth per step, and the first step over tolerance.")
+        w()
+        for line in trajectories:
+            w(line)
+        w()
+    custom: dict[tuple, set[str]] = {}
+    for r in rows:
+        if r.tolerance_source and "default" not in r.tolerance_source:
+            key = (r.case, r.dtype, r.tolerance_source, r.rtol, r.scale_rtol)
+            custom.setdefault(key, set()).add(r.framework)
+    w("## Tolerances")
+    w()
+    w("Defaults: " + "; ".join(f"{dt}: atol {t.atol:.3g}, rtol {t.rtol:.3g}, scale_rtol "
+                               f"{t.scale_rtol:.3g}" for dt, t in DEFAULTS.items()) + ".")
+    w()
+    for (case, dtype, source, rtol, scale_rtol), names in sorted(custom.items()):
+        w(f"- {case} [{dtype}] {', '.join(sorted(names))}: {source}: rtol {rtol:.3g}, "
+          f"scale_rtol {scale_rtol:.3g}")
+    if custom:
+        w()
     skips = [r for r in rows if r.status == SKIP]
     if skips:
         w("## Skipped")
@@ -141,6 +198,36 @@ def markdown_text(runs: list[CaseRun], *, partial: bool = False) -> str:
             w(f"- case {case}: warning: {message}")
         w()
     return out.getvalue()
+
+
+def _where(row: Row) -> str:
+    if row.step is None:
+        return f"{row.quantity} {row.tensor}".strip() or "whole run"
+    return f"step {row.step} {row.quantity} {row.tensor}"
+
+
+def _trajectory_lines(runs: list[CaseRun], frameworks: list[str]):
+    for run in runs:
+        if run.case.steps < 2:
+            continue
+        parts = []
+        for framework in frameworks:
+            per_step = {r.step: r.step_tol_used for r in run.rows if r.framework == framework
+                        and r.reference == REFERENCE and r.step_tol_used is not None}
+            if len(per_step) < 2:
+                continue
+            steps = sorted(per_step)
+            first, last = per_step[steps[0]], per_step[steps[-1]]
+            growth = (last / first) ** (1 / (steps[-1] - steps[0])) if first > 0 and last > 0 \
+                else None
+            over = next((k for k in steps if per_step[k] > 1), None)
+            text = f"{framework} {_g(first)} → {_g(last)}"
+            if growth is not None:
+                text += f" (×{growth:.2f}/step)"
+            text += f", over from step {over}" if over else ""
+            parts.append(text)
+        if parts:
+            yield f"- {run.case.name} [{run.dtype}], {run.case.steps} steps: " + "; ".join(parts)
 
 
 def write_atomically(files: dict[Path, str]) -> None:

@@ -11,6 +11,7 @@ from .adapters import REFERENCE, get_adapter
 from .adapters.base import AdapterError
 from .case import Case
 from .compare import ERROR, SKIP, Context, Row, compare_expected, compare_traces
+from .known import apply_known
 from .trace import Trace
 
 
@@ -65,7 +66,10 @@ def run_case(case: Case, dtype: str, frameworks: Iterable[str]) -> CaseRun:
     names = frameworks_for(case, frameworks)
 
     def context(framework: str, reference: str = REFERENCE) -> Context:
-        return Context(case.name, case.file, dtype, framework, reference)
+        source = case.tolerance_source(dtype, framework)
+        if reference == "expected":
+            source += " + expected" if case.expected and case.expected.tolerance else ""
+        return Context(case.name, case.file, dtype, framework, reference, source)
 
     def whole(framework: str, status: str, message: str) -> Row:
         return context(framework).row(step=None, quantity="", tensor="", status=status,
@@ -76,7 +80,6 @@ def run_case(case: Case, dtype: str, frameworks: Iterable[str]) -> CaseRun:
         result.rows = [whole(n, ERROR, f"the reference failed, nothing to compare: {error}")
                        for n in names]
         return result
-    tolerance = case.tolerance_for(dtype)
     initial = {k: v.astype(np.float64) for k, v in inputs.params.items()}
     expected = case.expected.tensors() if case.expected else []
     for name in names:
@@ -87,11 +90,15 @@ def run_case(case: Case, dtype: str, frameworks: Iterable[str]) -> CaseRun:
             if trace is None:
                 result.rows.append(whole(name, SKIP if skip else ERROR, skip or error))
                 continue
-            result.rows += compare_traces(context(name), reference, trace, tolerance, initial)
+            ctx = context(name)
+            rows = compare_traces(ctx, reference, trace, case.tolerance_for(dtype, name), initial)
+            result.rows += apply_known(case, ctx, rows)
         result.notes[name] = trace.notes
         if expected:
-            result.rows += compare_expected(context(name, "expected"), expected, trace,
-                                            case.expected_tolerance_for(dtype), initial)
+            ctx = context(name, "expected")
+            rows = compare_expected(ctx, expected, trace, case.expected_tolerance_for(dtype, name),
+                                    initial)
+            result.rows += apply_known(case, ctx, rows)
     return result
 
 

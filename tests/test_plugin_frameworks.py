@@ -82,7 +82,10 @@ def test_autograd_plugin_runs_and_conforms(autograd_installed, tmp_path):
     with open(tmp_path / "report.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert {r["framework"] for r in rows} == {"autograd"} and len(rows) > 1000
-    assert {r["status"] for r in rows} == {"pass"}
+    # its kink and saturation conventions are declared in the cases; exact gelu is skipped
+    assert {r["status"] for r in rows} == {"pass", "xfail", "skip"}
+    skips = {r["message"] for r in rows if r["status"] == "skip"}
+    assert skips == {"exact gelu needs erf, which autograd takes from scipy (not installed)"}
 
 
 def test_autograd_plugin_items_in_pytest(autograd_installed, pytester):
