@@ -40,7 +40,8 @@ def test_clean_example_passes_what_it_supports_and_skips_the_rest(tmp_path):
             "one-layer-sigmoid-mse", "one-layer-tanh-mse"} <= passed
     skipped = {r["case"]: r["message"] for r in mine if r["status"] == "skip"}
     assert skipped["deep-mixed-5-layers"] == "mine (mine.py): one layer only; this case has 5"
-    assert skipped["logits-cross-entropy"] == "mine (mine.py): loss 'cross_entropy' is not written here"
+    assert skipped["logits-cross-entropy"] == \
+        "mine (mine.py): loss 'cross_entropy' with these settings is not written here"
     assert {r["status"] for r in mine} == {"pass", "skip"}
     assert "mine (mine.py): one layer only" in report
 

@@ -15,8 +15,12 @@ def supports(case):
         return f"one layer only; this case has {len(case.layers)}"
     if case.layers[0].activation not in ACTIVATIONS:
         return f"activation {case.layers[0].activation!r} is not written here"
-    if case.loss not in LOSSES:
-        return f"loss {case.loss!r} is not written here"
+    if case.loss not in LOSSES or case.loss_settings.get("reduction", "mean") != "mean":
+        return f"loss {case.loss!r} with these settings is not written here"
+    plain_sgd = {"momentum": 0.0, "dampening": 0.0, "nesterov": False, "weight_decay": 0.0}
+    if case.optimizer.name != "sgd" or any(case.optimizer.settings[k] != v
+                                           for k, v in plain_sgd.items()):
+        return "only plain gradient descent is written here"
     return None
 
 
