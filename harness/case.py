@@ -11,6 +11,9 @@ import numpy as np
 
 from .tolerance import DEFAULTS, Tolerance
 
+# elements checked per tensor (seeded sample beyond that), and Richardson extrapolation
+FD_DEFAULTS = {"samples": 64, "richardson": True}
+
 
 @dataclass(frozen=True)
 class Layer:
@@ -100,6 +103,8 @@ class Case:
     warnings: tuple[str, ...] = ()
     known_discrepancies: tuple[KnownDiscrepancy, ...] = ()
     framework_tolerance: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    orders: tuple[int, ...] = (1,)  # 2 adds Hessian-vector products
+    finite_differences: dict = field(default_factory=lambda: dict(FD_DEFAULTS))
 
     @property
     def dtype(self) -> str:

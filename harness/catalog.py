@@ -106,7 +106,7 @@ RANDOM_DATA: dict[str, dict[str, float | None]] = {
 DTYPES = ("float32", "float64")
 
 # quantities compared, in report order
-QUANTITIES = ("output", "loss", "grad", "param")
+QUANTITIES = ("output", "loss", "grad", "param", "hvp")
 
 
 def settings_with_defaults(given: dict, defaults: dict) -> dict:

@@ -13,6 +13,7 @@ from .trace import Trace
 
 PASS, FAIL, SKIP, ERROR = "pass", "fail", "skip", "error"
 XFAIL, XPASS = "xfail", "xpass"  # a declared known discrepancy that occurred / did not
+INCONCLUSIVE = "inconclusive"  # an oracle cannot decide (finite differences across a kink)
 
 
 @dataclass(frozen=True)
@@ -147,12 +148,16 @@ def explain(row: "Row", pattern: str) -> str:
 
 def compare_tensor(ctx: Context, step: int, quantity: str, tensor: str, reference: np.ndarray,
                    value: np.ndarray, tolerance: Tolerance, scale: float | None = None,
-                   update: tuple[np.ndarray, np.ndarray] | None = None) -> Row:
+                   update: tuple[np.ndarray, np.ndarray] | None = None,
+                   extra: np.ndarray | None = None,
+                   positions: tuple[np.ndarray, tuple[int, ...]] | None = None) -> Row:
     """Verdict for one tensor: pass when every |a − r| ≤ atol + rtol·|r| + scale_rtol·scale.
 
     ``scale`` is the largest |r| of the tensor's quantity in this step (see harness.tolerance).
     ``update``, for parameters, is (reference's step, framework's step): how each moved the
     parameters, which explains an update bug better than the parameters themselves.
+    ``extra`` widens each element's allowance (an oracle's own error bound); ``positions`` maps
+    the elements of a sampled tensor back to (flat indices, full shape) for reporting.
     NaN equals NaN only at the same positions; infinities are equal only with the same sign.
     """
     reference = np.asarray(reference, dtype=np.float64)
@@ -162,6 +167,8 @@ def compare_tensor(ctx: Context, step: int, quantity: str, tensor: str, referenc
         return ctx.row(**where, status=ERROR, message=f"shape {value.shape} differs from the "
                                                        f"reference's {reference.shape}")
     atol, allowed = tolerance.allowed(reference, scale)
+    if extra is not None:
+        allowed = allowed + np.where(np.isfinite(extra), extra, 0.0)
     allowed = np.where(np.isfinite(reference), allowed, 0.0)  # NaN and ±inf must match exactly
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         same = (reference == value) | (np.isnan(reference) & np.isnan(value))
@@ -175,7 +182,8 @@ def compare_tensor(ctx: Context, step: int, quantity: str, tensor: str, referenc
     worst = int(np.argmax(excess)) if bad.any() else int(np.argmax(diff))
     r_worst, v_worst = float(reference.flat[worst]), float(value.flat[worst])
     mismatched = int(bad.sum())
-    index = _index(worst, reference.shape)
+    index = _index(positions[0][worst], positions[1]) if positions else \
+        _index(worst, reference.shape)
     if mismatched:
         message = (f"{mismatched}/{reference.size} elements differ; worst at {index}: got "
                    f"{v_worst!r}, reference {r_worst!r} (|diff| {float(diff.flat[worst]):.3g} > "

@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from . import catalog
-from .case import Case, Expected, KnownDiscrepancy, Layer, Optimizer
+from .case import FD_DEFAULTS, Case, Expected, KnownDiscrepancy, Layer, Optimizer
 from .errors import CaseError, Problem
 from .init import init_tensor, random_data, tensor_rng
 from .tolerance import KEYS as TOLERANCE_KEYS
@@ -22,7 +22,8 @@ from .yamlsafe import Document, format_path, load_yaml
 
 CASE_SUFFIXES = (".yaml", ".yml")
 TOP_KEYS = ("name", "description", "tags", "dtype", "network", "params", "init", "data", "loss",
-            "optimizer", "steps", "frameworks", "tolerance", "expected", "known_discrepancies")
+            "optimizer", "steps", "frameworks", "tolerance", "expected", "known_discrepancies",
+            "orders", "finite_differences")
 KNOWN_KEYS = ("framework", "quantity", "tensor", "dtype", "reason", "link")
 CHOICES = {"approximate": catalog.GELU_APPROXIMATIONS, "reduction": catalog.REDUCTIONS}
 # (setting, what it must be, test) for settings of activations, losses and optimizers
@@ -172,6 +173,8 @@ class _Validator:
         tolerance, framework_tolerance = self.tolerance(top["tolerance"]) \
             if "tolerance" in top else ({}, {})
         known = self.known_discrepancies(top.get("known_discrepancies", []), dtypes or ())
+        orders = self.orders(top.get("orders", [1]))
+        fd = self.finite_differences(top.get("finite_differences", {}))
 
         x, y = self.data(top.get("data"), layers, loss) if "data" in top else (None, None)
         params = None
@@ -189,7 +192,8 @@ class _Validator:
                     optimizer=optimizer, steps=steps, frameworks=frameworks,
                     initial_params=params, x=x, y=y, tolerance=tolerance,
                     expected=expected, warnings=tuple(self.warnings),
-                    known_discrepancies=known, framework_tolerance=framework_tolerance)
+                    known_discrepancies=known, framework_tolerance=framework_tolerance,
+                    orders=orders, finite_differences=fd)
 
     def case_name(self, top: dict) -> str:
         name = top.get("name", Path(self.file).stem)
@@ -342,6 +346,28 @@ class _Validator:
             return {dt: self.tolerance_keys(v, path + (dt,)) for dt, v in value.items()}
         flat = self.tolerance_keys(value, path)
         return {dt: flat for dt in catalog.DTYPES} if flat else {}
+
+    def orders(self, value: Any) -> tuple[int, ...]:
+        if value not in ([1], [1, 2], [2, 1]):
+            self.problem(("orders",), f"expected [1] or [1, 2] (2 adds Hessian-vector products), "
+                                      f"found {value!r}")
+            return (1,)
+        return tuple(sorted(value))
+
+    def finite_differences(self, value: Any) -> dict:
+        if self.mapping(value, ("finite_differences",), FD_DEFAULTS) is None:
+            return dict(FD_DEFAULTS)
+        out = dict(FD_DEFAULTS)
+        if "samples" in value:
+            out["samples"] = self.integer(value["samples"], ("finite_differences", "samples"),
+                                          minimum=1) or FD_DEFAULTS["samples"]
+        if "richardson" in value:
+            if not isinstance(value["richardson"], bool):
+                self.problem(("finite_differences", "richardson"),
+                             f"expected true or false, found {_kind(value['richardson'])}")
+            else:
+                out["richardson"] = value["richardson"]
+        return out
 
     def known_discrepancies(self, value: Any, dtypes: Iterable[str]):
         """Declared differences, each naming one framework and a quantity or tensor."""

@@ -13,7 +13,7 @@ import pytest
 
 from .adapters import REFERENCE, adapter_names, register
 from .adapters.user_impl import load_implementations
-from .compare import ERROR, FAIL, SKIP, XFAIL, Row
+from .compare import ERROR, FAIL, INCONCLUSIVE, SKIP, XFAIL, Row
 from .diagnose import hints
 from .errors import CaseError, Problem, UsageError
 from .loader import CASE_SUFFIXES, load_case
@@ -134,9 +134,9 @@ class CaseItem(pytest.Item):
         bad = [r for r in rows if r.status in (FAIL, ERROR)]
         if bad:
             raise ConformanceFailure(bad, rows)
-        skips = [r for r in rows if r.status == SKIP]
-        if skips and len(skips) == len(rows):
-            pytest.skip(skips[0].message)
+        undecided = [r for r in rows if r.status in (SKIP, INCONCLUSIVE)]
+        if undecided and len(undecided) == len(rows):
+            pytest.skip(undecided[0].message)
         xfails = [r for r in rows if r.status == XFAIL]
         if xfails:
             raise KnownDiscrepancyOccurred(xfails[0].message)

@@ -10,13 +10,13 @@ from pathlib import Path
 
 from . import __version__
 from .adapters import REFERENCE, adapter_names, get_adapter
-from .compare import COLUMNS, ERROR, FAIL, PASS, SKIP, XFAIL, XPASS, Row
+from .compare import COLUMNS, ERROR, FAIL, INCONCLUSIVE, PASS, SKIP, XFAIL, XPASS, Row
 from .diagnose import hints
 from .runner import CaseRun
 from .tolerance import DEFAULTS
 
-_SEVERITY = {ERROR: 5, FAIL: 4, XPASS: 3, XFAIL: 2, PASS: 1, SKIP: 0}
-STATUSES = (PASS, FAIL, ERROR, SKIP, XFAIL, XPASS)
+_SEVERITY = {ERROR: 6, FAIL: 5, XPASS: 4, XFAIL: 3, PASS: 2, INCONCLUSIVE: 1, SKIP: 0}
+STATUSES = (PASS, FAIL, ERROR, SKIP, XFAIL, XPASS, INCONCLUSIVE)
 
 
 def environment() -> list[tuple[str, str]]:
@@ -56,7 +56,7 @@ def _cell(rows: list[Row]) -> str:
     status = rollup(rows)
     worst = max((r.max_rel for r in rows if r.max_rel is not None), default=None)
     label = {PASS: "pass", FAIL: "**FAIL**", ERROR: "**ERROR**", SKIP: "skip", XFAIL: "xfail",
-             XPASS: "**XPASS**"}[status]
+             XPASS: "**XPASS**", INCONCLUSIVE: "inconclusive"}[status]
     if any(r.tolerance_source and "default" not in r.tolerance_source for r in rows):
         label += "†"
     return f"{label} {_g(worst)}".strip()

@@ -12,6 +12,7 @@ from .adapters.base import AdapterError
 from .case import Case
 from .compare import ERROR, SKIP, Context, Row, compare_expected, compare_traces
 from .known import apply_known
+from .oracles import Oracle, hvp_rows, reference_hvp
 from .trace import Trace
 
 
@@ -34,8 +35,9 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}{where}"
 
 
-def run_adapter(name: str, case: Case, inputs) -> tuple[Trace | None, str | None, str | None]:
-    """(trace, skip reason, error message): exactly one of them is set."""
+def run_adapter(name: str, case: Case, inputs, *call) -> tuple[object, str | None, str | None]:
+    """(result, skip reason, error message): exactly one of them is set. The result is the
+    adapter's Trace, or an oracle's rows when ``call`` carries (reference trace, context)."""
     adapter = get_adapter(name)
     available = adapter.availability()
     if not available.available:
@@ -44,6 +46,8 @@ def run_adapter(name: str, case: Case, inputs) -> tuple[Trace | None, str | None
     if reason:
         return None, reason, None
     try:
+        if isinstance(adapter, Oracle):
+            return adapter.check(case, inputs, *call), None, None
         return adapter.run(case, inputs), None, None
     except Exception as exc:  # one framework's failure is a result, not the end of the run
         return None, None, _describe(exc)
@@ -82,7 +86,14 @@ def run_case(case: Case, dtype: str, frameworks: Iterable[str]) -> CaseRun:
         return result
     initial = {k: v.astype(np.float64) for k, v in inputs.params.items()}
     expected = case.expected.tensors() if case.expected else []
+    second_order = None
     for name in names:
+        ctx = context(name)
+        if isinstance(get_adapter(name), Oracle):
+            rows, skip, error = run_adapter(name, narrowed, inputs, reference, ctx)
+            result.rows += apply_known(case, ctx, rows) if rows is not None else \
+                [whole(name, SKIP if skip else ERROR, skip or error)]
+            continue
         if name == REFERENCE:
             trace = reference
         else:
@@ -90,9 +101,13 @@ def run_case(case: Case, dtype: str, frameworks: Iterable[str]) -> CaseRun:
             if trace is None:
                 result.rows.append(whole(name, SKIP if skip else ERROR, skip or error))
                 continue
-            ctx = context(name)
             rows = compare_traces(ctx, reference, trace, case.tolerance_for(dtype, name), initial)
             result.rows += apply_known(case, ctx, rows)
+            if 2 in case.orders:  # against finite differences of the reference gradient
+                second_order = second_order or reference_hvp(narrowed, inputs)
+                fd_ctx = context(name, "fd")
+                result.rows += apply_known(case, fd_ctx, hvp_rows(
+                    narrowed, inputs, get_adapter(name), fd_ctx, second_order))
         result.notes[name] = trace.notes
         if expected:
             ctx = context(name, "expected")

@@ -20,6 +20,10 @@ BUILTIN: dict[str, str] = {
     "torch": "harness.adapters.torch_adapter:TorchAdapter",
     "jax": "harness.adapters.jax_adapter:JaxAdapter",
     "micrograd": "harness.adapters.micrograd_adapter:MicrogradAdapter",
+    # oracles: checks that need no framework to be right (harness.oracles)
+    "fd": "harness.oracles:FiniteDifferences",
+    "jax-fwd": "harness.oracles:jax_forward_mode",
+    "torch-fwd": "harness.oracles:torch_forward_mode",
 }
 
 __all__ = ["Adapter", "Availability", "package_availability", "REFERENCE", "adapter_names",

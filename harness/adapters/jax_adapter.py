@@ -1,6 +1,8 @@
 """JAX: jax.nn activations, optax losses and optimizers, jax.value_and_grad under jit."""
 from __future__ import annotations
 
+import numpy as np
+
 from ..case import Case, Inputs
 from ..trace import Step, Trace, as_float64
 from .base import Availability, package_availability
@@ -109,8 +111,61 @@ def _optimizer(spec):
     raise ValueError(f"optimizer {spec.name!r} is not mapped to optax")
 
 
+def _loss_function(case: Case, x, y):
+    activations = [_activation(layer.activation, layer.settings) for layer in case.layers]
+
+    def loss(params):
+        a = x
+        for i, act in enumerate(activations):
+            a = act(a @ params[f"layers.{i}.weight"].T + params[f"layers.{i}.bias"])
+        return _loss(case.loss, case.loss_settings, a, y)
+    return loss
+
+
 class JaxAdapter:
     name = "jax"
+
+    def forward_and_reverse(self, case: Case, param_sets, x, y, indices):
+        """For each set of parameters: (jax.grad, jax.jvp along every sampled basis direction).
+        The basis directions of all tensors are stacked and vmapped, in one jit for all sets."""
+        jax = _import_jax()
+        jnp = jax.numpy
+        loss = _loss_function(case, jnp.asarray(x), None if y is None else jnp.asarray(y))
+        shapes = {k: v.shape for k, v in param_sets[0].items()}
+        total = sum(len(chosen) for chosen in indices.values())
+        tangents = {k: np.zeros((total, int(np.prod(shape))), dtype=case.dtype)
+                    for k, shape in shapes.items()}
+        start = 0
+        for name, chosen in indices.items():
+            tangents[name][np.arange(start, start + len(chosen)), chosen] = 1
+            start += len(chosen)
+        tangents = {k: jnp.asarray(t.reshape((total,) + shapes[k])) for k, t in tangents.items()}
+
+        @jax.jit
+        def both(primal, tangents):
+            directional = jax.vmap(lambda t: jax.jvp(loss, (primal,), (t,))[1])
+            return jax.grad(loss)(primal), directional(tangents)
+
+        results = []
+        for params in param_sets:
+            reverse, directional = both({k: jnp.asarray(v) for k, v in params.items()}, tangents)
+            directional = np.asarray(directional)
+            forward, start = {}, 0
+            for name, chosen in indices.items():
+                forward[name] = directional[start:start + len(chosen)]
+                start += len(chosen)
+            results.append(({k: np.asarray(v) for k, v in reverse.items()}, forward))
+        return results
+
+    def hvp(self, case: Case, params, x, y, vector):
+        """H·v as the jvp of the gradient (forward over reverse)."""
+        jax = _import_jax()
+        jnp = jax.numpy
+        loss = _loss_function(case, jnp.asarray(x), None if y is None else jnp.asarray(y))
+        primal = {k: jnp.asarray(v) for k, v in params.items()}
+        tangent = {k: jnp.asarray(np.asarray(vector[k], dtype=case.dtype)) for k in primal}
+        return {k: np.asarray(v) for k, v in
+                jax.jvp(jax.grad(loss), (primal,), (tangent,))[1].items()}
 
     def availability(self) -> Availability:
         optax = package_availability("optax")  # JAX's optimizers and losses come from optax

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..case import Case, Inputs
 from ..trace import Step, Trace, as_float64
 from .base import Availability, package_availability
@@ -88,8 +90,69 @@ def _optimizer(spec, params: list):
     raise ValueError(f"optimizer {spec.name!r} is not mapped to torch")
 
 
+def _loss_function(case: Case, x, y):
+    """params -> loss, built from the same torch ops the training step uses."""
+    import torch.nn.functional as F
+
+    activations = [_activation(layer.activation, layer.settings) for layer in case.layers]
+
+    def loss(params):
+        a = x
+        for i, act in enumerate(activations):
+            a = act(F.linear(a, params[f"layers.{i}.weight"], params[f"layers.{i}.bias"]))
+        return _loss(case.loss, case.loss_settings, a, y)
+    return loss
+
+
+def _tensors(params, requires_grad: bool = False):
+    import torch
+
+    return {k: torch.tensor(np.asarray(v), requires_grad=requires_grad) for k, v in params.items()}
+
+
 class TorchAdapter:
     name = "torch"
+
+    def forward_and_reverse(self, case: Case, param_sets, x, y, indices):
+        """For each set of parameters: (reverse-mode gradients, forward-mode derivatives along
+        each sampled basis direction): torch.autograd against torch.func.jvp."""
+        import torch
+
+        loss = _loss_function(case, torch.from_numpy(x),
+                              None if y is None else torch.from_numpy(y))
+        return [self._forward_and_reverse(loss, params, indices) for params in param_sets]
+
+    @staticmethod
+    def _forward_and_reverse(loss, params, indices):
+        import torch
+        from torch.func import jvp
+
+        tensors = _tensors(params, requires_grad=True)
+        grads = torch.autograd.grad(loss(tensors), list(tensors.values()))
+        reverse = {k: g.detach().numpy().copy() for k, g in zip(tensors, grads)}
+        primal = {k: v.detach() for k, v in tensors.items()}
+        forward = {}
+        for name, chosen in indices.items():
+            values = []
+            for j in chosen:
+                tangent = {k: torch.zeros_like(v) for k, v in primal.items()}
+                tangent[name].view(-1)[int(j)] = 1.0
+                values.append(float(jvp(loss, (primal,), (tangent,))[1]))
+            forward[name] = np.array(values)
+        return reverse, forward
+
+    def hvp(self, case: Case, params, x, y, vector):
+        """H·v by double backward: the gradient of (∇L · v)."""
+        import torch
+
+        loss = _loss_function(case, torch.from_numpy(x), None if y is None else torch.from_numpy(y))
+        tensors = _tensors(params, requires_grad=True)
+        grads = torch.autograd.grad(loss(tensors), list(tensors.values()), create_graph=True)
+        dot = sum((g * torch.from_numpy(np.asarray(vector[k], dtype=case.dtype))).sum()
+                  for k, g in zip(tensors, grads))
+        second = torch.autograd.grad(dot, list(tensors.values()), allow_unused=True)
+        return {k: np.zeros(v.shape) if h is None else h.detach().numpy().copy()
+                for (k, v), h in zip(tensors.items(), second)}
 
     def availability(self) -> Availability:
         return package_availability("torch")
