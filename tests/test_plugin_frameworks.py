@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import subprocess
 import sys
 import textwrap
@@ -42,7 +43,7 @@ def test_any_installed_distribution_can_register_a_framework(tmp_path, monkeypat
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fakegrad-plugin\nVersion: 9.9\n")
     (info / "entry_points.txt").write_text(
         "[harness.adapters]\nfakegrad = fakegrad_plugin:FakeGrad\n")
-    env = {**__import__("os").environ, "PYTHONPATH": f"{tmp_path}:{ROOT}"}
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}:{ROOT}"}
     listed = harness("list", env=env)
     assert "fakegrad     9.9" in listed.stdout
     case = tmp_path / "neuron.yaml"
@@ -58,7 +59,7 @@ def test_a_plugin_that_fails_to_load_is_reported_not_fatal(tmp_path):
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-plugin\nVersion: 1.0\n")
     (info / "entry_points.txt").write_text("[harness.adapters]\nbroken = no_such_module:Adapter\n")
-    env = {**__import__("os").environ, "PYTHONPATH": f"{tmp_path}:{ROOT}"}
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}:{ROOT}"}
     listed = harness("list", env=env)
     assert listed.returncode == 0
     assert "broken       unavailable: adapter no_such_module:Adapter could not be loaded: " \
