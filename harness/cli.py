@@ -13,6 +13,7 @@ from .case import Case
 from .compare import ERROR, FAIL
 from .errors import CaseError, UsageError
 from .loader import load_cases
+from .workers import DEFAULT_TIMEOUT
 
 EXIT_OK, EXIT_DISCREPANCY, EXIT_BAD_INPUT = 0, 1, 2
 DEFAULT_CASES, DEFAULT_OUT = "cases", "results"
@@ -29,11 +30,12 @@ def _frameworks(text: str | None) -> list[str]:
     return chosen
 
 
-def _print_problems(error: CaseError) -> None:
+def _print_problems(error: CaseError, ran: bool = False) -> None:
     for problem in error.problems:
         print(problem, file=sys.stderr)
     files = len({p.file for p in error.problems})
-    print(f"{len(error.problems)} problem(s) in {files} file(s); nothing was run.", file=sys.stderr)
+    outcome = "those files are left out (--keep-going)" if ran else "nothing was run"
+    print(f"{len(error.problems)} problem(s) in {files} file(s); {outcome}.", file=sys.stderr)
 
 
 class _Progress:
@@ -62,16 +64,40 @@ def _add_implementations(args: argparse.Namespace) -> list[str]:
     return [impl.name for impl in impls]
 
 
+def _load(args: argparse.Namespace, paths: list[str]) -> tuple[list[Case], bool]:
+    """(cases, whether any file was bad). With --keep-going, bad files are reported and the
+    good ones kept; without it, any bad file stops everything (CaseError)."""
+    bad: list = []
+    keep_going = getattr(args, "keep_going", False)
+    cases = load_cases(paths, adapter_names(), on_problems=bad.extend if keep_going else None)
+    if bad:
+        _print_problems(CaseError(bad), ran=True)
+    if not cases and not bad:
+        raise UsageError(f"no case files (*.yaml, *.yml) under {', '.join(paths)}")
+    return cases, bool(bad)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .report import STATUSES, write_reports
     from .runner import run_cases
+    from .workers import WorkerPool
 
     frameworks = _frameworks(args.frameworks)
-    frameworks += [n for n in _add_implementations(args) if n not in frameworks]
-    cases = load_cases(args.paths or [DEFAULT_CASES], adapter_names())
-    if not cases:
-        raise UsageError(f"no case files (*.yaml, *.yml) under {', '.join(args.paths or [DEFAULT_CASES])}")
-    runs = run_cases(cases, frameworks, progress=_Progress(args.quiet))
+    impls = _add_implementations(args)
+    frameworks += [n for n in impls if n not in frameworks]
+    cases, bad_input = _load(args, args.paths or [DEFAULT_CASES])
+    runs: list = []
+    pool = WorkerPool(args.timeout, args.impl) if args.isolation == "process" else None
+    try:
+        run_cases(cases, frameworks, progress=_Progress(args.quiet), pool=pool, finished=runs)
+    except KeyboardInterrupt:
+        written = write_reports(runs, args.out, partial=True)
+        print(f"interrupted after {len(runs)} case runs: wrote {', '.join(map(str, written))}; "
+              "the previous complete report is untouched", file=sys.stderr)
+        return 130
+    finally:
+        if pool is not None:
+            pool.close()
     written = write_reports(runs, args.out)
     rows = [row for run in runs for row in run.rows]
     bad = [r for r in rows if r.status in (FAIL, ERROR)]
@@ -87,18 +113,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     for row in [r for r in rows if r.status == "xpass"][:10]:
         print(f"  XPASS {row.case} [{row.dtype}-{row.framework}]: {row.message}")
     print("reports: " + ", ".join(str(p) for p in written))
+    if bad_input:
+        return EXIT_BAD_INPUT
     return EXIT_DISCREPANCY if bad else EXIT_OK
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    cases = load_cases(args.paths, adapter_names())
-    if not cases:
-        raise UsageError(f"no case files (*.yaml, *.yml) under {', '.join(args.paths)}")
+    cases, bad_input = _load(args, args.paths)
     for case in cases:
         for warning in case.warnings:
             print(f"{case.file}: warning: {warning}", file=sys.stderr)
-    print(f"ok: {len(cases)} case(s) valid")
-    return EXIT_OK
+    print(f"{'ok: ' if not bad_input else ''}{len(cases)} case(s) valid")
+    return EXIT_BAD_INPUT if bad_input else EXIT_OK
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -129,9 +155,18 @@ def build_parser() -> argparse.ArgumentParser:
     impl_help = ("your own backprop: a .py file defining forward_backward(params, x, y); added as "
                  "a framework named after the file (repeatable)")
     run.add_argument("--impl", action="append", metavar="FILE.py", help=impl_help)
+    run.add_argument("--keep-going", action="store_true",
+                     help="run the valid cases even if some files are bad (exit code still 2)")
+    run.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                     help=f"time limit per case, dtype and framework (default {DEFAULT_TIMEOUT:g})")
+    run.add_argument("--isolation", choices=("process", "none"), default="process",
+                     help="run each framework in a worker process that can be killed (default), "
+                          "or in this process")
     run.set_defaults(handler=cmd_run)
     validate = sub.add_parser("validate", help="check case files without running them")
     validate.add_argument("paths", nargs="+", help="case files or folders")
+    validate.add_argument("--keep-going", action="store_true",
+                          help="list the problems and still count the valid files")
     validate.set_defaults(handler=cmd_validate)
     lister = sub.add_parser("list", help="show the cases and each framework's availability")
     lister.add_argument("paths", nargs="*", help=f"case files or folders (default: {DEFAULT_CASES}/)")

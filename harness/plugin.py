@@ -18,6 +18,7 @@ from .diagnose import hints
 from .errors import CaseError, Problem, UsageError
 from .loader import CASE_SUFFIXES, load_case
 from .runner import CaseRun, frameworks_for, run_case
+from .workers import DEFAULT_TIMEOUT
 
 _STATE = pytest.StashKey["_State"]()
 MAX_TABLE_ROWS = 8
@@ -43,6 +44,24 @@ class _State:
         self.frameworks += [i.name for i in impls if i.name not in self.frameworks]
         self.names: dict[str, str] = {}  # case name -> file, for uniqueness across files
         self.runs: list[CaseRun] = []
+        self.impl_paths = [str(i.path) for i in impls]
+        self.isolation = config.getoption("harness_isolation")
+        self.timeout = config.getoption("harness_timeout")
+        self._pool = None
+
+    def pool(self):
+        """Worker processes, started at the first item that needs one."""
+        if self.isolation != "process":
+            return None
+        if self._pool is None:
+            from .workers import WorkerPool
+
+            self._pool = WorkerPool(self.timeout, self.impl_paths)
+        return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
 
     def is_case_file(self, path: Path) -> bool:
         path = path.resolve()
@@ -59,6 +78,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="comma-separated frameworks to compare (default: all)")
     group.addoption("--harness-impl", dest="harness_impl", action="append", default=None,
                     metavar="FILE.py", help="add your own backprop file as a framework (repeatable)")
+    group.addoption("--harness-isolation", dest="harness_isolation", default="process",
+                    choices=("process", "none"),
+                    help="run frameworks in worker processes that can be killed (default)")
+    group.addoption("--harness-timeout", dest="harness_timeout", type=float,
+                    default=DEFAULT_TIMEOUT, help="time limit per case, dtype and framework")
     group.addoption("--harness-out", dest="harness_out", default=None,
                     help="also write report.csv and report.md to this folder at the end")
 
@@ -76,6 +100,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector):
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     config = session.config
+    config.stash[_STATE].close()
     out = config.getoption("harness_out")
     if not out or hasattr(config, "workerinput"):  # xdist workers leave reports to the main process
         return
@@ -128,7 +153,8 @@ class CaseItem(pytest.Item):
         self.add_marker(pytest.mark.harness)
 
     def runtest(self) -> None:
-        run = run_case(self.case, self.dtype, [self.framework])
+        state = self.config.stash[_STATE]
+        run = run_case(self.case, self.dtype, [self.framework], state.pool())
         self.config.stash[_STATE].runs.append(run)
         rows = run.rows
         bad = [r for r in rows if r.status in (FAIL, ERROR)]

@@ -255,8 +255,14 @@ def write_atomically(files: dict[Path, str]) -> None:
 
 
 def write_reports(runs: list[CaseRun], out_dir: str | Path, *, partial: bool = False) -> list[Path]:
+    """report.csv and report.md; an interrupted run writes report.partial.csv and .md instead,
+    so an existing report is only ever replaced by a complete one."""
     out_dir = Path(out_dir)
-    files = {out_dir / "report.csv": csv_text(runs),
-             out_dir / "report.md": markdown_text(runs, partial=partial)}
+    stem = "report.partial" if partial else "report"
+    files = {out_dir / f"{stem}.csv": csv_text(runs),
+             out_dir / f"{stem}.md": markdown_text(runs, partial=partial)}
     write_atomically(files)
+    if not partial:  # a complete report makes an older partial one stale
+        for suffix in (".csv", ".md"):
+            (out_dir / f"report.partial{suffix}").unlink(missing_ok=True)
     return list(files)

@@ -53,6 +53,14 @@ def run_adapter(name: str, case: Case, inputs, *call) -> tuple[object, str | Non
         return None, None, _describe(exc)
 
 
+def run_hvp(name: str, case: Case, inputs, ctx: Context, reference: tuple[dict, dict]):
+    """Second-order rows of one framework, as (rows, skip, error) like run_adapter."""
+    try:
+        return hvp_rows(case, inputs, get_adapter(name), ctx, reference), None, None
+    except Exception as exc:
+        return None, None, _describe(exc)
+
+
 def frameworks_for(case: Case, selected: Iterable[str]) -> list[str]:
     """The frameworks that produce rows for ``case``: selected, wanted by the case, and the
     reference itself only when it has golden values to be checked against."""
@@ -62,8 +70,17 @@ def frameworks_for(case: Case, selected: Iterable[str]) -> list[str]:
     return names
 
 
-def run_case(case: Case, dtype: str, frameworks: Iterable[str]) -> CaseRun:
-    """Run one case in one dtype. Never raises for a framework's sake: errors become rows."""
+def run_case(case: Case, dtype: str, frameworks: Iterable[str], pool=None) -> CaseRun:
+    """Run one case in one dtype. Never raises for a framework's sake: errors become rows.
+
+    With a ``pool`` (harness.workers.WorkerPool) every framework runs in a worker process that
+    can be killed on a time limit or a crash; without one, in this process.
+    """
+
+    def call(name: str, kind: str, *args):
+        if pool is None:
+            return globals()[kind](*args)
+        return pool.call(name, kind, *args)
     narrowed = case.for_dtype(dtype)
     inputs = case.inputs(dtype)
     result = CaseRun(case, dtype)
@@ -90,14 +107,14 @@ def run_case(case: Case, dtype: str, frameworks: Iterable[str]) -> CaseRun:
     for name in names:
         ctx = context(name)
         if isinstance(get_adapter(name), Oracle):
-            rows, skip, error = run_adapter(name, narrowed, inputs, reference, ctx)
+            rows, skip, error = call(name, "run_adapter", name, narrowed, inputs, reference, ctx)
             result.rows += apply_known(case, ctx, rows) if rows is not None else \
                 [whole(name, SKIP if skip else ERROR, skip or error)]
             continue
         if name == REFERENCE:
             trace = reference
         else:
-            trace, skip, error = run_adapter(name, narrowed, inputs)
+            trace, skip, error = call(name, "run_adapter", name, narrowed, inputs)
             if trace is None:
                 result.rows.append(whole(name, SKIP if skip else ERROR, skip or error))
                 continue
@@ -106,8 +123,9 @@ def run_case(case: Case, dtype: str, frameworks: Iterable[str]) -> CaseRun:
             if 2 in case.orders:  # against finite differences of the reference gradient
                 second_order = second_order or reference_hvp(narrowed, inputs)
                 fd_ctx = context(name, "fd")
-                result.rows += apply_known(case, fd_ctx, hvp_rows(
-                    narrowed, inputs, get_adapter(name), fd_ctx, second_order))
+                rows, _, error = call(name, "run_hvp", name, narrowed, inputs, fd_ctx, second_order)
+                result.rows += apply_known(case, fd_ctx, rows) if rows is not None else [
+                    fd_ctx.row(step=1, quantity="hvp", tensor="", status=ERROR, message=error)]
         result.notes[name] = trace.notes
         if expected:
             ctx = context(name, "expected")
@@ -118,11 +136,14 @@ def run_case(case: Case, dtype: str, frameworks: Iterable[str]) -> CaseRun:
 
 
 def run_cases(cases: list[Case], frameworks: list[str],
-              progress: Callable[[int, int, Case, str], None] | None = None) -> list[CaseRun]:
+              progress: Callable[[int, int, Case, str], None] | None = None, pool=None,
+              finished: list[CaseRun] | None = None) -> list[CaseRun]:
+    """Every case in every dtype. Each finished run is appended to ``finished`` as it ends, so
+    an interrupted caller still has what was done."""
     jobs = [(case, dtype) for case in cases for dtype in case.dtypes]
-    runs = []
+    runs = [] if finished is None else finished
     for number, (case, dtype) in enumerate(jobs, start=1):
         if progress:
             progress(number, len(jobs), case, dtype)
-        runs.append(run_case(case, dtype, frameworks))
+        runs.append(run_case(case, dtype, frameworks, pool))
     return runs
