@@ -37,13 +37,18 @@ def rollup(rows: list[Row]) -> str:
 def csv_text(runs: list[CaseRun]) -> str:
     import pandas as pd  # only the report needs it; keeps `validate` and `list` light
 
-    frame = pd.DataFrame([row.as_dict() for run in runs for row in run.rows], columns=COLUMNS)
-    frame["step"] = frame["step"].astype("Int64")
-    for column in ("mismatched", "size"):  # integers, empty where a row has none
-        frame[column] = frame[column].astype("Int64")
+    frame = pd.DataFrame([{k: _cell_text(v) for k, v in row.as_dict().items()}
+                          for run in runs for row in run.rows], columns=COLUMNS, dtype=object)
     buffer = io.StringIO()
-    frame.to_csv(buffer, index=False, lineterminator="\n")  # repr floats: round-trip precision
+    frame.to_csv(buffer, index=False, lineterminator="\n")
     return buffer.getvalue()
+
+
+def _cell_text(value) -> str:
+    """Floats at full round-trip precision (repr: nan and inf spelt out), nothing as empty."""
+    if value is None:
+        return ""
+    return repr(value) if isinstance(value, float) else str(value)
 
 
 def _g(value: float | None) -> str:

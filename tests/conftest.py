@@ -12,6 +12,7 @@ pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = ROOT / "cases"
+EXAMPLES_DIR = ROOT / "examples"
 
 SIGMOID_NEURON = """\
 name: {name}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gc
 import math
+import sys
 from typing import Callable, Sequence
 
 from .. import catalog
@@ -23,6 +24,7 @@ from ..trace import Step, Trace, as_float64
 from .base import Availability, package_availability
 
 MAX_NODES = 2_000_000  # scalar graph nodes over all steps: about 3 s of micrograd
+MAX_DEPTH = 20_000  # graph depth its recursive backward may reach (the recursion limit is raised)
 
 ADDED_OPS: dict[str, Callable] = {}
 
@@ -242,6 +244,16 @@ def estimated_nodes(case: Case) -> int:
     return case.steps * case.batch * (per_sample + 8 * fan_in)
 
 
+def graph_depth(case: Case) -> int:
+    """The longest path through the graph: per layer a balanced sum over the fan-in and a few
+    ops of the activation; then the loss, summed over units and the batch."""
+    fan_in, depth = case.x.shape[1], 0
+    for layer in case.layers:
+        depth += math.ceil(math.log2(max(fan_in, 2))) + 12
+        fan_in = layer.units
+    return depth + math.ceil(math.log2(max(fan_in, 2))) + math.ceil(math.log2(case.batch + 1)) + 24
+
+
 class MicrogradAdapter:
     name = "micrograd"
 
@@ -253,6 +265,10 @@ class MicrogradAdapter:
         if nodes > MAX_NODES:
             return (f"too large for a scalar engine: about {nodes:,} graph nodes "
                     f"(micrograd runs at most {MAX_NODES:,})")
+        depth = graph_depth(case)
+        if depth > MAX_DEPTH:
+            return (f"too deep for micrograd's recursive backward: a graph about {depth:,} nodes "
+                    f"deep (at most {MAX_DEPTH:,})")
         return None
 
     def run(self, case: Case, inputs: Inputs) -> Trace:
@@ -293,7 +309,12 @@ class MicrogradAdapter:
                 if case.loss_settings.get("reduction") == "mean":
                     per_element = catalog.LOSSES[case.loss][1] == catalog.ELEMENTS
                     loss = loss / (n * case.layers[-1].units if per_element else n)
-                loss.backward()
+                limit = sys.getrecursionlimit()
+                sys.setrecursionlimit(max(limit, 2 * graph_depth(case) + 1_000))
+                try:
+                    loss.backward()  # micrograd's own: a recursive topological sort
+                finally:
+                    sys.setrecursionlimit(limit)
                 grads = {k: as_float64([v.grad for v in vs]).reshape(inputs.params[k].shape)
                          for k, vs in flat.items()}
                 current = {k: as_float64([v.data for v in vs]).reshape(inputs.params[k].shape)
@@ -316,4 +337,6 @@ class MicrogradAdapter:
             notes.append("ops added to micrograd (not native): " + ", ".join(sorted(used)))
         if case.dtype != "float64":
             notes.append(f"{case.dtype} computed in float64: micrograd has Python floats only")
+        notes.append("sums gradients in an order that follows memory addresses (Value._prev is "
+                     "a set): last-bit differences between runs, never a different verdict")
         return Trace(self.name, steps, tuple(notes))
