@@ -87,7 +87,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     frameworks += [n for n in impls if n not in frameworks]
     cases, bad_input = _load(args, args.paths or [DEFAULT_CASES])
     runs: list = []
-    pool = WorkerPool(args.timeout, args.impl) if args.isolation == "process" else None
+    pool = WorkerPool(args.timeout) if args.isolation == "process" else None
     try:
         run_cases(cases, frameworks, progress=_Progress(args.quiet), pool=pool, finished=runs)
     except KeyboardInterrupt:

@@ -44,7 +44,6 @@ class _State:
         self.frameworks += [i.name for i in impls if i.name not in self.frameworks]
         self.names: dict[str, str] = {}  # case name -> file, for uniqueness across files
         self.runs: list[CaseRun] = []
-        self.impl_paths = [str(i.path) for i in impls]
         self.isolation = config.getoption("harness_isolation")
         self.timeout = config.getoption("harness_timeout")
         self._pool = None
@@ -56,7 +55,7 @@ class _State:
         if self._pool is None:
             from .workers import WorkerPool
 
-            self._pool = WorkerPool(self.timeout, self.impl_paths)
+            self._pool = WorkerPool(self.timeout)
         return self._pool
 
     def close(self) -> None:

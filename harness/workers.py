@@ -7,11 +7,12 @@ comparison an error row, and the next comparison gets a fresh worker.
 
 Workers are started with "spawn", never "fork": a fork of a process that has started JAX's or
 torch's threads can deadlock. A worker rebuilds adapters by name (built-ins and installed
-plug-ins) and re-registers the ``--impl`` files it is given.
+plug-ins) and registers the run-time adapters it is sent (``--impl`` files, tests' fakes).
 """
 from __future__ import annotations
 
 import multiprocessing
+import pickle
 import signal
 from multiprocessing.connection import Connection
 from typing import Any
@@ -19,15 +20,14 @@ from typing import Any
 DEFAULT_TIMEOUT = 300.0  # seconds per (case, dtype, framework): far above any shipped case
 
 
-def _serve(connection: Connection, impl_paths: list[str]) -> None:
+def _serve(connection: Connection, adapters: list) -> None:
     """The worker's loop: run jobs until told to stop. Ctrl-C is the parent's to handle."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     from . import runner
     from .adapters import register
-    from .adapters.user_impl import UserImplementation
 
-    for path in impl_paths:
-        register(UserImplementation(path))
+    for adapter in adapters:
+        register(adapter)
     while True:
         try:
             job = connection.recv()
@@ -36,7 +36,18 @@ def _serve(connection: Connection, impl_paths: list[str]) -> None:
         if job is None:
             return
         kind, args = job
-        connection.send(getattr(runner, kind)(*args))
+        try:
+            connection.send(getattr(runner, kind)(*args))
+        except Exception as exc:  # e.g. a framework this worker cannot build
+            connection.send((None, None, f"in the worker process: {type(exc).__name__}: {exc}"))
+
+
+def _picklable(adapter) -> bool:
+    try:
+        pickle.dumps(adapter)
+        return True
+    except Exception:  # it stays in this process; the worker reports it as unknown
+        return False
 
 
 def _death(exitcode: int | None) -> str:
@@ -51,9 +62,12 @@ def _death(exitcode: int | None) -> str:
 class WorkerPool:
     """One worker process per framework, restarted after a crash or a time-out."""
 
-    def __init__(self, timeout: float = DEFAULT_TIMEOUT, impl_paths: list[str] | None = None):
+    def __init__(self, timeout: float = DEFAULT_TIMEOUT):
+        from .adapters import registered
+
         self.timeout = timeout
-        self.impl_paths = [str(p) for p in impl_paths or []]
+        # adapters registered at run time (--impl files, a test's fakes) travel to each worker
+        self.adapters = [a for a in registered() if _picklable(a)]
         self._context = multiprocessing.get_context("spawn")
         self._workers: dict[str, tuple[Any, Connection]] = {}
 
@@ -76,7 +90,7 @@ class WorkerPool:
     def _worker(self, framework: str):
         if framework not in self._workers:
             parent, child = self._context.Pipe()
-            process = self._context.Process(target=_serve, args=(child, self.impl_paths),
+            process = self._context.Process(target=_serve, args=(child, self.adapters),
                                             name=f"harness-{framework}", daemon=True)
             process.start()
             child.close()

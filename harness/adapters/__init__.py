@@ -46,6 +46,11 @@ def adapter_names() -> list[str]:
     return names + [n for n in _EXTRA if n not in names]
 
 
+def registered() -> list[Adapter]:
+    """The adapters added at run time with :func:`register`."""
+    return list(_EXTRA.values())
+
+
 def register(adapter: Adapter) -> None:
     """Add an adapter object at run time (used by tests and by --impl style extensions)."""
     _EXTRA[adapter.name] = adapter

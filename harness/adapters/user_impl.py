@@ -55,6 +55,10 @@ class UserImplementation:
         self._module: ModuleType | None = None
         self._load_error: str | None = None
 
+    def __getstate__(self) -> dict:
+        """Pickled for a worker process: the file is imported again there."""
+        return {"path": self.path, "name": self.name, "_module": None, "_load_error": None}
+
     def _fail(self, problem: str) -> ImplementationError:
         return ImplementationError(f"{self.path}: {problem}")
 
