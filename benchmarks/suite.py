@@ -27,17 +27,16 @@ IMPORTS = {
 
 PER_FRAMEWORK = """
 import time
-from harness.adapters import adapter_names, get_adapter
+from harness.adapters import adapter_names
 from harness.loader import load_cases
+from harness.runner import run_case
 cases = load_cases(["cases"], adapter_names())
 totals = {}
 for name in adapter_names():
     start = time.perf_counter()
-    adapter = get_adapter(name)
     for case in cases:
         for dtype in case.dtypes:
-            if adapter.supports(case) is None:
-                adapter.run(case.for_dtype(dtype), case.inputs(dtype))
+            run_case(case, dtype, [name])  # in this process, the reference and comparison included
     totals[name] = time.perf_counter() - start
 print(totals)
 """
@@ -64,13 +63,16 @@ def main() -> None:
     print(f"| python start-up | {start_up:.2f} |")
     for name, code in IMPORTS.items():
         print(f"| import {name} | {median_of(repeats, python + ['-c', code]) - start_up:.2f} |")
-    with tempfile.TemporaryDirectory() as out:
-        suite = median_of(repeats, python + ["-m", "harness", "run", "cases", "--out", out, "-q"])
-    print(f"| `python -m harness run` on the shipped cases (whole process) | {suite:.2f} |")
+    for isolation in ("process", "none"):
+        with tempfile.TemporaryDirectory() as out:
+            suite = median_of(repeats, python + ["-m", "harness", "run", "cases", "--out", out,
+                                                 "-q", "--isolation", isolation])
+        print(f"| `python -m harness run --isolation {isolation}` on the shipped cases "
+              f"(whole process) | {suite:.2f} |")
     result = subprocess.run(python + ["-c", PER_FRAMEWORK], cwd=ROOT, capture_output=True,
                             text=True, check=True)
     for name, seconds in eval(result.stdout).items():  # our own dict literal
-        print(f"| {name}: running every shipped case (first import included) | {seconds:.2f} |")
+        print(f"| {name}: every shipped case, in-process (first import included) | {seconds:.2f} |")
 
 
 if __name__ == "__main__":
