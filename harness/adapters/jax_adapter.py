@@ -111,15 +111,22 @@ def _optimizer(spec):
     raise ValueError(f"optimizer {spec.name!r} is not mapped to optax")
 
 
-def _loss_function(case: Case, x, y):
+def _network(case: Case):
+    """(params, x) -> the last layer's output, in jax.numpy."""
     activations = [_activation(layer.activation, layer.settings) for layer in case.layers]
 
-    def loss(params):
+    def forward(params, x):
         a = x
         for i, act in enumerate(activations):
             a = act(a @ params[f"layers.{i}.weight"].T + params[f"layers.{i}.bias"])
-        return _loss(case.loss, case.loss_settings, a, y)
-    return loss
+        return a
+    return forward
+
+
+def _loss_function(case: Case, x, y):
+    """params -> loss, for the forward-mode and second-order checks."""
+    forward = _network(case)
+    return lambda params: _loss(case.loss, case.loss_settings, forward(params, x), y)
 
 
 class JaxAdapter:
@@ -179,14 +186,12 @@ class JaxAdapter:
 
         jax = _import_jax()
         jnp = jax.numpy
-        activations = [_activation(layer.activation, layer.settings) for layer in case.layers]
+        forward = _network(case)
         optimizer = _optimizer(case.optimizer)
 
         def loss_fn(params, x, y):
-            a = x
-            for i, act in enumerate(activations):
-                a = act(a @ params[f"layers.{i}.weight"].T + params[f"layers.{i}.bias"])
-            return _loss(case.loss, case.loss_settings, a, y), a
+            out = forward(params, x)
+            return _loss(case.loss, case.loss_settings, out, y), out
 
         value_and_grad = jax.value_and_grad(loss_fn, has_aux=True)
 

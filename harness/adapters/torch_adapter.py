@@ -90,18 +90,24 @@ def _optimizer(spec, params: list):
     raise ValueError(f"optimizer {spec.name!r} is not mapped to torch")
 
 
-def _loss_function(case: Case, x, y):
-    """params -> loss, built from the same torch ops the training step uses."""
+def _network(case: Case):
+    """(params, x) -> the last layer's output, from torch.nn.functional ops."""
     import torch.nn.functional as F
 
     activations = [_activation(layer.activation, layer.settings) for layer in case.layers]
 
-    def loss(params):
+    def forward(params, x):
         a = x
         for i, act in enumerate(activations):
             a = act(F.linear(a, params[f"layers.{i}.weight"], params[f"layers.{i}.bias"]))
-        return _loss(case.loss, case.loss_settings, a, y)
-    return loss
+        return a
+    return forward
+
+
+def _loss_function(case: Case, x, y):
+    """params -> loss, for the forward-mode and second-order checks."""
+    forward = _network(case)
+    return lambda params: _loss(case.loss, case.loss_settings, forward(params, x), y)
 
 
 def _tensors(params, requires_grad: bool = False):
@@ -162,19 +168,16 @@ class TorchAdapter:
 
     def run(self, case: Case, inputs: Inputs) -> Trace:
         import torch
-        import torch.nn.functional as F
 
         params = {k: torch.tensor(v, requires_grad=True) for k, v in inputs.params.items()}
         x = torch.from_numpy(inputs.x)
         y = None if inputs.y is None else torch.from_numpy(inputs.y)
         optimizer = _optimizer(case.optimizer, list(params.values()))
-        activations = [_activation(layer.activation, layer.settings) for layer in case.layers]
+        forward = _network(case)
         steps = []
         for _ in range(case.steps):
             optimizer.zero_grad()
-            a = x
-            for i, act in enumerate(activations):
-                a = act(F.linear(a, params[f"layers.{i}.weight"], params[f"layers.{i}.bias"]))
+            a = forward(params, x)
             loss = _loss(case.loss, case.loss_settings, a, y)
             loss.backward()
             grads = {k: as_float64(p.grad) for k, p in params.items()}

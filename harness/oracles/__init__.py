@@ -13,6 +13,7 @@ differences of the reference gradient; the others get a skip row with the reason
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -20,6 +21,7 @@ import numpy as np
 from ..adapters.base import Availability, package_availability
 from ..case import Case, Inputs
 from ..compare import INCONCLUSIVE, Context, Row, compare_tensor
+from ..tolerance import magnitude
 from ..trace import Trace
 from . import fd
 
@@ -57,16 +59,10 @@ def sampled_row(ctx: Context, step: int, quantity: str, name: str, reference: np
     row = compare_tensor(ctx, step, quantity, name, reference[keep], value[keep], tolerance,
                          scale, extra=None if extra is None else extra[keep],
                          positions=(indices[keep], shape))
-    if note:
-        from dataclasses import replace
-
-        row = replace(row, message="; ".join(m for m in (row.message, note) if m))
-    if len(indices) < int(np.prod(shape)):
-        from dataclasses import replace
-
-        row = replace(row, message="; ".join(m for m in (
-            row.message, f"{len(indices)} of {int(np.prod(shape))} elements sampled") if m))
-    return row
+    sampled = f"{len(indices)} of {int(np.prod(shape))} elements sampled" \
+        if len(indices) < int(np.prod(shape)) else ""
+    message = "; ".join(m for m in (row.message, note, sampled) if m)
+    return replace(row, message=message) if message != row.message else row
 
 
 class FiniteDifferences:
@@ -87,8 +83,7 @@ class FiniteDifferences:
         rows = []
         for number, (params, step) in enumerate(
                 zip(params_before_each_step(inputs, reference), reference.steps), start=1):
-            scale = max(float(np.nanmax(np.abs(g[np.isfinite(g)]), initial=0.0))
-                        for g in step.grads.values())
+            scale = magnitude(*step.grads.values())
             for name in case.param_names:
                 shape = step.grads[name].shape
                 indices = fd.sample_indices(case, name, int(np.prod(shape)))
@@ -127,7 +122,7 @@ class ForwardMode:
         results = adapter.forward_and_reverse(case, param_sets, inputs.x, inputs.y, indices)
         rows = []
         for number, (reverse, forward) in enumerate(results, start=1):
-            scale = max(float(np.abs(g).max(initial=0.0)) for g in reverse.values())
+            scale = magnitude(*reverse.values())
             for name in case.param_names:
                 rows.append(sampled_row(ctx, number, "grad", name,
                                         reverse[name].reshape(-1)[indices[name]], forward[name],
@@ -149,7 +144,7 @@ def hvp_rows(case: Case, inputs: Inputs, adapter, ctx: Context,
     vector = fd.direction(case, inputs.params)
     got = method(case, dict(inputs.params), inputs.x, inputs.y, vector)
     tolerance = case.tolerance_for(case.dtype, adapter.name)
-    scale = max(float(np.abs(v).max(initial=0.0)) for v in expected.values())
+    scale = magnitude(*expected.values())
     return [compare_tensor(ctx, 1, "hvp", name, expected[name], np.asarray(got[name]), tolerance,
                            scale, extra=error[name]) for name in case.param_names]
 
