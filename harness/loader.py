@@ -317,9 +317,19 @@ class _Validator:
             self.problem(("frameworks",), f"expected 'all' or a list of framework names, found "
                                           f"{_kind(value)}")
             return None
-        names = [self.choice(v, ("frameworks", i), self.frameworks, "framework")
+        names = [self.framework_name(v, ("frameworks", i), self.frameworks)
                  for i, v in enumerate(value)]
         return tuple(n for n in names if n)
+
+    def framework_name(self, value: Any, path: tuple, valid: list[str]) -> str | None:
+        """A framework name. One that is not installed here (a plug-in) is accepted with a
+        warning, so a shared case still loads; one that looks like a typo is an error."""
+        if isinstance(value, str) and value not in self.frameworks and _NAME.match(value) and \
+                not difflib.get_close_matches(value, valid, n=1, cutoff=0.6):
+            self.warnings.append(f"{format_path(path)}: framework {value!r} is not installed "
+                                 f"here ({', '.join(valid)}); it applies where it is")
+            return value
+        return self.choice(value, path, valid, "framework")
 
     def tolerance(self, value: Any) -> tuple[dict, dict]:
         """({dtype: overrides}, {framework: {dtype: overrides}}).
@@ -336,9 +346,14 @@ class _Validator:
         per_framework = {}
         if "frameworks" in value:
             given = value["frameworks"]
-            if self.mapping(given, path + ("frameworks",), self.frameworks) is not None:
-                per_framework = {name: self.overrides(spec, path + ("frameworks", name))
-                                 for name, spec in given.items() if name in self.frameworks}
+            if not isinstance(given, dict):
+                self.problem(path + ("frameworks",), f"expected a mapping of framework names "
+                                                     f"to tolerances, found {_kind(given)}")
+            else:
+                for name, spec in given.items():
+                    where = path + ("frameworks", name)
+                    if self.framework_name(name, where, self.frameworks):
+                        per_framework[name] = self.overrides(spec, where)
         return self.overrides(rest, path), per_framework
 
     def overrides(self, value: Any, path: tuple) -> dict[str, dict[str, float]]:
@@ -381,8 +396,8 @@ class _Validator:
             where = path + (i,)
             if self.mapping(spec, where, KNOWN_KEYS, ("framework", "reason")) is None:
                 continue
-            framework = self.choice(spec.get("framework"), where + ("framework",),
-                                    [n for n in self.frameworks if n != "numpy"], "framework") \
+            framework = self.framework_name(spec["framework"], where + ("framework",),
+                                            [n for n in self.frameworks if n != "numpy"]) \
                 if "framework" in spec else None
             quantity = self.choice(spec["quantity"], where + ("quantity",), catalog.QUANTITIES,
                                    "quantity") if "quantity" in spec else None

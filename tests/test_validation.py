@@ -204,3 +204,26 @@ def test_shipped_cases_are_valid():
 
     cases = load_cases([CASES], adapter_names())
     assert len(cases) >= 12
+
+
+def test_a_framework_that_is_not_installed_is_a_warning_a_typo_an_error(write_case):
+    """A shared case may name a plug-in this machine lacks; it must still load."""
+    from harness.loader import load_case
+
+    text = GOOD + ("known_discrepancies:\n  - {framework: autograd, quantity: grad, reason: r}\n"
+                   "tolerance: {frameworks: {autograd: {rtol: 1.0e-6}}}\n")
+    without_plugin = ["numpy", "torch", "jax", "micrograd"]
+    case, problems = load_case(write_case(text), without_plugin)
+    assert problems == [] and case.known_discrepancies[0].framework == "autograd"
+    assert any("framework 'autograd' is not installed here" in w for w in case.warnings)
+    _, problems = load_case(write_case(text.replace("autograd", "jaxx"), "typo.yaml"),
+                            without_plugin)
+    assert problems and all("did you mean 'jax'" in p.message for p in problems)
+
+
+def test_shipped_cases_load_without_the_plugin_installed():
+    from conftest import CASES
+
+    cases = load_cases([CASES], ["numpy", "torch", "jax", "micrograd", "fd", "jax-fwd",
+                                 "torch-fwd"])
+    assert len(cases) >= 40
