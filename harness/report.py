@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import platform
 import tempfile
 from datetime import datetime, timezone
@@ -192,7 +193,7 @@ def markdown_text(runs: list[CaseRun], *, partial: bool = False) -> str:
         for r in skips:
             w(f"- {r.case} [{r.dtype}-{r.framework}]: {r.message}")
         w()
-    notes = sorted({(f, n) for run in runs for f, ns in run.notes.items() for n in ns})
+    notes = _merge_notes({(f, n) for run in runs for f, ns in run.notes.items() for n in ns})
     warnings = sorted({(run.case.name, msg) for run in runs for msg in run.case.warnings})
     if notes or warnings:
         w("## Notes")
@@ -203,6 +204,24 @@ def markdown_text(runs: list[CaseRun], *, partial: bool = False) -> str:
             w(f"- case {case}: warning: {message}")
         w()
     return out.getvalue()
+
+
+_NAME_LIST = re.compile(r"^[a-z_]+(, [a-z_]+)*$")
+
+
+def _merge_notes(notes: set[tuple[str, str]]) -> list[tuple[str, str]]:
+    """One line per note; notes that end in a list of names ("ops added …: exp, log") are merged
+    into one line per framework with the union of the names."""
+    merged: dict[tuple[str, str], set[str]] = {}
+    plain = set()
+    for framework, note in notes:
+        head, _, tail = note.rpartition(": ")
+        if head and _NAME_LIST.match(tail):
+            merged.setdefault((framework, head), set()).update(tail.split(", "))
+        else:
+            plain.add((framework, note))
+    plain |= {(f, f"{head}: {', '.join(sorted(names))}") for (f, head), names in merged.items()}
+    return sorted(plain)
 
 
 def _where(row: Row) -> str:
