@@ -7,12 +7,13 @@ import sys
 import time
 from typing import Sequence
 
-from .adapters import REFERENCE, adapter_names, get_adapter, register
-from .adapters.user_impl import load_implementations
+from .adapters import REFERENCE, adapter_names, get_adapter
+from .adapters.user_impl import register_implementations
 from .case import Case
 from .compare import ERROR, FAIL
 from .errors import CaseError, UsageError
 from .loader import load_cases
+from .oracles import Oracle
 from .workers import DEFAULT_TIMEOUT
 
 EXIT_OK, EXIT_DISCREPANCY, EXIT_BAD_INPUT = 0, 1, 2
@@ -58,10 +59,7 @@ class _Progress:
 
 def _add_implementations(args: argparse.Namespace) -> list[str]:
     """Register every --impl file as a framework; returns their names."""
-    impls = load_implementations(args.impl or [], adapter_names())
-    for impl in impls:
-        register(impl)
-    return [impl.name for impl in impls]
+    return register_implementations(args.impl or [])
 
 
 def _load(args: argparse.Namespace, paths: list[str]) -> tuple[list[Case], bool]:
@@ -134,7 +132,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     for name in adapter_names():
         available = get_adapter(name).availability()
         state = f"{available.version}" if available.available else f"unavailable: {available.reason}"
-        role = " (reference)" if name == REFERENCE else ""
+        role = " (reference)" if name == REFERENCE else \
+            " (oracle)" if isinstance(get_adapter(name), Oracle) else ""
         print(f"  {name:<12} {state}{role}")
     print(f"cases ({len(cases)}):")
     for case in cases:

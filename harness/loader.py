@@ -147,7 +147,7 @@ class _Validator:
             self.problem(path, f"expected a (nested) list of numbers, found {_kind(value)} "
                                "with non-numbers or ragged rows")
             return None
-        if arr.dtype == object or (isinstance(value, (list, bool)) and _has_bool(value)):
+        if _has_bool(value):  # float64 would silently read true as 1.0
             self.problem(path, "expected numbers, found booleans")
             return None
         if shape is not None and arr.shape != shape:

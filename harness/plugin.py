@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from .adapters import REFERENCE, adapter_names, register
-from .adapters.user_impl import load_implementations
+from .adapters import REFERENCE, adapter_names
+from .adapters.user_impl import register_implementations
 from .compare import ERROR, FAIL, INCONCLUSIVE, SKIP, XFAIL, Row
 from .diagnose import hints
 from .errors import CaseError, Problem, UsageError
@@ -34,14 +34,12 @@ class _State:
             base = config.inipath.parent if config.inipath else config.invocation_params.dir
         self.folders = [(base / f).resolve() for f in folders if f.strip()]
         try:
-            impls = load_implementations(config.getoption("harness_impl") or [], adapter_names())
+            impls = register_implementations(config.getoption("harness_impl") or [])
         except UsageError as error:
             raise pytest.UsageError(str(error)) from None
-        for impl in impls:
-            register(impl)
         frameworks = config.getoption("harness_frameworks")
         self.frameworks = frameworks.split(",") if frameworks else adapter_names()
-        self.frameworks += [i.name for i in impls if i.name not in self.frameworks]
+        self.frameworks += [name for name in impls if name not in self.frameworks]
         self.names: dict[str, str] = {}  # case name -> file, for uniqueness across files
         self.runs: list[CaseRun] = []
         self.isolation = config.getoption("harness_isolation")

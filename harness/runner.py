@@ -13,7 +13,6 @@ from .case import Case
 from .compare import ERROR, SKIP, Context, Row, compare_expected, compare_traces
 from .known import apply_known
 from .oracles import Oracle, hvp_rows, reference_hvp
-from .trace import Trace
 
 
 @dataclass

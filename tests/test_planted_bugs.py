@@ -11,7 +11,7 @@ from harness.cli import main
 from harness.loader import load_cases
 from harness.optimizers import Optimizer
 from harness.runner import run_case
-from harness.trace import Step, Trace
+from harness.trace import Trace
 
 from conftest import CASES, sigmoid_neuron_text
 

@@ -206,19 +206,18 @@ def _same_file(registered, impl: UserImplementation) -> bool:
         registered.path.resolve() == impl.path.resolve()
 
 
-def load_implementations(paths: list[str], taken: list[str]) -> list[UserImplementation]:
-    """Adapters for ``--impl`` files; a name that clashes is a usage mistake."""
+def register_implementations(paths: list[str]) -> list[str]:
+    """Register every ``--impl`` file as a framework; returns their names. A name that clashes
+    with a framework is a usage mistake."""
     from ..errors import UsageError
+    from . import adapter_names, get_adapter, register
 
-    from . import get_adapter
-
-    impls = []
+    names = []
     for path in paths:
         impl = UserImplementation(path)
-        if impl.name in taken and not _same_file(get_adapter(impl.name), impl):
+        if impl.name in adapter_names() and not _same_file(get_adapter(impl.name), impl):
             raise UsageError(f"--impl {path}: the name {impl.name!r} is already a framework; "
                              "rename the file")
-        taken = [*taken, impl.name]
-        impls.append(impl)
-    return impls
-
+        register(impl)
+        names.append(impl.name)
+    return names
