@@ -64,13 +64,24 @@ class KnownDiscrepancy:
     tensor: str | None = None  # a glob pattern over tensor names; None: any
     dtype: str | None = None  # None: every dtype of the case
     link: str | None = None
+    steps: tuple[int, ...] | None = None  # only these steps; None: any
+    from_step: int | None = None  # this step and every later one; None: from the first
 
-    def matches(self, framework: str, dtype: str, quantity: str, tensor: str) -> bool:
+    def matches(self, framework: str, dtype: str, quantity: str, tensor: str,
+                step: int | None = None) -> bool:
         from fnmatch import fnmatchcase
 
         return (framework == self.framework and (self.dtype is None or dtype == self.dtype)
                 and (self.quantity is None or quantity == self.quantity)
-                and (self.tensor is None or fnmatchcase(tensor, self.tensor)))
+                and (self.tensor is None or fnmatchcase(tensor, self.tensor))
+                and self.covers_step(step))
+
+    def covers_step(self, step: int | None) -> bool:
+        if step is None:
+            return True
+        if self.steps is not None and step not in self.steps:
+            return False
+        return self.from_step is None or step >= self.from_step
 
 
 @dataclass(frozen=True)

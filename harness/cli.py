@@ -1,4 +1,7 @@
-"""``python -m harness run|validate|list``. Exit 0: all conform; 1: discrepancies; 2: bad input."""
+"""``python -m harness run|validate|list|report``.
+
+Exit 0: all conform; 1: discrepancies; 2: bad input or usage; 5: nothing was compared.
+"""
 from __future__ import annotations
 
 import argparse
@@ -10,13 +13,13 @@ from typing import Sequence
 from .adapters import REFERENCE, adapter_names, get_adapter
 from .adapters.user_impl import register_implementations
 from .case import Case
-from .compare import ERROR, FAIL
+from .compare import DECIDED, ERROR, FAIL, SKIP
 from .errors import CaseError, UsageError
 from .loader import load_cases
 from .oracles import Oracle
 from .workers import DEFAULT_TIMEOUT
 
-EXIT_OK, EXIT_DISCREPANCY, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_DISCREPANCY, EXIT_BAD_INPUT, EXIT_NOTHING_COMPARED = 0, 1, 2, 5
 DEFAULT_CASES, DEFAULT_OUT = "cases", "results"
 
 
@@ -75,7 +78,34 @@ def _load(args: argparse.Namespace, paths: list[str]) -> tuple[list[Case], bool]
     return cases, bool(bad)
 
 
+def _reference(name: str | None, frameworks: list[str]) -> str:
+    """The base of comparison: numpy unless --reference names another framework or file."""
+    if name is None:
+        return REFERENCE
+    if name not in adapter_names():
+        raise UsageError(f"--reference {name}: unknown framework; valid: "
+                         f"{', '.join(n for n in adapter_names() if not _oracle(n))}")
+    if _oracle(name):
+        raise UsageError(f"--reference {name}: an oracle checks the reference, it cannot be one")
+    return name
+
+
+def _oracle(name: str) -> bool:
+    return isinstance(get_adapter(name), Oracle)
+
+
+def _warn_uninstalled(cases: list[Case]) -> None:
+    """A framework a case names but this machine lacks: said at run time, then a skip row."""
+    known = set(adapter_names())
+    for case in cases:
+        for name in case.frameworks or ():
+            if name not in known:
+                print(f"warning: {case.file}: framework {name!r} is not installed here; its "
+                      "comparisons are skipped", file=sys.stderr)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    from .record import make_record, run_entry
     from .report import STATUSES, write_reports
     from .runner import run_cases
     from .workers import WorkerPool
@@ -83,29 +113,41 @@ def cmd_run(args: argparse.Namespace) -> int:
     frameworks = _frameworks(args.frameworks)
     impls = _add_implementations(args)
     frameworks += [n for n in impls if n not in frameworks]
+    reference = _reference(args.reference, frameworks)  # runs as the base, selected or not
     cases, bad_input = _load(args, args.paths or [DEFAULT_CASES])
+    if args.frameworks is None:
+        _warn_uninstalled(cases)
     runs: list = []
     pool = WorkerPool(args.timeout) if args.isolation == "process" else None
+    options = {"frameworks": frameworks, "reference": reference, "isolation": args.isolation,
+               "timeout": args.timeout}
+
+    def report(partial: bool = False):
+        rows = [row for run in runs for row in run.rows]
+        record = make_record([run_entry(run) for run in runs], reference=reference,
+                             frameworks=[reference] + frameworks, options=options)
+        return rows, write_reports(rows, record, args.out, partial=partial)
     try:
-        run_cases(cases, frameworks, progress=_Progress(args.quiet), pool=pool, finished=runs)
+        run_cases(cases, frameworks, progress=_Progress(args.quiet), pool=pool, finished=runs,
+                  reference=reference, uninstalled=args.frameworks is None)
     except KeyboardInterrupt:
-        written = write_reports(runs, args.out, partial=True)
+        _, written = report(partial=True)
         print(f"interrupted after {len(runs)} case runs: wrote {', '.join(map(str, written))}; "
               "the previous complete report is untouched", file=sys.stderr)
         return 130
     finally:
         if pool is not None:
             pool.close()
-    written = write_reports(runs, args.out)
-    rows = [row for run in runs for row in run.rows]
+    rows, written = report()
     bad = [r for r in rows if r.status in (FAIL, ERROR)]
     counts = {s: sum(r.status == s for r in rows) for s in STATUSES}
     summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n or s in ("pass", "fail"))
-    print(f"{len(cases)} cases, {len(rows)} comparisons: {summary}")
+    print(f"{len(cases)} cases, {len(rows)} comparisons against {reference}: {summary}")
     for row in bad[:10]:
         where = f"step {row.step} {row.quantity} {row.tensor}" if row.quantity else "whole run"
-        print(f"  {row.status.upper()} {row.case} [{row.dtype}-{row.framework}] vs {row.reference}: "
-              f"{where}: {row.message}")
+        suspect = f" (suspect: {row.suspect})" if row.suspect else ""
+        print(f"  {row.status.upper()} {row.case} [{row.dtype}-{row.framework}] vs {row.reference}"
+              f"{suspect}: {where}: {row.message}")
     if len(bad) > 10:
         print(f"  … and {len(bad) - 10} more in the report")
     for row in [r for r in rows if r.status == "xpass"][:10]:
@@ -113,7 +155,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     print("reports: " + ", ".join(str(p) for p in written))
     if bad_input:
         return EXIT_BAD_INPUT
-    return EXIT_DISCREPANCY if bad else EXIT_OK
+    if bad:
+        return EXIT_DISCREPANCY
+    if not any(r.status in DECIDED for r in rows):
+        reasons = sorted({f"{r.framework}: {r.message}" for r in rows if r.status == SKIP})
+        print("nothing was compared: " + ("; ".join(reasons[:5]) if reasons else
+              f"no framework besides the reference ({reference}) ran, and no case has golden "
+              "values"), file=sys.stderr)
+        return EXIT_NOTHING_COMPARED
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Render report.md again from a report folder (report.csv and run.json)."""
+    from .report import rerender
+
+    folder = args.folder
+    if not os.path.isfile(os.path.join(folder, "report.csv")):
+        raise UsageError(f"{folder}: no report.csv here; expected a report folder written by "
+                         "`python -m harness run`")
+    print(f"wrote {rerender(folder)}")
+    return EXIT_OK
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -161,7 +223,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--isolation", choices=("process", "none"), default="process",
                      help="run each framework in a worker process that can be killed (default), "
                           "or in this process")
+    run.add_argument("--reference", metavar="NAME",
+                     help="the base of comparison: any framework or --impl file (default numpy)")
     run.set_defaults(handler=cmd_run)
+    report = sub.add_parser("report", help="render report.md again from a report folder")
+    report.add_argument("folder", help="a folder with report.csv (and run.json)")
+    report.set_defaults(handler=cmd_report)
     validate = sub.add_parser("validate", help="check case files without running them")
     validate.add_argument("paths", nargs="+", help="case files or folders")
     validate.add_argument("--keep-going", action="store_true",

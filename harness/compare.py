@@ -8,12 +8,14 @@ from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 
-from .tolerance import Tolerance, magnitude
+from .tolerance import Tolerance, largest
 from .trace import Trace
 
 PASS, FAIL, SKIP, ERROR = "pass", "fail", "skip", "error"
 XFAIL, XPASS = "xfail", "xpass"  # a declared known discrepancy that occurred / did not
-INCONCLUSIVE = "inconclusive"  # an oracle cannot decide (finite differences across a kink)
+INCONCLUSIVE = "inconclusive"  # cannot decide: a non-finite reference, a kink within an fd step
+DECIDED = (PASS, FAIL, ERROR, XFAIL, XPASS)  # statuses that compared something
+NON_FINITE_REFERENCE = "the reference is non-finite here"  # opens such an inconclusive message
 
 
 @dataclass(frozen=True)
@@ -24,11 +26,13 @@ class Row:
     file: str
     dtype: str
     framework: str
-    reference: str  # "numpy" (the reference adapter) or "expected" (golden values)
+    reference: str  # the reference party's name, "expected" (golden values) or "fd"
     step: int | None  # 1-based; None for a skip or error of the whole framework
     quantity: str  # output | loss | grad | param | "" (whole framework)
     tensor: str
     status: str
+    suspect: str = ""  # for a failure: the party outside the agreeing majority, or "unclear"
+    agreeing: str = ""  # the parties of that majority, space-separated
     max_abs: float | None = None
     max_rel: float | None = None
     ulp: float | None = None
@@ -38,6 +42,9 @@ class Row:
     atol: float | None = None
     rtol: float | None = None
     scale_rtol: float | None = None
+    sum_rtol: float | None = None
+    magnitude: float | None = None  # size of what was summed to make the worst element
+    allowed: float | None = None  # the allowance at the worst element, all terms together
     tolerance_source: str = ""  # "float64 default", "case", "case, for jax", …
     tol_used: float | None = None  # max over elements of |a − r| / allowed: above 1 fails
     step_tol_used: float | None = None  # the largest tol_used of this framework in this step
@@ -65,7 +72,7 @@ class Context:
     tolerance_source: str = ""
 
     def row(self, **values) -> Row:
-        if "tolerance_source" not in values and values.get("status") in (PASS, FAIL):
+        if "tolerance_source" not in values and values.get("status") in (PASS, FAIL, INCONCLUSIVE):
             values["tolerance_source"] = self.tolerance_source
         return Row(self.case, self.file, self.dtype, self.framework, self.reference, **values)
 
@@ -150,15 +157,20 @@ def compare_tensor(ctx: Context, step: int, quantity: str, tensor: str, referenc
                    value: np.ndarray, tolerance: Tolerance, scale: float | None = None,
                    update: tuple[np.ndarray, np.ndarray] | None = None,
                    extra: np.ndarray | None = None,
-                   positions: tuple[np.ndarray, tuple[int, ...]] | None = None) -> Row:
-    """Verdict for one tensor: pass when every |a − r| ≤ atol + rtol·|r| + scale_rtol·scale.
+                   positions: tuple[np.ndarray, tuple[int, ...]] | None = None,
+                   magnitude: np.ndarray | None = None) -> Row:
+    """Verdict for one tensor: pass when every |a − r| ≤ allowed (harness.tolerance).
 
-    ``scale`` is the largest |r| of the tensor's quantity in this step (see harness.tolerance).
+    ``scale`` is the largest |r| of the tensor's quantity in this step; ``magnitude`` the size of
+    what was summed to make each element (harness.magnitude).
     ``update``, for parameters, is (reference's step, framework's step): how each moved the
     parameters, which explains an update bug better than the parameters themselves.
     ``extra`` widens each element's allowance (an oracle's own error bound); ``positions`` maps
     the elements of a sampled tensor back to (flat indices, full shape) for reporting.
-    NaN equals NaN only at the same positions; infinities are equal only with the same sign.
+
+    A verdict is about finite numbers: where the reference is NaN or ±inf nothing can be said
+    (inconclusive, unless a finite element already fails); a non-finite value where the
+    reference is finite fails.
     """
     reference = np.asarray(reference, dtype=np.float64)
     value = np.asarray(value, dtype=np.float64)
@@ -166,36 +178,52 @@ def compare_tensor(ctx: Context, step: int, quantity: str, tensor: str, referenc
     if reference.shape != value.shape:
         return ctx.row(**where, status=ERROR, message=f"shape {value.shape} differs from the "
                                                        f"reference's {reference.shape}")
-    atol, allowed = tolerance.allowed(reference, scale)
+    if magnitude is not None and np.shape(magnitude) != reference.shape:
+        magnitude = None  # a sampled tensor: its magnitude is not aligned (oracles add their own)
+    atol, allowed = tolerance.allowed(reference, scale, magnitude)
     if extra is not None:
         allowed = allowed + np.where(np.isfinite(extra), extra, 0.0)
-    allowed = np.where(np.isfinite(reference), allowed, 0.0)  # NaN and ±inf must match exactly
+    finite = np.isfinite(reference)
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        same = (reference == value) | (np.isnan(reference) & np.isnan(value))
-        diff = np.where(same, 0.0, np.abs(value - reference))
-        diff = np.where(np.isnan(diff), np.inf, diff)  # NaN against a number, or inf against −inf
+        diff = np.abs(value - reference)
+        diff = np.where(np.isnan(diff), np.inf, diff)  # a NaN or inf against a finite number
+        diff = np.where(finite, diff, 0.0)  # where the reference is not finite: undecided
         bad = diff > allowed
         rel = np.where(reference != 0, diff / np.abs(reference), 0.0)
-        rel = np.where(np.isnan(rel), np.inf, rel)
         excess = np.where(bad, diff - allowed, -np.inf)
         used = np.where(diff == 0, 0.0, diff / allowed)  # diff > 0 with allowed 0: inf
-    worst = int(np.argmax(excess)) if bad.any() else int(np.argmax(diff))
+    undecided = int((~finite).sum())
+    if bad.any():
+        worst = int(np.argmax(excess))
+    elif undecided:
+        worst = int(np.argmax(~finite))  # the first non-finite reference element
+    else:
+        worst = int(np.argmax(diff))
     r_worst, v_worst = float(reference.flat[worst]), float(value.flat[worst])
     mismatched = int(bad.sum())
     index = _index(positions[0][worst], positions[1]) if positions else \
         _index(worst, reference.shape)
+    messages = []
     if mismatched:
-        message = (f"{mismatched}/{reference.size} elements differ; worst at {index}: got "
-                   f"{v_worst!r}, reference {r_worst!r} (|diff| {float(diff.flat[worst]):.3g} > "
-                   f"allowed {float(allowed.flat[worst]):.3g})")
-    else:
-        message = ""
-    row = ctx.row(**where, status=FAIL if mismatched else PASS,
+        messages.append(f"{mismatched}/{reference.size} elements differ; worst at {index}: got "
+                        f"{v_worst!r}, reference {r_worst!r} (|diff| {float(diff.flat[worst]):.3g} "
+                        f"> allowed {float(allowed.flat[worst]):.3g})")
+    if undecided:
+        first = _index(positions[0][int(np.argmax(~finite))], positions[1]) if positions else \
+            _index(int(np.argmax(~finite)), reference.shape)
+        messages.insert(0, f"{NON_FINITE_REFERENCE}: {undecided}/{reference.size} elements are "
+                           f"NaN or infinite (first at {first}); those are not compared")
+    status = FAIL if mismatched else INCONCLUSIVE if undecided else PASS
+    row = ctx.row(**where, status=status,
                   max_abs=float(diff.max()), max_rel=float(rel.max()),
-                  ulp=float(ulp_distance(reference, value, ctx.dtype).max()),
+                  ulp=float(np.where(finite, ulp_distance(reference, value, ctx.dtype), 0).max()),
                   worst_index=index, reference_value=r_worst, value=v_worst, atol=atol,
                   rtol=tolerance.rtol, scale_rtol=tolerance.scale_rtol,
-                  tol_used=float(used.max()), mismatched=mismatched, size=int(reference.size), message=message)
+                  sum_rtol=tolerance.sum_rtol,
+                  magnitude=None if magnitude is None else float(np.ravel(magnitude)[worst]),
+                  allowed=float(allowed.flat[worst]),
+                  tol_used=float(used.max()), mismatched=mismatched, size=int(reference.size),
+                  message="; ".join(messages))
     if mismatched:
         row = replace(row, hint=explain(row, _pattern(reference, value, mismatched, update)))
     return row
@@ -206,15 +234,17 @@ def _scales(tensors: list[tuple[str, str, np.ndarray]]) -> dict[str, float]:
     groups: dict[str, list[np.ndarray]] = {}
     for quantity, _, value in tensors:
         groups.setdefault(quantity, []).append(value)
-    return {quantity: magnitude(*values) for quantity, values in groups.items()}
+    return {quantity: largest(*values) for quantity, values in groups.items()}
 
 
 def compare_traces(ctx: Context, reference: Trace, other: Trace, tolerance: Tolerance,
-                   initial: dict[str, np.ndarray] | None = None) -> list[Row]:
+                   initial: dict[str, np.ndarray] | None = None,
+                   magnitudes: list[dict] | None = None) -> list[Row]:
     """Every step, quantity and tensor of ``other`` against the reference trace.
 
     ``initial`` (the shared starting parameters) lets a failing parameter be explained by how
-    each trajectory's update moved it from its own previous values.
+    each trajectory's update moved it from its own previous values; ``magnitudes`` (per step,
+    harness.magnitude) size each element's allowance.
     """
     rows: list[Row] = []
     ref_before = got_before = initial
@@ -234,8 +264,9 @@ def compare_traces(ctx: Context, reference: Trace, other: Trace, tolerance: Tole
             update = None
             if quantity == "param" and ref_before is not None and name in got_before:
                 update = (ref_value - ref_before[name], np.asarray(value) - got_before[name])
+            size = magnitudes[number - 1].get((quantity, name)) if magnitudes else None
             rows.append(compare_tensor(ctx, number, quantity, name, ref_value, value, tolerance,
-                                       scales[quantity], update))
+                                       scales[quantity], update, magnitude=size))
         for quantity, name in got:
             rows.append(ctx.row(step=number, quantity=quantity, tensor=name, status=ERROR,
                                 message=f"unexpected {quantity} {name!r}: the case has no such tensor"))
@@ -253,7 +284,8 @@ def with_step_tolerance_used(rows: list[Row]) -> list[Row]:
 
 
 def compare_expected(ctx: Context, expected: list[tuple[str, str, np.ndarray]], trace: Trace,
-                     tolerance: Tolerance, initial: dict[str, np.ndarray] | None = None) -> list[Row]:
+                     tolerance: Tolerance, initial: dict[str, np.ndarray] | None = None,
+                     magnitudes: dict | None = None) -> list[Row]:
     """Golden first-step values against a framework's first step."""
     got = {(q, name): v for q, name, v in trace.steps[0].tensors()}
     scales = _scales(expected)
@@ -267,5 +299,6 @@ def compare_expected(ctx: Context, expected: list[tuple[str, str, np.ndarray]], 
             if quantity == "param" and initial is not None:
                 update = (value - initial[name], got[(quantity, name)] - initial[name])
             rows.append(compare_tensor(ctx, 1, quantity, name, value, got[(quantity, name)],
-                                       tolerance, scales[quantity], update))
+                                       tolerance, scales[quantity], update,
+                                       magnitude=(magnitudes or {}).get((quantity, name))))
     return rows

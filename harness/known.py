@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from .case import Case, KnownDiscrepancy
 from .catalog import QUANTITIES
-from .compare import FAIL, PASS, XFAIL, XPASS, Context, Row
+from .compare import FAIL, INCONCLUSIVE, NON_FINITE_REFERENCE, PASS, XFAIL, XPASS, Context, Row
 
 
 def _describe(known: KnownDiscrepancy) -> str:
@@ -28,8 +28,10 @@ def apply_known(case: Case, ctx: Context, rows: list[Row]) -> list[Row]:
     rows = list(rows)
     for known in declared:
         matching = [i for i, r in enumerate(rows) if r.quantity and r.step is not None
-                    and known.matches(ctx.framework, ctx.dtype, r.quantity, r.tensor)]
-        failing = [i for i in matching if rows[i].status == FAIL]
+                    and known.matches(ctx.framework, ctx.dtype, r.quantity, r.tensor, r.step)]
+        # a declared difference where the reference is not finite is what the case expects
+        failing = [i for i in matching if rows[i].status == FAIL or (
+            rows[i].status == INCONCLUSIVE and rows[i].message.startswith(NON_FINITE_REFERENCE))]
         for i in failing:
             rows[i] = replace(rows[i], status=XFAIL,
                               message=f"{_describe(known)}; {rows[i].message}")

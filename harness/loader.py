@@ -24,7 +24,7 @@ CASE_SUFFIXES = (".yaml", ".yml")
 TOP_KEYS = ("name", "description", "tags", "dtype", "network", "params", "init", "data", "loss",
             "optimizer", "steps", "frameworks", "tolerance", "expected", "known_discrepancies",
             "orders", "finite_differences")
-KNOWN_KEYS = ("framework", "quantity", "tensor", "dtype", "reason", "link")
+KNOWN_KEYS = ("framework", "quantity", "tensor", "dtype", "reason", "link", "steps", "from_step")
 CHOICES = {"approximate": catalog.GELU_APPROXIMATIONS, "reduction": catalog.REDUCTIONS}
 # (setting, what it must be, test) for settings of activations, losses and optimizers
 RULES = {
@@ -173,6 +173,11 @@ class _Validator:
         tolerance, framework_tolerance = self.tolerance(top["tolerance"]) \
             if "tolerance" in top else ({}, {})
         known = self.known_discrepancies(top.get("known_discrepancies", []), dtypes or ())
+        for i, k in enumerate(known):
+            last = max(k.steps or (k.from_step or 1,))
+            if steps and last > steps:
+                self.problem(("known_discrepancies", i, "steps" if k.steps else "from_step"),
+                             f"step {last} is beyond the case's {steps} step(s)")
         orders = self.orders(top.get("orders", [1]))
         fd = self.finite_differences(top.get("finite_differences", {}))
 
@@ -407,6 +412,10 @@ class _Validator:
             reason = self.string(spec.get("reason"), where + ("reason",)) \
                 if "reason" in spec else None
             link = self.string(spec["link"], where + ("link",)) if "link" in spec else None
+            steps = self.known_steps(spec.get("steps"), where + ("steps",)) \
+                if "steps" in spec else None
+            from_step = self.integer(spec["from_step"], where + ("from_step",), minimum=1) \
+                if "from_step" in spec else None
             if quantity is None and tensor in (None, "*", "**"):
                 if "quantity" not in spec:
                     self.problem(where, "a known discrepancy names a quantity or a tensor; none "
@@ -418,8 +427,16 @@ class _Validator:
                 continue
             if framework and reason:
                 out.append(KnownDiscrepancy(framework, reason.strip(), quantity, tensor, dtype,
-                                            link))
+                                            link, steps, from_step))
         return tuple(out)
+
+    def known_steps(self, value: Any, path: tuple) -> tuple[int, ...] | None:
+        """The steps a known discrepancy is limited to: a list of step numbers (1-based)."""
+        if not isinstance(value, list) or not value:
+            self.problem(path, f"expected a list of step numbers like [2, 3], found {_kind(value)}")
+            return None
+        steps = [self.integer(v, path + (i,), minimum=1) for i, v in enumerate(value)]
+        return None if None in steps else tuple(steps)
 
     def tolerance_keys(self, value: Any, path: tuple) -> dict[str, float]:
         if self.mapping(value, path, TOLERANCE_KEYS) is None:

@@ -2,8 +2,13 @@
 
 Registered through the ``pytest11`` entry point. Only YAML files under the configured case folders
 (ini ``harness_cases``, default ``cases``; or ``--harness-cases``) are collected, so malformed
-fixtures under tests/ never become cases. Reports are written once, at session end, by the main
-process only, when ``--harness-out`` is given.
+fixtures under tests/ never become cases.
+
+The first item of a (case, dtype) runs the whole plan (every party once, compared, blamed:
+harness.runner); the others take their rows from it. Each item's rows travel on its test report
+(``user_properties``), so with pytest-xdist the workers' rows reach the controller, which writes
+the one report at session end when ``--harness-out`` is given: the same rows as a serial run.
+A session whose case items compared nothing exits 5, as pytest does when it collects nothing.
 """
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ import pytest
 
 from .adapters import REFERENCE, adapter_names
 from .adapters.user_impl import register_implementations
-from .compare import ERROR, FAIL, INCONCLUSIVE, SKIP, XFAIL, Row
+from .compare import DECIDED, ERROR, FAIL, INCONCLUSIVE, SKIP, XFAIL, Row
 from .diagnose import hints
 from .errors import CaseError, Problem, UsageError
 from .loader import CASE_SUFFIXES, load_case
@@ -22,6 +27,7 @@ from .workers import DEFAULT_TIMEOUT
 
 _STATE = pytest.StashKey["_State"]()
 MAX_TABLE_ROWS = 8
+PAYLOAD = "harness"  # the user_properties key that carries an item's rows and run entry
 
 
 class _State:
@@ -38,10 +44,22 @@ class _State:
         except UsageError as error:
             raise pytest.UsageError(str(error)) from None
         frameworks = config.getoption("harness_frameworks")
+        self.chosen = bool(frameworks)
         self.frameworks = frameworks.split(",") if frameworks else adapter_names()
         self.frameworks += [name for name in impls if name not in self.frameworks]
+        unknown = [n for n in self.frameworks if n not in adapter_names()]
+        if unknown:
+            raise pytest.UsageError(f"--harness-frameworks: unknown framework(s) "
+                                    f"{', '.join(unknown)}; valid: {', '.join(adapter_names())}")
+        self.reference = config.getoption("harness_reference") or REFERENCE
+        if self.reference not in adapter_names():
+            raise pytest.UsageError(f"--harness-reference {self.reference}: unknown framework; "
+                                    f"valid: {', '.join(adapter_names())}")
         self.names: dict[str, str] = {}  # case name -> file, for uniqueness across files
-        self.runs: list[CaseRun] = []
+        self.plans: dict[tuple[str, str], CaseRun] = {}
+        self.rows: list[Row] = []  # every item's rows, as their reports arrive
+        self.entries: dict[tuple[str, str], dict] = {}
+        self.case_items = 0
         self.isolation = config.getoption("harness_isolation")
         self.timeout = config.getoption("harness_timeout")
         self._pool = None
@@ -59,6 +77,26 @@ class _State:
     def close(self) -> None:
         if self._pool is not None:
             self._pool.close()
+
+    def plan(self, case, dtype: str) -> CaseRun:
+        """The (case, dtype) run every item of it shares: run at its first item."""
+        key = (case.name, dtype)
+        if key not in self.plans:
+            self.plans[key] = run_case(case, dtype, self.frameworks, self.pool(), self.reference,
+                                       uninstalled=not self.chosen)
+        return self.plans[key]
+
+    def receive(self, payload: dict) -> None:
+        """One item's rows and run entry, from this process or an xdist worker."""
+        self.case_items += 1
+        self.rows += [Row(**row) for row in payload["rows"]]
+        entry = payload["entry"]
+        key = (entry["case"], entry["dtype"])
+        if key in self.entries:  # the same run seen by several items: notes merge
+            for framework, notes in entry["notes"].items():
+                self.entries[key]["notes"].setdefault(framework, notes)
+        else:
+            self.entries[key] = entry
 
     def is_case_file(self, path: Path) -> bool:
         path = path.resolve()
@@ -82,6 +120,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     default=DEFAULT_TIMEOUT, help="time limit per case, dtype and framework")
     group.addoption("--harness-out", dest="harness_out", default=None,
                     help="also write report.csv and report.md to this folder at the end")
+    group.addoption("--harness-reference", dest="harness_reference", default=None,
+                    metavar="NAME", help="the base of comparison (default numpy): any framework "
+                                         "or --harness-impl file")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -95,15 +136,55 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector):
     return None
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    config = session.config
-    config.stash[_STATE].close()
-    out = config.getoption("harness_out")
-    if not out or hasattr(config, "workerinput"):  # xdist workers leave reports to the main process
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Collect each case item's rows: in a serial run from this process, under xdist in the
+    controller from every worker (the payload is plain data, so it travels with the report)."""
+    if report.when != "call":
         return
+    for key, payload in report.user_properties:
+        if key == PAYLOAD:
+            _CONFIG[0].stash[_STATE].receive(payload)
+
+
+_CONFIG: list = []  # the session's config, for the report hook (which is given no config)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _CONFIG[:] = [session.config]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
+    config = session.config
+    state = config.stash[_STATE]
+    state.close()
+    if hasattr(config, "workerinput"):  # xdist workers leave verdicts and reports to the controller
+        return
+    if state.case_items and not any(r.status in DECIDED for r in state.rows) \
+            and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
+        state.nothing_compared = True
+    out = config.getoption("harness_out")
+    if not out:
+        return
+    from .record import make_record
     from .report import write_reports
 
-    write_reports(config.stash[_STATE].runs, out)
+    record = make_record(list(state.entries.values()), reference=state.reference,
+                         frameworks=[state.reference] + state.frameworks,
+                         options={"frameworks": state.frameworks, "reference": state.reference,
+                                  "isolation": state.isolation, "timeout": state.timeout})
+    write_reports(state.rows, record, out)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
+    state = config.stash[_STATE]
+    if getattr(state, "nothing_compared", False):
+        reasons = sorted({f"{r.framework}: {r.message}" for r in state.rows if r.status == SKIP})
+        terminalreporter.write_line(
+            "harness: nothing was compared (exit code 5): " + ("; ".join(reasons[:5]) or
+                                                               "no comparison was made"),
+            red=True)
 
 
 class CaseFile(pytest.File):
@@ -117,7 +198,8 @@ class CaseFile(pytest.File):
             raise CaseError(problems)
         state.names[case.name] = str(self.path)
         for dtype in case.dtypes:
-            for framework in frameworks_for(case, state.frameworks):
+            for framework in frameworks_for(case, state.frameworks, state.reference,
+                                            uninstalled=not state.chosen):
                 item = CaseItem.from_parent(self, name=f"{case.name}[{dtype}-{framework}]",
                                             case=case, dtype=dtype, framework=framework)
                 declared = [k.reason for k in case.known_discrepancies
@@ -150,10 +232,13 @@ class CaseItem(pytest.Item):
         self.add_marker(pytest.mark.harness)
 
     def runtest(self) -> None:
+        from .record import run_entry
+
         state = self.config.stash[_STATE]
-        run = run_case(self.case, self.dtype, [self.framework], state.pool())
-        self.config.stash[_STATE].runs.append(run)
-        rows = run.rows
+        run = state.plan(self.case, self.dtype)
+        rows = [r for r in run.rows if r.framework == self.framework]
+        self.user_properties.append((PAYLOAD, {"rows": [r.as_dict() for r in rows],
+                                               "entry": run_entry(run)}))
         bad = [r for r in rows if r.status in (FAIL, ERROR)]
         if bad:
             raise ConformanceFailure(bad, rows)
@@ -183,23 +268,23 @@ def failure_table(rows: list[Row], everything: list[Row] | None = None) -> str:
     lines = [f"{r.framework} error: {r.message}" for r in errors]
     if fails:
         first = fails[0]
-        lines.append(f"{len(fails)} tensor(s) disagree ({first.dtype}; element passes when "
-                     f"|value - reference| <= atol + rtol*|reference|):")
-        header = ("against", "step", "quantity", "tensor", "mismatched", "worst", "reference",
-                  "value", "max abs", "max rel", "atol", "rtol")
+        lines.append(f"{len(fails)} tensor(s) disagree ({first.dtype}; an element passes when "
+                     "|value - reference| <= allowed; used = |value - reference| / allowed):")
+        header = ("against", "suspect", "step", "quantity", "tensor", "mismatched", "worst",
+                  "reference", "value", "max abs", "max rel", "allowed", "used")
         table = [header]
         for r in fails[:MAX_TABLE_ROWS]:
-            table.append((r.reference, str(r.step), r.quantity, r.tensor,
+            table.append((r.reference, r.suspect, str(r.step), r.quantity, r.tensor,
                           f"{r.mismatched}/{r.size}", r.worst_index, f"{r.reference_value:.10g}",
                           f"{r.value:.10g}", f"{r.max_abs:.3g}", f"{r.max_rel:.3g}",
-                          f"{r.atol:.3g}", f"{r.rtol:.3g}"))
+                          f"{r.allowed:.3g}", f"{r.tol_used:.3g}"))
         widths = [max(len(row[i]) for row in table) for i in range(len(header))]
         lines += ["  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
                   for row in table]
         if len(fails) > MAX_TABLE_ROWS:
             lines.append(f"  … {len(fails) - MAX_TABLE_ROWS} more tensor(s)")
-        # hints against the reference; golden values only when the reference agrees
-        for reference in (REFERENCE, "expected"):
+        # who is suspect and where, against the reference first, then golden values
+        for reference in dict.fromkeys(r.reference for r in fails):
             found = hints([r for r in everything if r.reference == reference])
             if found:
                 lines += [f"- {hint}" for hint in found]

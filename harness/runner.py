@@ -1,18 +1,30 @@
-"""Run cases through the reference and the selected frameworks, and compare."""
+"""Run cases through every party, then compare: one plan per (case, dtype).
+
+A plan runs each party once (the reference, the frameworks, --impl files), compares every
+framework with the reference and with any golden values, runs the oracles on the reference's
+trajectory, and then asks every party that computed a tensor whether it agrees with the others,
+so each failure names its suspect (harness.consensus). The command line and pytest both run it.
+"""
 from __future__ import annotations
 
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable
 
 import numpy as np
 
-from .adapters import REFERENCE, get_adapter
+from .adapters import REFERENCE, adapter_names, get_adapter
 from .adapters.base import AdapterError
 from .case import Case
-from .compare import ERROR, SKIP, Context, Row, compare_expected, compare_traces
+from .compare import ERROR, FAIL, SKIP, XFAIL, Context, Row, compare_expected, compare_traces
+from .consensus import UNCLEAR, Vote, blame, majority
 from .known import apply_known
+from .magnitude import trace_magnitudes
 from .oracles import Oracle, hvp_rows, reference_hvp
+from .tolerance import largest
+from .trace import Trace
+
+EXPECTED = "expected"  # the party of golden values
 
 
 @dataclass
@@ -23,6 +35,7 @@ class CaseRun:
     dtype: str
     rows: list[Row] = field(default_factory=list)
     notes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    reference: str = REFERENCE
 
 
 def _describe(exc: BaseException) -> str:
@@ -60,83 +73,198 @@ def run_hvp(name: str, case: Case, inputs, ctx: Context, reference: tuple[dict, 
         return None, None, _describe(exc)
 
 
-def frameworks_for(case: Case, selected: Iterable[str]) -> list[str]:
-    """The frameworks that produce rows for ``case``: selected, wanted by the case, and the
-    reference itself only when it has golden values to be checked against."""
+def frameworks_for(case: Case, selected: Iterable[str], reference: str = REFERENCE,
+                   uninstalled: bool = False) -> list[str]:
+    """The parties that produce rows for ``case``: selected and wanted by the case; the
+    reference only when it has golden values to be checked against. With ``uninstalled``
+    (nothing was selected by name), frameworks the case names that are not installed here are
+    included too, so they show as skips rather than vanish."""
     names = [n for n in selected if case.wants(n)]
-    if REFERENCE in names and case.expected is None:
-        names.remove(REFERENCE)
+    if uninstalled and case.frameworks:
+        known = set(adapter_names())
+        names += [n for n in case.frameworks if n not in known and n not in names]
+    if reference in names and case.expected is None:
+        names.remove(reference)
     return names
 
 
-def run_case(case: Case, dtype: str, frameworks: Iterable[str], pool=None) -> CaseRun:
+def _is_oracle(name: str) -> bool:
+    return isinstance(get_adapter(name), Oracle)
+
+
+class _Plan:
+    """One (case, dtype): every party run once, then compared."""
+
+    def __init__(self, case: Case, dtype: str, names: list[str], reference: str, call):
+        self.case, self.dtype, self.names, self.reference, self.call = \
+            case, dtype, names, reference, call
+        self.narrowed = case.for_dtype(dtype)
+        self.inputs = case.inputs(dtype)
+        self.initial = {k: v.astype(np.float64) for k, v in self.inputs.params.items()}
+        self.traces: dict[str, Trace] = {}
+        self.result = CaseRun(case, dtype, reference=reference)
+
+    def context(self, framework: str, against: str | None = None) -> Context:
+        against = against or self.reference
+        source = self.case.tolerance_source(self.dtype, framework)
+        if against == EXPECTED and self.case.expected and self.case.expected.tolerance:
+            source += " + expected"
+        return Context(self.case.name, self.case.file, self.dtype, framework, against, source)
+
+    def whole(self, framework: str, status: str, message: str, suspect: str = "") -> Row:
+        return self.context(framework).row(step=None, quantity="", tensor="", status=status,
+                                           message=message, suspect=suspect)
+
+    def run(self) -> CaseRun:
+        reference, skip, error = self.call(self.reference, "run_adapter", self.reference,
+                                           self.narrowed, self.inputs)
+        if reference is None:
+            what = f"the reference ({self.reference})"
+            message = f"{what} could not run this case: {skip}" if skip else \
+                f"{what} failed, nothing to compare: {error}"
+            self.result.rows = [self.whole(n, SKIP if skip else ERROR, message,
+                                           "" if skip else self.reference) for n in self.names]
+            return self.result
+        self.traces[self.reference] = reference
+        self.result.notes[self.reference] = reference.notes
+        self.magnitudes = trace_magnitudes(self.narrowed, self.inputs, reference)
+        per_party: dict[str, list[Row]] = {}
+        for name in self.names:  # every party runs before anything is compared
+            if name == self.reference or _is_oracle(name):
+                continue
+            available = get_adapter(name).availability()
+            if not available.available:  # said here, without starting a worker for it
+                per_party[name] = [self.whole(name, SKIP, available.reason or "not available")]
+                continue
+            trace, skip, error = self.call(name, "run_adapter", name, self.narrowed, self.inputs)
+            if trace is None:
+                per_party[name] = [self.whole(name, SKIP if skip else ERROR, skip or error,
+                                              "" if skip else name)]
+            else:
+                self.traces[name] = trace
+                self.result.notes[name] = trace.notes
+        for name in self.names:
+            if name in per_party:
+                continue
+            per_party[name] = self.oracle_rows(name) if _is_oracle(name) else self.party_rows(name)
+        rows = [row for name in self.names for row in per_party[name]]
+        rows = self.with_suspects(rows)
+        by_group: dict[tuple[str, str], list[Row]] = {}
+        for row in rows:
+            by_group.setdefault((row.framework, row.reference), []).append(row)
+        self.result.rows = [row for (framework, against), group in by_group.items()
+                            for row in apply_known(self.case, self.context(framework, against),
+                                                   group)]
+        return self.result
+
+    def party_rows(self, name: str) -> list[Row]:
+        """A framework's trajectory against the reference, its second order, its golden values."""
+        rows: list[Row] = []
+        trace = self.traces[name]
+        case, dtype = self.case, self.dtype
+        if name != self.reference:
+            rows += compare_traces(self.context(name), self.traces[self.reference], trace,
+                                   case.tolerance_for(dtype, name), self.initial, self.magnitudes)
+            if 2 in case.orders:  # against finite differences of the reference gradient
+                if not hasattr(self, "second_order"):
+                    self.second_order = reference_hvp(self.narrowed, self.inputs)
+                fd_ctx = self.context(name, "fd")
+                hvp, _, error = self.call(name, "run_hvp", name, self.narrowed, self.inputs,
+                                          fd_ctx, self.second_order)
+                rows += hvp if hvp is not None else [fd_ctx.row(
+                    step=1, quantity="hvp", tensor="", status=ERROR, message=error, suspect=name)]
+        if case.expected:
+            rows += compare_expected(self.context(name, EXPECTED), case.expected.tensors(), trace,
+                                     case.expected_tolerance_for(dtype, name), self.initial,
+                                     self.magnitudes[0])
+        return rows
+
+    def oracle_rows(self, name: str) -> list[Row]:
+        ctx = self.context(name)
+        rows, skip, error = self.call(name, "run_adapter", name, self.narrowed, self.inputs,
+                                      self.traces[self.reference], ctx)
+        if rows is None:
+            return [self.whole(name, SKIP if skip else ERROR, skip or error, "" if skip else name)]
+        return rows
+
+    # -- who is wrong ---------------------------------------------------------------------
+    def votes(self, step: int, quantity: str, tensor: str) -> list[Vote]:
+        """Every party's value of one tensor at one step, in a fixed order."""
+        votes = []
+        for party, trace in self.traces.items():
+            if step <= len(trace.steps):
+                value = {(q, n): v for q, n, v in trace.steps[step - 1].tensors()}.get(
+                    (quantity, tensor))
+                if value is not None:
+                    votes.append(Vote(party, value, self.case.tolerance_for(self.dtype, party)))
+        if step == 1 and self.case.expected:
+            golden = {(q, n): v for q, n, v in self.case.expected.tensors()}.get((quantity, tensor))
+            if golden is not None:
+                votes.append(Vote(EXPECTED, golden, self.case.expected_tolerance_for(self.dtype)))
+        return votes
+
+    def agreeing(self, step: int, quantity: str, tensor: str) -> list[str] | None:
+        key = (step, quantity, tensor)
+        if key not in self._majorities:
+            votes = self.votes(step, quantity, tensor)
+            reference = self.traces[self.reference].steps[step - 1] \
+                if step <= len(self.traces[self.reference].steps) else None
+            scale = largest(*[v for q, _, v in reference.tensors() if q == quantity]) \
+                if reference else 0.0
+            size = self.magnitudes[step - 1].get((quantity, tensor)) \
+                if step <= len(self.magnitudes) else None
+            self._majorities[key] = majority(votes, scale, size)
+        return self._majorities[key]
+
+    def with_suspects(self, rows: list[Row]) -> list[Row]:
+        self._majorities: dict = {}
+        hvp_failures: dict[str, int] = {}
+        for r in rows:
+            if r.quantity == "hvp" and r.status == FAIL:
+                hvp_failures[r.tensor] = hvp_failures.get(r.tensor, 0) + 1
+        hvp_parties = len({r.framework for r in rows if r.quantity == "hvp" and r.status != SKIP})
+        out = []
+        for r in rows:
+            if r.status not in (FAIL, XFAIL) or r.step is None:
+                out.append(r)
+                continue
+            if r.quantity == "hvp":  # every framework against fd: fd is the odd one out
+                suspect = "fd" if hvp_parties >= 2 and hvp_failures.get(r.tensor) == hvp_parties \
+                    else r.framework
+                out.append(replace(r, suspect=suspect))
+                continue
+            agreeing = self.agreeing(r.step, r.quantity, r.tensor)
+            if _is_oracle(r.framework):  # an oracle checks one party's gradients
+                checked = getattr(get_adapter(r.framework), "framework", self.reference)
+                suspect = UNCLEAR if agreeing is None else \
+                    (checked if checked not in agreeing else r.framework)
+            else:
+                suspect = blame(r.framework, r.reference, agreeing)
+            out.append(replace(r, suspect=suspect, agreeing=" ".join(agreeing or ())))
+        return out
+
+
+def run_case(case: Case, dtype: str, frameworks: Iterable[str], pool=None,
+             reference: str = REFERENCE, uninstalled: bool = False) -> CaseRun:
     """Run one case in one dtype. Never raises for a framework's sake: errors become rows.
 
-    With a ``pool`` (harness.workers.WorkerPool) every framework runs in a worker process that
-    can be killed on a time limit or a crash; without one, in this process.
+    With a ``pool`` (harness.workers.WorkerPool) every party, the reference too, runs in a
+    worker process that can be killed on a time limit or a crash; without one, in this process.
     """
 
     def call(name: str, kind: str, *args):
         if pool is None:
             return globals()[kind](*args)
         return pool.call(name, kind, *args)
-    narrowed = case.for_dtype(dtype)
-    inputs = case.inputs(dtype)
-    result = CaseRun(case, dtype)
-    names = frameworks_for(case, frameworks)
 
-    def context(framework: str, reference: str = REFERENCE) -> Context:
-        source = case.tolerance_source(dtype, framework)
-        if reference == "expected":
-            source += " + expected" if case.expected and case.expected.tolerance else ""
-        return Context(case.name, case.file, dtype, framework, reference, source)
-
-    def whole(framework: str, status: str, message: str) -> Row:
-        return context(framework).row(step=None, quantity="", tensor="", status=status,
-                                      message=message)
-
-    reference, _, error = run_adapter(REFERENCE, narrowed, inputs)
-    if reference is None:
-        result.rows = [whole(n, ERROR, f"the reference failed, nothing to compare: {error}")
-                       for n in names]
-        return result
-    initial = {k: v.astype(np.float64) for k, v in inputs.params.items()}
-    expected = case.expected.tensors() if case.expected else []
-    second_order = None
-    for name in names:
-        ctx = context(name)
-        if isinstance(get_adapter(name), Oracle):
-            rows, skip, error = call(name, "run_adapter", name, narrowed, inputs, reference, ctx)
-            result.rows += apply_known(case, ctx, rows) if rows is not None else \
-                [whole(name, SKIP if skip else ERROR, skip or error)]
-            continue
-        if name == REFERENCE:
-            trace = reference
-        else:
-            trace, skip, error = call(name, "run_adapter", name, narrowed, inputs)
-            if trace is None:
-                result.rows.append(whole(name, SKIP if skip else ERROR, skip or error))
-                continue
-            rows = compare_traces(ctx, reference, trace, case.tolerance_for(dtype, name), initial)
-            result.rows += apply_known(case, ctx, rows)
-            if 2 in case.orders:  # against finite differences of the reference gradient
-                second_order = second_order or reference_hvp(narrowed, inputs)
-                fd_ctx = context(name, "fd")
-                rows, _, error = call(name, "run_hvp", name, narrowed, inputs, fd_ctx, second_order)
-                result.rows += apply_known(case, fd_ctx, rows) if rows is not None else [
-                    fd_ctx.row(step=1, quantity="hvp", tensor="", status=ERROR, message=error)]
-        result.notes[name] = trace.notes
-        if expected:
-            ctx = context(name, "expected")
-            rows = compare_expected(ctx, expected, trace, case.expected_tolerance_for(dtype, name),
-                                    initial)
-            result.rows += apply_known(case, ctx, rows)
-    return result
+    names = frameworks_for(case, frameworks, reference, uninstalled)
+    return _Plan(case, dtype, names, reference, call).run()
 
 
 def run_cases(cases: list[Case], frameworks: list[str],
               progress: Callable[[int, int, Case, str], None] | None = None, pool=None,
-              finished: list[CaseRun] | None = None) -> list[CaseRun]:
+              finished: list[CaseRun] | None = None, reference: str = REFERENCE,
+              uninstalled: bool = False) -> list[CaseRun]:
     """Every case in every dtype. Each finished run is appended to ``finished`` as it ends, so
     an interrupted caller still has what was done."""
     jobs = [(case, dtype) for case in cases for dtype in case.dtypes]
@@ -144,5 +272,5 @@ def run_cases(cases: list[Case], frameworks: list[str],
     for number, (case, dtype) in enumerate(jobs, start=1):
         if progress:
             progress(number, len(jobs), case, dtype)
-        runs.append(run_case(case, dtype, frameworks, pool))
+        runs.append(run_case(case, dtype, frameworks, pool, reference, uninstalled))
     return runs

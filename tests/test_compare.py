@@ -11,9 +11,9 @@ CTX32 = Context("c", "c.yaml", "float32", "fw", "numpy")
 TIGHT = Tolerance(atol=0.0, rtol=1e-9, scale_rtol=0.0)
 
 
-def verdict(reference, value, tolerance=TIGHT, ctx=CTX64, scale=None):
+def verdict(reference, value, tolerance=TIGHT, ctx=CTX64, scale=None, magnitude=None):
     return compare_tensor(ctx, 1, "grad", "layers.0.weight", np.array(reference, dtype=float),
-                          np.array(value, dtype=float), tolerance, scale)
+                          np.array(value, dtype=float), tolerance, scale, magnitude=magnitude)
 
 
 def test_equal_passes_and_names_the_largest_difference():
@@ -32,17 +32,40 @@ def test_fail_names_worst_element_and_both_values():
     assert "worst at (0, 1): got 2.5, reference 2.0" in row.message
 
 
-def test_nan_at_same_positions_passes_alone_fails():
-    assert verdict([1.0, np.nan], [1.0, np.nan]).status == "pass"
-    row = verdict([1.0, 2.0], [1.0, np.nan])
-    assert row.status == "fail" and row.worst_index == "(1,)"
-    assert verdict([1.0, np.nan], [1.0, 2.0]).status == "fail"
+def test_a_non_finite_reference_is_inconclusive_never_a_pass():
+    for same in ([1.0, np.nan], [np.inf, -np.inf]):
+        row = verdict(same, same)
+        assert row.status == "inconclusive"
+        assert row.message.startswith("the reference is non-finite here")
+    row = verdict([1.0, np.nan], [1.0, 2.0])
+    assert row.status == "inconclusive" and row.worst_index == "(1,)"
+    assert verdict([np.inf], [-np.inf]).status == "inconclusive"
 
 
-def test_infinities_compare_by_sign():
-    assert verdict([np.inf, -np.inf], [np.inf, -np.inf]).status == "pass"
-    assert verdict([np.inf], [-np.inf]).status == "fail"
-    assert verdict([np.inf], [1e308]).status == "fail"
+def test_a_finite_element_that_fails_beside_a_non_finite_one_still_fails():
+    row = verdict([1.0, np.nan], [1.5, np.nan])
+    assert row.status == "fail" and row.worst_index == "(0,)"
+    assert "non-finite" in row.message
+
+
+def test_non_finite_value_against_a_finite_reference_fails():
+    for bad in (np.nan, np.inf, -np.inf):
+        row = verdict([1.0, 2.0], [1.0, bad])
+        assert row.status == "fail" and row.worst_index == "(1,)"
+    assert verdict([1e308], [np.inf]).status == "fail"
+
+
+def test_magnitude_of_what_was_summed_widens_each_element():
+    # a sum of 12 terms near 0.5 that cancels to 5.4e-4: float32 rounding of the terms is ~1e-7
+    reference, value = np.array([5.4e-4]), np.array([5.4e-4 + 8e-8])
+    assert verdict(reference, value, DEFAULTS["float32"], CTX32).status == "fail"
+    row = verdict(reference, value, DEFAULTS["float32"], CTX32, magnitude=np.array([6.0]))
+    assert row.status == "pass" and row.magnitude == 6.0
+    assert row.allowed == row.atol + row.rtol * 5.4e-4 + row.sum_rtol * 6.0
+    # but a real error of 1e-4 relative to the terms is still caught
+    wrong = np.array([5.4e-4 + 6e-4])
+    assert verdict(reference, wrong, DEFAULTS["float32"], CTX32, magnitude=np.array([6.0])).status \
+        == "fail"
 
 
 def test_ulp_distance_in_the_case_dtype():

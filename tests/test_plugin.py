@@ -62,3 +62,25 @@ def test_reports_written_at_session_end_on_request(pytester):
                        "--harness-out", "out").assert_outcomes(passed=4)
     assert (pytester.path / "out" / "report.csv").exists()
     assert "everything conforms" in (pytester.path / "out" / "report.md").read_text()
+
+
+def test_xdist_workers_rows_make_the_same_report_as_a_serial_run(pytester):
+    """Each item's rows travel on its report, so the controller writes the one report."""
+    import pytest
+
+    pytest.importorskip("xdist", reason="pytest-xdist is part of the test extra")
+    pytester.makefile(".ini", pytest=INI)
+    pytester.makefile(".yaml", **{"cases/neuron": sigmoid_neuron_text(),
+                                  "cases/wrong": sigmoid_neuron_text(name="wrong",
+                                                                      dw0="-0.2966")})
+    args = ("-q", "-p", "no:randomly", "--harness-frameworks", "numpy,torch,micrograd")
+    serial = pytester.runpytest(*args, "--harness-out", "serial")
+    parallel = pytester.runpytest(*args, "-n", "2", "--harness-out", "parallel")
+    assert serial.ret == parallel.ret == 1
+    csv_serial = (pytester.path / "serial" / "report.csv").read_text()
+    csv_parallel = (pytester.path / "parallel" / "report.csv").read_text()
+    assert csv_serial.count("\n") > 10 and csv_serial == csv_parallel
+    md = [(pytester.path / d / "report.md").read_text().splitlines() for d in ("serial", "parallel")]
+    summary = [next(l for l in lines if l.startswith("**")) for lines in md]
+    assert summary[0] == summary[1] and summary[0].startswith("**DISCREPANCIES**")
+    assert [l for l in md[0] if l.startswith("| ")] == [l for l in md[1] if l.startswith("| ")]

@@ -22,7 +22,7 @@ def forget_registered_impls():
     extra_adapters.update(before)
 
 
-def run_impl(impl, tmp_path, *cases, frameworks="numpy"):
+def run_impl(impl, tmp_path, *cases, frameworks="numpy,torch"):
     out = tmp_path / "out"
     code = main(["run", *(cases or SUITE), "--impl", str(impl), "-f", frameworks,
                  "--out", str(out), "-q"])

@@ -1,6 +1,6 @@
 """Backpropagation for a one-layer network, written by hand: the example to hold your own against.
 
-    python -m harness run cases/golden examples/backprop/cases --frameworks numpy \
+    python -m harness run cases/golden examples/backprop/cases --frameworks numpy,torch \
         --impl examples/backprop/mine.py
 
 The harness calls forward_backward once per training step with the current parameters and

@@ -77,6 +77,9 @@ class BrokenAdapter:
 def get_adapter(name: str) -> Adapter:
     if name in _EXTRA:
         return _EXTRA[name]
+    if name not in _entry_points():  # a case may name a plug-in installed elsewhere
+        return BrokenAdapter(name, f"{name} is not installed here (no adapter is registered "
+                                   f"under that name in the {GROUP!r} entry-point group)")
     target = _entry_points()[name]
     module_name, _, attr = target.partition(":")
     try:

@@ -21,7 +21,7 @@ import numpy as np
 from ..adapters.base import Availability, package_availability
 from ..case import Case, Inputs
 from ..compare import INCONCLUSIVE, Context, Row, compare_tensor
-from ..tolerance import magnitude
+from ..tolerance import largest
 from ..trace import Trace
 from . import fd
 
@@ -83,7 +83,7 @@ class FiniteDifferences:
         rows = []
         for number, (params, step) in enumerate(
                 zip(params_before_each_step(inputs, reference), reference.steps), start=1):
-            scale = magnitude(*step.grads.values())
+            scale = largest(*step.grads.values())
             for name in case.param_names:
                 shape = step.grads[name].shape
                 indices = fd.sample_indices(case, name, int(np.prod(shape)))
@@ -122,7 +122,7 @@ class ForwardMode:
         results = adapter.forward_and_reverse(case, param_sets, inputs.x, inputs.y, indices)
         rows = []
         for number, (reverse, forward) in enumerate(results, start=1):
-            scale = magnitude(*reverse.values())
+            scale = largest(*reverse.values())
             for name in case.param_names:
                 rows.append(sampled_row(ctx, number, "grad", name,
                                         reverse[name].reshape(-1)[indices[name]], forward[name],
@@ -144,7 +144,7 @@ def hvp_rows(case: Case, inputs: Inputs, adapter, ctx: Context,
     vector = fd.direction(case, inputs.params)
     got = method(case, dict(inputs.params), inputs.x, inputs.y, vector)
     tolerance = case.tolerance_for(case.dtype, adapter.name)
-    scale = magnitude(*expected.values())
+    scale = largest(*expected.values())
     return [compare_tensor(ctx, 1, "hvp", name, expected[name], np.asarray(got[name]), tolerance,
                            scale, extra=error[name]) for name in case.param_names]
 

@@ -1,6 +1,6 @@
 """A copy of ../mine.py with one classic mistake, marked MISTAKE below. See it caught:
 
-    python -m harness run cases/golden examples/backprop/cases --frameworks numpy \
+    python -m harness run cases/golden examples/backprop/cases --frameworks numpy,torch \
         --impl examples/backprop/mistakes/sigmoid_fixed_point.py
 """
 import numpy as np

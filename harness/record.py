@@ -1,0 +1,44 @@
+"""The record of a run: what a report needs beyond its rows, as plain JSON-able data.
+
+Reports are made from rows plus this record and never from live adapters, so a report folder
+can be re-rendered (``python -m harness report DIR``) or compared on a machine without the
+frameworks. This module is the only one that looks the frameworks up for it.
+"""
+from __future__ import annotations
+
+import platform
+from datetime import datetime, timezone
+
+from . import __version__
+from .adapters import adapter_names, get_adapter
+
+
+def environment() -> list[list[str]]:
+    """[component, version] for the report header; frameworks are looked up, not imported."""
+    items = [["harness", __version__], ["python", platform.python_version()]]
+    for name in adapter_names():
+        available = get_adapter(name).availability()
+        items.append([name, available.version if available.available else "not installed"])
+    items.append(["platform", platform.platform()])
+    return items
+
+
+def run_entry(run) -> dict:
+    """What the report needs to know about one (case, dtype) besides its rows."""
+    case = run.case
+    known: dict[str, list[str]] = {}
+    for k in case.known_discrepancies:
+        if k.dtype in (None, run.dtype):
+            known.setdefault(k.framework, []).append(k.reason + (f" ({k.link})" if k.link else ""))
+    return {"case": case.name, "file": case.file, "dtype": run.dtype, "steps": case.steps,
+            "warnings": list(case.warnings), "known": known,
+            "notes": {framework: list(notes) for framework, notes in run.notes.items()}}
+
+
+def make_record(entries: list[dict], *, reference: str, frameworks: list[str],
+                options: dict | None = None) -> dict:
+    """The record of a run from its per-(case, dtype) entries (see :func:`run_entry`)."""
+    return {"format": 2, "generated": f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}",
+            "environment": environment(), "reference": reference,
+            "frameworks": list(frameworks), "options": dict(options or {}),
+            "runs": entries}
