@@ -1,4 +1,4 @@
-"""The optimizers of harness.catalog written out in NumPy: the reference's, and micrograd's.
+"""The optimizers of harness.catalog written out in NumPy: the reference's (and the default update of an --impl file without one).
 
 ``Optimizer.step(params, grads)`` returns the new parameters and keeps its state (moments, step
 count) on the object, one object per run. Arithmetic stays in the parameters' dtype.

@@ -19,8 +19,8 @@ from typing import Callable, Sequence
 from .. import catalog
 from ..case import Case, Inputs
 from ..catalog import SELU_ALPHA, SELU_SCALE
-from ..optimizers import Optimizer
 from ..trace import Step, Trace, as_float64
+from . import micrograd_optim
 from .base import Availability, package_availability
 
 MAX_NODES = 2_000_000  # scalar graph nodes over all steps: about 3 s of micrograd
@@ -279,7 +279,8 @@ class MicrogradAdapter:
         x = inputs.x.tolist()
         y = None if inputs.y is None else inputs.y.tolist()
         n = case.batch
-        optimizer = Optimizer(case.optimizer)
+        parameters = [v for values in flat.values() for v in values]  # canonical order
+        optimizer = micrograd_optim.make(case.optimizer, parameters)  # its own, not the reference's
         used = set(LOSS_OPS[case.loss])
         for layer in case.layers:
             used |= _ops(layer)
@@ -317,12 +318,7 @@ class MicrogradAdapter:
                     sys.setrecursionlimit(limit)
                 grads = {k: as_float64([v.grad for v in vs]).reshape(inputs.params[k].shape)
                          for k, vs in flat.items()}
-                current = {k: as_float64([v.data for v in vs]).reshape(inputs.params[k].shape)
-                           for k, vs in flat.items()}
-                updated = optimizer.step(current, grads)  # hand-written, as micrograd has none
-                for k, values in flat.items():
-                    for v, new in zip(values, updated[k].ravel().tolist()):
-                        v.data = new
+                optimizer.step()  # updates each Value's data in place from its grad
                 steps.append(Step(as_float64([[o.data for o in out] for out in outs]),
                                   as_float64(loss.data), grads,
                                   {k: as_float64([v.data for v in vs]).reshape(inputs.params[k].shape)
