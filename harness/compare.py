@@ -229,6 +229,18 @@ def compare_tensor(ctx: Context, step: int, quantity: str, tensor: str, referenc
     return row
 
 
+def update_allowance(moved: np.ndarray, grad: np.ndarray, grad_allowed: np.ndarray) -> np.ndarray:
+    """What an update passes on from its gradient's uncertainty: |Δp|·(allowed_g / |g|).
+
+    Exact for sgd (Δp = lr·g); adam and rmsprop normalise the step, so a gradient known to 1e-3
+    gives a step known to 1e-3 however small the gradient. Capped at 2|Δp|: where the gradient is
+    below its own rounding, its sign (so the step's) is undetermined, no more.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        relative = np.where(np.abs(grad) > 0, grad_allowed / np.abs(grad), 0.0)
+    return np.abs(moved) * np.minimum(np.nan_to_num(relative, nan=0.0, posinf=2.0), 2.0)
+
+
 def _scales(tensors: list[tuple[str, str, np.ndarray]]) -> dict[str, float]:
     """quantity -> the largest finite |value| over its tensors."""
     groups: dict[str, list[np.ndarray]] = {}
@@ -261,12 +273,17 @@ def compare_traces(ctx: Context, reference: Trace, other: Trace, tolerance: Tole
                                     message=f"{quantity} {name!r} missing from the framework's result"))
                 continue
             value = got.pop((quantity, name))
-            update = None
+            update = extra = None
             if quantity == "param" and ref_before is not None and name in got_before:
                 update = (ref_value - ref_before[name], np.asarray(value) - got_before[name])
             size = magnitudes[number - 1].get((quantity, name)) if magnitudes else None
+            if quantity == "param" and ref_before is not None and name in ref_step.grads:
+                grad = ref_step.grads[name]
+                grad_size = magnitudes[number - 1].get(("grad", name)) if magnitudes else None
+                _, grad_allowed = tolerance.allowed(grad, scales.get("grad"), grad_size)
+                extra = update_allowance(ref_value - ref_before[name], grad, grad_allowed)
             rows.append(compare_tensor(ctx, number, quantity, name, ref_value, value, tolerance,
-                                       scales[quantity], update, magnitude=size))
+                                       scales[quantity], update, extra=extra, magnitude=size))
         for quantity, name in got:
             rows.append(ctx.row(step=number, quantity=quantity, tensor=name, status=ERROR,
                                 message=f"unexpected {quantity} {name!r}: the case has no such tensor"))

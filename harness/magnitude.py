@@ -27,6 +27,42 @@ from .trace import Trace
 Magnitudes = dict[tuple[str, str], np.ndarray]  # (quantity, tensor) -> per-element magnitude
 
 
+def _formula_terms(layer, z: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(size of the terms of f(z)'s formula, size of the terms of f′(z)'s formula).
+
+    Where a formula subtracts, its result carries the rounding of its terms: tanh′ = 1 − a² is
+    ~1e-8 when saturated but rounded like 1; gelu's 0.5·z·(1 + tanh u) cancels in its tail.
+    Frameworks write these formulas differently, so they differ by the rounding of the terms.
+    """
+    name, s = layer.activation, layer.settings
+    slope = np.abs(ref.activation(layer)[1](z, a, np.ones_like(z)))
+    if name == "tanh":
+        return np.abs(a), 1 + a * a
+    if name == "sigmoid":
+        return np.abs(a), np.abs(a) * (1 + np.abs(a))
+    if name in ("elu", "selu"):
+        alpha = s.get("alpha", catalog.SELU_ALPHA)
+        scale = catalog.SELU_SCALE if name == "selu" else 1.0
+        tail = scale * alpha * (np.exp(np.minimum(z, 0)) + 1)  # alpha·(e^z − 1), written as it is
+        return np.where(z > 0, np.abs(a), tail), slope
+    if name == "silu":
+        sig = ref.sigmoid(z)
+        return np.abs(a), sig * (1 + np.abs(z) * (1 + sig))
+    if name == "mish":
+        t = np.tanh(ref.softplus(z))
+        return np.abs(a), np.abs(t) + np.abs(z) * (1 + t * t) * ref.sigmoid(z)
+    if name == "gelu":
+        if s.get("approximate") == "tanh":
+            u = ref.SQRT_2_OVER_PI * (z + 0.044715 * z ** 3)
+            t = np.tanh(u)
+            du = ref.SQRT_2_OVER_PI * (1 + 3 * 0.044715 * z * z)
+            return 0.5 * np.abs(z) * (1 + np.abs(t)), 0.5 * (1 + np.abs(t)) + \
+                0.5 * np.abs(z) * (1 + t * t) * du
+        phi = ref.INV_SQRT_2PI * np.exp(-0.5 * z * z)
+        return np.abs(z), 1 + np.abs(z) * phi  # 0.5·z·(1 + erf): terms up to |z|
+    return np.abs(a), slope
+
+
 def _act_magnitude(layer, z: np.ndarray, a: np.ndarray, error_in: np.ndarray) -> tuple:
     """(magnitude of the activation's output, |Jacobian|ᵀ as a function for the backward)."""
     name = layer.activation
@@ -41,7 +77,8 @@ def _act_magnitude(layer, z: np.ndarray, a: np.ndarray, error_in: np.ndarray) ->
         backward = lambda m: m + s * m.sum(axis=-1, keepdims=True)  # noqa: E731  Jᵀ
         return np.maximum(np.abs(a), forward(error_in)), backward
     slope = np.abs(ref.activation(layer)[1](z, a, np.ones_like(z)))
-    return np.maximum(np.abs(a), slope * error_in), lambda m: slope * m
+    terms, slope_terms = _formula_terms(layer, z, a)
+    return np.maximum(terms, slope * error_in), lambda m: slope_terms * m
 
 
 def _loss_curvature(case: Case, out: np.ndarray, y, m_out: np.ndarray) -> np.ndarray:
@@ -127,22 +164,19 @@ def _loss_terms(case: Case, out: np.ndarray, y) -> np.ndarray:
 
 
 def trace_magnitudes(case: Case, inputs: Inputs, reference: Trace) -> list[Magnitudes]:
-    """Per step, the magnitudes of what the reference computed, including updated parameters.
+    """Per step, the magnitudes of what the reference computed, the updated parameters too.
 
-    A parameter after the update p − lr·u(g) carries the rounding of p and of the step, and the
-    relative error of its gradient passed on to the step (exact for sgd, a bound for the
-    normalising optimizers, whose step moves less than its gradient's relative error).
+    A parameter after the update p − lr·u(g) carries here the rounding of p and of the step; the
+    uncertainty of its gradient, which an update passes on, is added by the comparator from the
+    gradient's own allowance (harness.compare.update_allowance).
     """
     out: list[Magnitudes] = []
     before = {k: np.asarray(v, dtype=np.float64) for k, v in inputs.params.items()}
     for step in reference.steps:
         m = step_magnitudes(case, before, inputs.x, inputs.y)
-        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        with np.errstate(invalid="ignore", over="ignore"):
             for name, after in step.params.items():
-                g, m_g = step.grads[name], m[("grad", name)]
-                moved = np.abs(after - before[name])
-                ratio = np.where(np.abs(g) > 0, m_g / np.abs(g), 0.0)
-                m[("param", name)] = np.abs(before[name]) + moved * (1 + ratio)
+                m[("param", name)] = np.abs(before[name]) + np.abs(after - before[name])
         out.append({k: np.where(np.isfinite(v), v, np.inf) for k, v in m.items()})
         before = step.params
     return out

@@ -1,4 +1,5 @@
-"""The optimizers of harness.catalog written out in NumPy: the reference's (and the default update of an --impl file without one).
+"""The optimizers of harness.catalog written out in NumPy: the reference's, and the update an
+--impl file without its own gets. micrograd has its own (harness/adapters/micrograd_optim.py).
 
 ``Optimizer.step(params, grads)`` returns the new parameters and keeps its state (moments, step
 count) on the object, one object per run. Arithmetic stays in the parameters' dtype.
