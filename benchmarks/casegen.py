@@ -136,7 +136,7 @@ def _last_activation(draw: _Draw, loss: str) -> str:
 
 # -- losses and targets -------------------------------------------------------------------------
 def _loss(draw: _Draw, name: str):
-    defaults = catalog.LOSSES[name][3]
+    defaults = catalog.LOSSES[name].defaults()
     settings = {}
     if "delta" in defaults and draw.chance(0.5):
         settings["delta"] = draw.uniform(0.2, 2.0)
@@ -148,7 +148,7 @@ def _loss(draw: _Draw, name: str):
 
 
 def _targets(draw: _Draw, loss: str, batch: int, units: int) -> dict | None:
-    kind = catalog.LOSSES[loss][0]
+    kind = catalog.LOSSES[loss].target
     seed = draw.seed()
     if kind == catalog.TARGET_NONE:
         return None
@@ -212,7 +212,7 @@ def _init(draw: _Draw, activations: list[str]) -> dict:
 # -- optimizers ---------------------------------------------------------------------------------
 def _optimizer(draw: _Draw, name: str) -> dict:
     opt: dict = {"name": name, "lr": draw.log_uniform(1e-3, 0.1)}
-    defaults = catalog.OPTIMIZERS[name]
+    defaults = catalog.OPTIMIZERS[name].defaults()
     if name == "sgd":
         if draw.chance(0.6):
             opt["momentum"] = draw.uniform(0.1, 0.95, 2)
@@ -266,7 +266,7 @@ def _case(draw: _Draw, name: str, seed: int) -> dict:
     depth = draw.integer(1, MAX_DEPTH)
     activations = [draw.choice(catalog.ACTIVATIONS) for _ in range(depth - 1)]
     activations.append(_last_activation(draw, loss_name))
-    classes = catalog.LOSSES[loss_name][0] in (catalog.TARGET_CLASSES,
+    classes = catalog.LOSSES[loss_name].target in (catalog.TARGET_CLASSES,
                                                catalog.TARGET_DISTRIBUTION)
     network = []
     for i, act in enumerate(activations):

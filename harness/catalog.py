@@ -1,87 +1,216 @@
 """The one place that names what a case may use, with every default spelt out.
 
-Each name means one definition, written here. Adapters map a name to their framework's own
-function or optimizer with the arguments that make it match this definition; libraries' own
-defaults are never inherited (adamw's weight decay is 0.01 in torch and 1e-4 in optax; rmsprop's
-decay is 0.99 in torch and 0.9 in optax). Where no argument can make a framework match, the
-difference is declared as a known discrepancy in the cases that show it.
-
-A setting's default decides its type: a bool default means the setting is a boolean, a number
-default a number; None marks a required number.
+Each name means one definition, written here as an entry: its formula, its settings (type,
+default, the rule a value must meet), where its derivative is a convention rather than a limit
+(its kinks), and for a loss the kind of target it takes. The loader checks cases against the
+entries, the fd oracle reads their kinks, `python -m harness schema` and `python -m harness
+vocabulary` are made from them. Adapters map a name to their framework's own function with the
+arguments that make it match the definition; libraries' own defaults are never inherited
+(adamw's weight decay is 0.01 in torch and 1e-4 in optax; rmsprop's decay is 0.99 in torch and
+0.9 in optax). Where no argument can make a framework match, the difference is declared as a
+known discrepancy in the cases that show it.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
 
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 
-# name -> (definition, {setting: default})
-ACTIVATIONS: dict[str, tuple[str, dict]] = {
-    "identity": ("z", {}),
-    "sigmoid": ("1 / (1 + e^−z)", {}),
-    "tanh": ("tanh z", {}),
-    "relu": ("max(z, 0); relu′(0) = 0", {}),
-    "leaky_relu": ("z if z > 0 else slope·z; leaky_relu′(0) = slope", {"slope": 0.01}),
-    "elu": ("z if z > 0 else alpha·(e^z − 1); elu′(0) = alpha", {"alpha": 1.0}),
-    "selu": (f"{SELU_SCALE:.6f}·elu(z, alpha={SELU_ALPHA:.6f})", {}),
-    "gelu": ("z·Φ(z) (approximate: none), or 0.5·z·(1 + tanh(√(2/π)·(z + 0.044715·z³))) "
-             "(approximate: tanh)", {"approximate": "none"}),
-    "softplus": ("log(1 + e^(beta·z)) / beta, no linear threshold", {"beta": 1.0}),
-    "silu": ("z·sigmoid(z)", {}),
-    "mish": ("z·tanh(softplus(z))", {}),
-    "hardtanh": ("clip(z, min_val, max_val); derivative 1 strictly inside, 0 at and beyond "
-                 "the edges", {"min_val": -1.0, "max_val": 1.0}),
-    "softmax": ("e^z / Σ e^z over each sample's units", {}),
-    "log_softmax": ("z − log Σ e^z over each sample's units", {}),
-}
 GELU_APPROXIMATIONS = ("none", "tanh")
+REDUCTIONS = ("mean", "sum")
 
-# loss -> (kind of target, reduced over, definition of one term, {setting: default})
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting of an entry. Its default decides its type: a bool is a boolean, a str one of
+    ``choices``, a number a number; None marks a required number. A number may have bounds."""
+
+    default: float | bool | str | None
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False  # low itself is excluded
+    high_open: bool = False
+    choices: tuple[str, ...] = ()
+
+    @property
+    def kind(self) -> str:
+        if isinstance(self.default, bool):
+            return "boolean"
+        return "choice" if isinstance(self.default, str) else "number"
+
+    @property
+    def rule(self) -> str:
+        """The bounds in words: "≥ 0", "> 0", "in [0, 1)"; "" when there are none."""
+        if self.low is not None and self.high is not None:
+            return (f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}"
+                    f"{')' if self.high_open else ']'}")
+        if self.low is not None:
+            return f"{'>' if self.low_open else '≥'} {self.low:g}"
+        if self.high is not None:
+            return f"{'<' if self.high_open else '≤'} {self.high:g}"
+        return ""
+
+    def problem(self, value: float) -> str | None:
+        """None when a number is within the bounds, else what was expected."""
+        low_ok = self.low is None or (value > self.low if self.low_open else value >= self.low)
+        high_ok = self.high is None or (value < self.high if self.high_open else
+                                        value <= self.high)
+        return None if low_ok and high_ok else f"expected a number {self.rule}, found {value}"
+
+
+def _at_least_0(default: float = 0.0) -> Setting:
+    return Setting(default, low=0.0)
+
+
+def _positive(default: float) -> Setting:
+    return Setting(default, low=0.0, low_open=True)
+
+
+def _unit_interval(default: float) -> Setting:
+    return Setting(default, low=0.0, high=1.0, high_open=True)
+
+
+NO_KINKS: Callable[[dict], tuple[float, ...]] = lambda settings: ()  # noqa: E731
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    definition: str
+    settings: dict[str, Setting] = field(default_factory=dict)
+    # a rule across settings: (setting it names, problem) or None
+    constraint: Callable[[dict], tuple[str, str] | None] | None = field(default=None,
+                                                                         compare=False)
+
+    def defaults(self) -> dict:
+        return {key: setting.default for key, setting in self.settings.items()}
+
+    def with_defaults(self, given: dict) -> dict:
+        """Every setting: the given ones, the defaults for the rest."""
+        return {key: given.get(key, s.default) for key, s in self.settings.items()}
+
+    @property
+    def required(self) -> list[str]:
+        return [key for key, s in self.settings.items() if s.default is None]
+
+
+@dataclass(frozen=True)
+class Activation(Entry):
+    # pre-activation values z where the derivative is a convention (relu′(0) = 0)
+    kinks: Callable[[dict], tuple[float, ...]] = field(default=NO_KINKS, compare=False)
+    per_sample: bool = False  # acts on each sample's units together (softmax)
+
+
 TARGET_NONE, TARGET_LIKE_OUTPUT, TARGET_CLASSES, TARGET_DISTRIBUTION = (
     "none", "like-output", "classes", "distribution")
 ELEMENTS, SAMPLES = "elements", "samples"  # what `reduction: mean` averages over
-LOSSES: dict[str, tuple[str, str, str, dict]] = {
-    "sum": (TARGET_NONE, ELEMENTS, "out (always summed)", {}),
-    "mse": (TARGET_LIKE_OUTPUT, ELEMENTS, "(out − y)²", {"reduction": "mean"}),
-    "l1": (TARGET_LIKE_OUTPUT, ELEMENTS, "|out − y|; its derivative at 0 is 0",
-           {"reduction": "mean"}),
-    "huber": (TARGET_LIKE_OUTPUT, ELEMENTS,
-              "0.5·d² if |d| ≤ delta else delta·(|d| − 0.5·delta), d = out − y",
-              {"delta": 1.0, "reduction": "mean"}),
-    "smooth_l1": (TARGET_LIKE_OUTPUT, ELEMENTS,
-                  "0.5·d²/beta if |d| < beta else |d| − 0.5·beta, d = out − y (huber / delta)",
-                  {"beta": 1.0, "reduction": "mean"}),
-    "bce": (TARGET_LIKE_OUTPUT, ELEMENTS, "−[y·log p + (1−y)·log(1−p)], p = out, no clamping",
-            {"reduction": "mean"}),
-    "bce_with_logits": (TARGET_LIKE_OUTPUT, ELEMENTS, "bce with p = sigmoid(out), computed stably",
-                        {"reduction": "mean"}),
-    "cross_entropy": (TARGET_CLASSES, SAMPLES, "−log softmax(out)[class]", {"reduction": "mean"}),
-    "nll": (TARGET_CLASSES, SAMPLES, "−log out[class]; out are probabilities",
-            {"reduction": "mean"}),
-    "kl_div": (TARGET_DISTRIBUTION, SAMPLES,
-               "Σ_units y·(log y − out), 0·log 0 = 0; out are log-probabilities, y probabilities",
-               {"reduction": "mean"}),
-}
-REDUCTIONS = ("mean", "sum")
 
-# optimizer -> {setting: default}; lr is always required
-OPTIMIZERS: dict[str, dict] = {
-    # g ← g + weight_decay·p; b ← momentum·b + (1 − dampening)·g (b = g at the first step);
-    # g ← g + momentum·b if nesterov else b (when momentum ≠ 0); p ← p − lr·g
-    "sgd": {"lr": None, "momentum": 0.0, "dampening": 0.0, "nesterov": False, "weight_decay": 0.0},
-    # g ← g + weight_decay·p; m ← β1·m + (1−β1)·g; v ← β2·v + (1−β2)·g²;
-    # v_max ← max(v_max, v) with amsgrad (of the raw v); m̂ = m/(1−β1^t); v̂ = v/(1−β2^t) (v_max
-    # likewise); p ← p − lr·m̂/(√v̂ + eps)
-    "adam": {"lr": None, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0,
-             "amsgrad": False},
-    # as adam without the L2 term, then p ← p − lr·weight_decay·p (decoupled), applied first
-    "adamw": {"lr": None, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.01,
-              "amsgrad": False},
-    # g ← g + weight_decay·p; v ← alpha·v + (1−alpha)·g²; centered: ḡ ← alpha·ḡ + (1−alpha)·g,
-    # v' = v − ḡ² (else v' = v); u = g/(√v' + eps), eps outside the root;
-    # b ← momentum·b + u and u = b when momentum ≠ 0; p ← p − lr·u
-    "rmsprop": {"lr": None, "alpha": 0.99, "eps": 1e-8, "weight_decay": 0.0, "momentum": 0.0,
-                "centered": False},
-}
+
+@dataclass(frozen=True)
+class Loss(Entry):
+    target: str = TARGET_LIKE_OUTPUT
+    reduced_over: str = ELEMENTS
+    # residuals d = out − y where the derivative is a convention (|d|′ at 0)
+    kinks: Callable[[dict], tuple[float, ...]] = field(default=NO_KINKS, compare=False)
+
+
+@dataclass(frozen=True)
+class OptimizerEntry(Entry):
+    pass
+
+
+def _hardtanh_bounds(s: dict) -> tuple[str, str] | None:
+    if s["min_val"] >= s["max_val"]:
+        return "", f"expected min_val < max_val, found {s['min_val']} ≥ {s['max_val']}"
+    return None
+
+
+def _nesterov(s: dict) -> tuple[str, str] | None:
+    if s["nesterov"] and (s["momentum"] <= 0 or s["dampening"] != 0):
+        return "nesterov", (f"nesterov needs momentum > 0 and dampening 0 (found momentum "
+                            f"{s['momentum']}, dampening {s['dampening']})")
+    return None
+
+
+_ZERO = lambda s: (0.0,)  # noqa: E731
+
+ACTIVATIONS: dict[str, Activation] = {a.name: a for a in (
+    Activation("identity", "z"),
+    Activation("sigmoid", "1 / (1 + e^−z)"),
+    Activation("tanh", "tanh z"),
+    Activation("relu", "max(z, 0); relu′(0) = 0", kinks=_ZERO),
+    Activation("leaky_relu", "z if z > 0 else slope·z; leaky_relu′(0) = slope",
+               {"slope": Setting(0.01)}, kinks=_ZERO),
+    Activation("elu", "z if z > 0 else alpha·(e^z − 1); elu′(0) = alpha",
+               {"alpha": Setting(1.0)}, kinks=_ZERO),
+    Activation("selu", f"{SELU_SCALE:.6f}·elu(z, alpha={SELU_ALPHA:.6f})", kinks=_ZERO),
+    Activation("gelu", "z·Φ(z) (approximate: none), or 0.5·z·(1 + tanh(√(2/π)·(z + 0.044715·z³))) "
+                       "(approximate: tanh)",
+               {"approximate": Setting("none", choices=GELU_APPROXIMATIONS)}),
+    Activation("softplus", "log(1 + e^(beta·z)) / beta, no linear threshold",
+               {"beta": _positive(1.0)}),
+    Activation("silu", "z·sigmoid(z)"),
+    Activation("mish", "z·tanh(softplus(z))"),
+    Activation("hardtanh", "clip(z, min_val, max_val); derivative 1 strictly inside, 0 at and "
+                           "beyond the edges",
+               {"min_val": Setting(-1.0), "max_val": Setting(1.0)}, _hardtanh_bounds,
+               kinks=lambda s: (s["min_val"], s["max_val"])),
+    Activation("softmax", "e^z / Σ e^z over each sample's units", per_sample=True),
+    Activation("log_softmax", "z − log Σ e^z over each sample's units", per_sample=True),
+)}
+
+_REDUCTION = {"reduction": Setting("mean", choices=REDUCTIONS)}
+
+LOSSES: dict[str, Loss] = {entry.name: entry for entry in (
+    Loss("sum", "out (always summed)", target=TARGET_NONE),
+    Loss("mse", "(out − y)²", dict(_REDUCTION)),
+    Loss("l1", "|out − y|; its derivative at 0 is 0", dict(_REDUCTION), kinks=_ZERO),
+    Loss("huber", "0.5·d² if |d| ≤ delta else delta·(|d| − 0.5·delta), d = out − y",
+         {"delta": _positive(1.0), **_REDUCTION}, kinks=lambda s: (-s["delta"], s["delta"])),
+    Loss("smooth_l1", "0.5·d²/beta if |d| < beta else |d| − 0.5·beta, d = out − y (huber / delta)",
+         {"beta": _positive(1.0), **_REDUCTION}, kinks=lambda s: (-s["beta"], s["beta"])),
+    Loss("bce", "−[y·log p + (1−y)·log(1−p)], p = out, no clamping", dict(_REDUCTION)),
+    Loss("bce_with_logits", "bce with p = sigmoid(out), computed stably", dict(_REDUCTION)),
+    Loss("cross_entropy", "−log softmax(out)[class]", dict(_REDUCTION), target=TARGET_CLASSES,
+         reduced_over=SAMPLES),
+    Loss("nll", "−log out[class]; out are probabilities", dict(_REDUCTION),
+         target=TARGET_CLASSES, reduced_over=SAMPLES),
+    Loss("kl_div", "Σ_units y·(log y − out), 0·log 0 = 0; out are log-probabilities, "
+                   "y probabilities", dict(_REDUCTION), target=TARGET_DISTRIBUTION,
+         reduced_over=SAMPLES),
+)}
+
+_LR = {"lr": Setting(None, low=0.0)}
+
+OPTIMIZERS: dict[str, OptimizerEntry] = {entry.name: entry for entry in (
+    OptimizerEntry(
+        "sgd", "g ← g + weight_decay·p; b ← momentum·b + (1 − dampening)·g (b = g at the first "
+               "step); g ← g + momentum·b if nesterov else b (when momentum ≠ 0); p ← p − lr·g",
+        {**_LR, "momentum": _at_least_0(),
+         "dampening": Setting(0.0, low=0.0, high=1.0),
+         "nesterov": Setting(False), "weight_decay": _at_least_0()}, _nesterov),
+    OptimizerEntry(
+        "adam", "g ← g + weight_decay·p; m ← β1·m + (1−β1)·g; v ← β2·v + (1−β2)·g²; v_max ← "
+                "max(v_max, v) with amsgrad (of the raw v); m̂ = m/(1−β1^t); v̂ = v/(1−β2^t) "
+                "(v_max likewise); p ← p − lr·m̂/(√v̂ + eps)",
+        {**_LR, "beta1": _unit_interval(0.9), "beta2": _unit_interval(0.999),
+         "eps": _at_least_0(1e-8), "weight_decay": _at_least_0(),
+         "amsgrad": Setting(False)}),
+    OptimizerEntry(
+        "adamw", "as adam without the L2 term, then p ← p − lr·weight_decay·p (decoupled), "
+                 "applied first",
+        {**_LR, "beta1": _unit_interval(0.9), "beta2": _unit_interval(0.999),
+         "eps": _at_least_0(1e-8),
+         "weight_decay": _at_least_0(0.01), "amsgrad": Setting(False)}),
+    OptimizerEntry(
+        "rmsprop", "g ← g + weight_decay·p; v ← alpha·v + (1−alpha)·g²; centered: ḡ ← "
+                   "alpha·ḡ + (1−alpha)·g, v′ = v − ḡ² (else v′ = v); u = g/(√v′ + eps), eps "
+                   "outside the root; b ← momentum·b + u and u = b when momentum ≠ 0; p ← p − lr·u",
+        {**_LR, "alpha": _unit_interval(0.99), "eps": _at_least_0(1e-8),
+         "weight_decay": _at_least_0(), "momentum": _at_least_0(), "centered": Setting(False)}),
+)}
 
 # init scheme -> {parameter: default (None = required)}; fan_in, fan_out are the layer's
 INIT_SCHEMES: dict[str, dict[str, float | None]] = {
@@ -108,7 +237,10 @@ DTYPES = ("float32", "float64")
 # quantities compared, in report order
 QUANTITIES = ("output", "loss", "grad", "param", "hvp")
 
+CATALOG: dict[str, dict[str, Entry]] = {"activation": ACTIVATIONS, "loss": LOSSES,
+                                        "optimizer": OPTIMIZERS}
 
-def settings_with_defaults(given: dict, defaults: dict) -> dict:
+
+def settings_with_defaults(given: dict, entry: Entry) -> dict:
     """Every setting of a catalog entry: the given ones, the defaults for the rest."""
-    return {key: given.get(key, default) for key, default in defaults.items()}
+    return entry.with_defaults(given)

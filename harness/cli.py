@@ -1,4 +1,4 @@
-"""``python -m harness run|validate|list|report``.
+"""``python -m harness run|validate|list|report|schema|vocabulary``.
 
 Exit 0: all conform; 1: discrepancies; 2: bad input or usage; 5: nothing was compared.
 """
@@ -205,6 +205,20 @@ def cmd_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_schema(args: argparse.Namespace) -> int:
+    from .schema import schema_text
+
+    sys.stdout.write(schema_text())
+    return EXIT_OK
+
+
+def cmd_vocabulary(args: argparse.Namespace) -> int:
+    from .vocabulary import markdown
+
+    sys.stdout.write(markdown())
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m harness", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -229,6 +243,10 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="render report.md again from a report folder")
     report.add_argument("folder", help="a folder with report.csv (and run.json)")
     report.set_defaults(handler=cmd_report)
+    schema = sub.add_parser("schema", help="print a JSON Schema of the case format (for editors)")
+    schema.set_defaults(handler=cmd_schema)
+    vocabulary = sub.add_parser("vocabulary", help="print every name a case may use, as Markdown")
+    vocabulary.set_defaults(handler=cmd_vocabulary)
     validate = sub.add_parser("validate", help="check case files without running them")
     validate.add_argument("paths", nargs="+", help="case files or folders")
     validate.add_argument("--keep-going", action="store_true",

@@ -25,20 +25,6 @@ TOP_KEYS = ("name", "description", "tags", "dtype", "network", "params", "init",
             "optimizer", "steps", "frameworks", "tolerance", "expected", "known_discrepancies",
             "orders", "finite_differences")
 KNOWN_KEYS = ("framework", "quantity", "tensor", "dtype", "reason", "link", "steps", "from_step")
-CHOICES = {"approximate": catalog.GELU_APPROXIMATIONS, "reduction": catalog.REDUCTIONS}
-# (setting, what it must be, test) for settings of activations, losses and optimizers
-RULES = {
-    "lr": ("≥ 0", lambda v: v >= 0), "momentum": ("≥ 0", lambda v: v >= 0),
-    "weight_decay": ("≥ 0", lambda v: v >= 0), "eps": ("≥ 0", lambda v: v >= 0),
-    "beta1": ("in [0, 1)", lambda v: 0 <= v < 1), "beta2": ("in [0, 1)", lambda v: 0 <= v < 1),
-    "dampening": ("in [0, 1]", lambda v: 0 <= v <= 1),
-    "delta": ("> 0", lambda v: v > 0),
-}
-RULES_BY_NAME = {
-    ("rmsprop", "alpha"): ("in [0, 1)", lambda v: 0 <= v < 1),
-    ("softplus", "beta"): ("> 0", lambda v: v > 0),
-    ("smooth_l1", "beta"): ("> 0", lambda v: v > 0),
-}
 REQUIRED = ("network", "data", "loss", "optimizer")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 _PARAM = re.compile(r"^layers\.(\d+)\.(weight|bias)$")
@@ -243,64 +229,58 @@ class _Validator:
                 continue
             units = self.integer(spec["units"], path + ("units",), minimum=1)
             named = self.named(spec["activation"], path + ("activation",), catalog.ACTIVATIONS,
-                               "activation", lambda entry: entry[1])
+                               "activation")
             layers.append(Layer(units, *named) if units and named else None)
         return None if None in layers else tuple(layers)
 
-    def named(self, value: Any, path: tuple, table: dict, what: str,
-              defaults_of: Callable[[Any], dict]) -> tuple[str, dict] | None:
+    def named(self, value: Any, path: tuple, table: dict[str, catalog.Entry],
+              what: str) -> tuple[str, dict] | None:
         """A catalog entry written as a name, or as {name: …, setting: value, …}."""
         if isinstance(value, dict):
             name = self.choice(value.get("name"), path + ("name",), table, what)
             if name is None:
                 return None
-            settings = self.settings(name, value, path, defaults_of(table[name]))
+            settings = self.settings(table[name], value, path)
             return None if settings is None else (name, settings)
         name = self.choice(value, path, table, what)
         if name is None:
             return None
-        defaults = defaults_of(table[name])
-        missing = [k for k, d in defaults.items() if d is None]
+        missing = table[name].required
         if missing:
             self.problem(path, f"{what} {name!r} needs {', '.join(missing)}: write it as "
                                f"{{name: {name}, {missing[0]}: …}}")
             return None
-        return name, dict(defaults)
+        return name, table[name].defaults()
 
-    def settings(self, name: str, value: dict, path: tuple, defaults: dict) -> dict | None:
+    def settings(self, entry: catalog.Entry, value: dict, path: tuple) -> dict | None:
         """Every setting of one catalog entry, typed by its default and checked by its rule."""
-        required = [k for k, d in defaults.items() if d is None]
-        self.mapping(value, path, ["name", *defaults], required)
-        out, ok = {}, all(k in value for k in required)
-        for key, default in defaults.items():
+        self.mapping(value, path, ["name", *entry.settings], entry.required)
+        out, ok = {}, all(k in value for k in entry.required)
+        for key, setting in entry.settings.items():
             if key not in value:
-                out[key] = default
+                out[key] = setting.default
                 continue
             given, where = value[key], path + (key,)
-            if isinstance(default, bool):
+            if setting.kind == "boolean":
                 if not isinstance(given, bool):
                     self.problem(where, f"expected true or false, found {_kind(given)}")
                     ok = False
                 out[key] = given
-            elif isinstance(default, str):
-                ok = self.choice(given, where, CHOICES[key], key) is not None and ok
+            elif setting.kind == "choice":
+                ok = self.choice(given, where, setting.choices, key) is not None and ok
                 out[key] = given
             else:
                 number = self.number(given, where)
-                rule = RULES_BY_NAME.get((name, key)) or RULES.get(key)
-                if number is not None and rule and not rule[1](number):
-                    self.problem(where, f"expected a number {rule[0]}, found {number}")
+                problem = None if number is None else setting.problem(number)
+                if problem:
+                    self.problem(where, problem)
                     number = None
                 ok = number is not None and ok
                 out[key] = number
-        if ok and name == "hardtanh" and out["min_val"] >= out["max_val"]:
-            self.problem(path, f"expected min_val < max_val, found {out['min_val']} ≥ "
-                               f"{out['max_val']}")
-            ok = False
-        if ok and out.get("nesterov") and (out["momentum"] <= 0 or out["dampening"] != 0):
-            self.problem(path + ("nesterov",), "nesterov needs momentum > 0 and dampening 0 "
-                                               f"(found momentum {out['momentum']}, dampening "
-                                               f"{out['dampening']})")
+        broken = entry.constraint(out) if ok and entry.constraint else None
+        if broken:
+            key, message = broken
+            self.problem(path + ((key,) if key else ()), message)
             ok = False
         return out if ok else None
 
@@ -309,11 +289,11 @@ class _Validator:
             self.problem(("optimizer",), f"expected a mapping like {{name: sgd, lr: 0.1}}, "
                                          f"found {_kind(value)}")
             return None
-        named = self.named(value, ("optimizer",), catalog.OPTIMIZERS, "optimizer", dict)
+        named = self.named(value, ("optimizer",), catalog.OPTIMIZERS, "optimizer")
         return None if named is None else Optimizer(*named)
 
     def loss_spec(self, value: Any) -> tuple[str, dict] | None:
-        return self.named(value, ("loss",), catalog.LOSSES, "loss", lambda entry: entry[3])
+        return self.named(value, ("loss",), catalog.LOSSES, "loss")
 
     def framework_list(self, value: Any) -> tuple[str, ...] | None:
         if value == "all":
@@ -472,7 +452,7 @@ class _Validator:
     def targets(self, y: np.ndarray | None, loss: str, batch: int, units: int,
                 given: bool) -> np.ndarray | None:
         path = ("data", "y")
-        kind = catalog.LOSSES[loss][0]
+        kind = catalog.LOSSES[loss].target
         if kind == catalog.TARGET_NONE:
             if given:
                 self.warnings.append(f"loss {loss!r} takes no targets: data.y is ignored")

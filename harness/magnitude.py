@@ -85,7 +85,7 @@ def _loss_curvature(case: Case, out: np.ndarray, y, m_out: np.ndarray) -> np.nda
     """|∂(dL/dout)/∂out| applied to the output's magnitude: how the output's rounding reaches
     the loss gradient (zero for losses whose gradient does not depend on the output)."""
     name, settings = case.loss, case.loss_settings
-    per_element = catalog.LOSSES[name][1] == catalog.ELEMENTS
+    per_element = catalog.LOSSES[name].reduced_over == catalog.ELEMENTS
     mean = settings.get("reduction", "sum") == "mean"
     count = (out.size if per_element else out.shape[0]) if mean else 1
     if name in ("sum", "l1", "kl_div"):
@@ -152,7 +152,7 @@ def _loss_terms(case: Case, out: np.ndarray, y) -> np.ndarray:
     """|each term of the loss|, reduced as the loss is (the size of what its sum adds up)."""
     name, settings = case.loss, case.loss_settings
     mean = settings.get("reduction", "sum") == "mean"
-    if catalog.LOSSES[name][1] == catalog.ELEMENTS:
+    if catalog.LOSSES[name].reduced_over == catalog.ELEMENTS:
         terms, _ = ref._elementwise(name, settings, out, y)
         count = out.size
     else:

@@ -157,3 +157,15 @@ def test_micrograd_reports_the_ops_it_had_added(load):
     notes = run_case(case, "float32", ["micrograd"]).notes["micrograd"]
     assert "ops added to micrograd (not native): exp, log, sigmoid, tanh" in notes
     assert "float32 computed in float64: micrograd has Python floats only" in notes
+
+
+def _names(specs: list[str]) -> set[str]:
+    return {s.split("name: ")[1].split(",")[0].rstrip("}") if s.startswith("{") else s
+            for s in specs}
+
+
+def test_the_adapter_tests_cover_the_whole_catalog():
+    """A name added to the catalog is run through every adapter by the tests above (or the
+    adapter's supports() must give a reason): the lists here follow the catalog."""
+    assert _names(HIDDEN) == set(catalog.ACTIVATIONS)
+    assert _names(OPTIMIZERS) == set(catalog.OPTIMIZERS)

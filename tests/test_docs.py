@@ -1,33 +1,50 @@
-"""Facts in the README that come from code are checked here, so they cannot drift."""
+"""Facts in the README and docs/ that come from code are checked here, so they cannot drift."""
 from __future__ import annotations
 
 import re
+import shlex
+import unicodedata
 
 from harness import cli
+from harness.adapters import adapter_names
 from harness.compare import COLUMNS
+from harness.loader import load_case
 from harness.tolerance import DEFAULTS
 
 from conftest import ROOT
 
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+README_PATH = ROOT / "README.md"
+DOCS = ROOT / "docs"
+README = README_PATH.read_text(encoding="utf-8")
+README_MAX_BYTES = 15_000
 
 
-def _table_after(heading: str) -> list[list[str]]:
-    """The first Markdown table after ``heading``: its body rows as lists of cells."""
-    text = README[README.index(heading):]
-    lines = [l for l in text.splitlines() if l.startswith("|")]
-    start = next(i for i, l in enumerate(text.splitlines()) if l.startswith("|"))
+def _text(name: str) -> str:
+    return (ROOT / name).read_text(encoding="utf-8")
+
+
+def _markdown_files():
+    return [README_PATH, *sorted(DOCS.glob("*.md"))]
+
+
+def _table_after(text: str, heading: str) -> list[list[str]]:
+    """The first Markdown table at or after ``heading`` in ``text``: its body rows as cells."""
+    assert heading in text, f"{heading!r} not found"
+    lines = text[text.index(heading):].splitlines()
+    start = next(i for i, l in enumerate(lines) if l.startswith("|"))
     body = []
-    for line in text.splitlines()[start:]:
+    for line in lines[start:]:
         if not line.startswith("|"):
             break
         body.append([c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]])
-    assert lines
+    assert len(body) > 2, f"no table rows after {heading!r}"
     return body[2:]
 
 
 def test_default_tolerance_table_matches_the_code():
-    rows = {r[0]: r for r in _table_after("| dtype | atol | rtol | scale_rtol | sum_rtol |")}
+    text = _text("docs/verdicts.md")
+    rows = {r[0]: r for r in _table_after(text, "| dtype | atol | rtol | scale_rtol | sum_rtol |")}
+    assert set(rows) == set(DEFAULTS)
     for dtype, tolerance in DEFAULTS.items():
         _, atol, rtol, scale_rtol, sum_rtol = rows[dtype]
         assert atol.startswith(f"{tolerance.atol:.2g}")
@@ -37,12 +54,151 @@ def test_default_tolerance_table_matches_the_code():
 
 def test_every_csv_column_is_documented():
     documented = set()
-    for row in _table_after("| column | meaning |"):
+    for row in _table_after(_text("docs/report.md"), "| column | meaning |"):
         documented |= {name.strip() for name in row[0].split(",")}
     assert documented == set(COLUMNS)
 
 
 def test_exit_codes_are_documented():
-    codes = {int(r[0]) for r in _table_after("| exit code | meaning |")}
+    codes = {int(r[0]) for r in _table_after(README, "| exit code | meaning |")}
     assert {cli.EXIT_OK, cli.EXIT_DISCREPANCY, cli.EXIT_BAD_INPUT,
             cli.EXIT_NOTHING_COMPARED, 130} == codes
+
+
+# --- the README stays readable -------------------------------------------------------------
+
+def test_readme_is_short_enough_to_read():
+    size = len(README_PATH.read_bytes())
+    assert size <= README_MAX_BYTES, (
+        f"README.md is {size} bytes, over {README_MAX_BYTES}: move reference material to docs/")
+
+
+# --- links ----------------------------------------------------------------------------------
+
+_FENCE = re.compile(r"^(```|~~~).*?^\1[ \t]*$", re.S | re.M)
+_INLINE_CODE = re.compile(r"`[^`\n]*`")
+_LINK = re.compile(r"!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+
+
+def _prose(text: str) -> str:
+    """``text`` without fenced code blocks and inline code, where brackets are not links."""
+    return _INLINE_CODE.sub("", _FENCE.sub("", text))
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
+    heading = re.sub(r"[`*_]|\[([^\]]*)\]\([^)]*\)", r"\1", heading.strip()).lower()
+    kept = "".join(c for c in heading
+                   if c in " -_" or unicodedata.category(c)[0] in "LN")
+    return kept.replace(" ", "-")
+
+
+def _anchors(text: str) -> set[str]:
+    seen: dict[str, int] = {}
+    anchors = set()
+    for match in re.finditer(r"^#{1,6}[ \t]+(.+?)[ \t#]*$", _FENCE.sub("", text), re.M):
+        slug = _slug(match.group(1))
+        n = seen.get(slug, 0)
+        seen[slug] = n + 1
+        anchors.add(slug if n == 0 else f"{slug}-{n}")
+    return anchors
+
+
+def _relative_links():
+    for path in _markdown_files():
+        for target in _LINK.findall(_prose(path.read_text(encoding="utf-8"))):
+            if re.match(r"[a-z][a-z0-9+.-]*:", target, re.I):   # http:, https:, mailto:
+                continue
+            yield path, target
+
+
+def test_docs_exist_and_readme_links_every_page():
+    pages = sorted(p.name for p in DOCS.glob("*.md"))
+    assert pages, "docs/ has no pages"
+    linked = {target.split("#")[0] for path, target in _relative_links() if path == README_PATH}
+    assert {f"docs/{p}" for p in pages} <= linked, "a docs page the README does not link"
+
+
+def test_every_relative_link_points_to_a_file_that_exists():
+    broken = []
+    for path, target in _relative_links():
+        file_part, _, anchor = target.partition("#")
+        linked = (path.parent / file_part).resolve() if file_part else path
+        where = f"{path.relative_to(ROOT)}: {target}"
+        if not linked.exists():
+            broken.append(f"{where} (no such file)")
+        elif anchor and linked.suffix == ".md" and \
+                anchor not in _anchors(linked.read_text(encoding="utf-8")):
+            broken.append(f"{where} (no heading with that anchor)")
+    assert not broken, "broken links:\n" + "\n".join(broken)
+
+
+# --- the set-up commands are what CI runs -----------------------------------------------------
+
+def _setup_blocks() -> list[str]:
+    section = README.split("\n## Set up and run\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"^```bash\n(.*?)\n```$", section, re.S | re.M)
+    assert len(blocks) == 2, "the set-up section has the run command and the test command"
+    assert all("\n" not in b for b in blocks), "each set-up command is one line"
+    return blocks
+
+
+def _commands(line: str) -> list[list[str]]:
+    return [shlex.split(part) for part in line.split("&&")]
+
+
+def _pip_install_args(commands: list[list[str]]) -> list[str]:
+    installs = [c for c in commands if c[:2] == ["pip", "install"] and "--upgrade" not in c]
+    assert len(installs) == 1, commands
+    return [a for a in installs[0][2:] if a != "--quiet"]
+
+
+def _ci_commands() -> list[list[str]]:
+    lines = [l.strip() for l in _text(".ci/run").splitlines()]
+    return [shlex.split(l) for l in lines if l and not l.startswith("#")]
+
+
+def test_readme_setup_commands_install_what_ci_installs():
+    run_command, test_command = (_commands(b) for b in _setup_blocks())
+    ci = _ci_commands()
+    ci_install = _pip_install_args(ci)
+    pins = [a for a in ci_install if a.startswith("torch")]
+    assert len(pins) == 1 and re.fullmatch(r"torch==\d+(\.\d+)+", pins[0]), ci_install
+    assert ci_install == [pins[0], "-e", ".[test]", "-e", "examples/autograd-plugin"]
+
+    # the test command is CI's: the same virtual environment, install and pytest
+    assert _pip_install_args(test_command) == ci_install
+    for command in (["python3", "-m", "venv", ".venv"], [".", ".venv/bin/activate"],
+                    ["python", "-m", "pytest"]):
+        assert command in ci and command in test_command
+    assert test_command[-1] == ["python", "-m", "pytest"]
+
+    # the run command installs the same torch and the package without its test extra
+    assert _pip_install_args(run_command) == [pins[0], "-e", "."]
+    assert run_command[:2] == test_command[:2]
+    assert run_command[-1] == ["python", "-m", "harness", "run"]
+
+
+def test_readme_case_example_is_a_valid_case(tmp_path):
+    """The sigmoid neuron in "Writing a case" is a public contract: it must load as written."""
+    section = README.split("\n## Writing a case\n", 1)[1]
+    example = re.search(r"^```yaml\n(.*?)^```$", section, re.S | re.M).group(1)
+    path = tmp_path / "sigmoid-neuron.yaml"
+    path.write_text(example, encoding="utf-8")
+    case, problems = load_case(path, adapter_names())
+    assert not problems, [str(p) for p in problems]
+    assert case is not None and case.name == "sigmoid-neuron"
+
+
+def test_the_vocabulary_page_holds_the_catalog_as_generated():
+    from harness import catalog
+    from harness.vocabulary import BEGIN, END, markdown
+
+    page = (ROOT / "docs" / "vocabulary.md").read_text(encoding="utf-8")
+    generated = page[page.index(BEGIN):page.index(END) + len(END)] + "\n"
+    assert generated == markdown(), "regenerate: python -m harness vocabulary"
+    # and every name has a row in the hand-written tables of how each framework maps it
+    mapped = page[page.index(END):]
+    rows = {line.split("|")[1].strip() for line in mapped.splitlines() if line.startswith("| ")}
+    for table in (catalog.ACTIVATIONS, catalog.LOSSES, catalog.OPTIMIZERS):
+        assert set(table) <= rows, set(table) - rows

@@ -207,7 +207,7 @@ def _sample_loss(name: str, settings: dict, out: list, y) -> object:
         return balanced_sum(out)
     if name == "kl_div":  # Σ y·(log y − out): y·log y is a constant
         return balanced_sum([(t * math.log(t) if t > 0 else 0.0) - o * t for o, t in zip(out, y)])
-    if catalog.LOSSES[name][1] == catalog.ELEMENTS:
+    if catalog.LOSSES[name].reduced_over == catalog.ELEMENTS:
         return balanced_sum([_element_loss(name, settings, o, t) for o, t in zip(out, y)])
     logp = log_softmax(out) if name == "cross_entropy" else [log(p) for p in out]
     if isinstance(y, int):
@@ -308,7 +308,7 @@ class MicrogradAdapter:
                               for s, out in enumerate(outs)]
                 loss = balanced_sum(per_sample)
                 if case.loss_settings.get("reduction") == "mean":
-                    per_element = catalog.LOSSES[case.loss][1] == catalog.ELEMENTS
+                    per_element = catalog.LOSSES[case.loss].reduced_over == catalog.ELEMENTS
                     loss = loss / (n * case.layers[-1].units if per_element else n)
                 limit = sys.getrecursionlimit()
                 sys.setrecursionlimit(max(limit, 2 * graph_depth(case) + 1_000))

@@ -184,7 +184,7 @@ def loss_and_grad(name: str, out: np.ndarray, y: np.ndarray | None,
                   settings: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(loss, dloss/dout) as defined in harness.catalog, with its reduction."""
     settings = settings or {}
-    if catalog.LOSSES[name][1] == catalog.ELEMENTS:
+    if catalog.LOSSES[name].reduced_over == catalog.ELEMENTS:
         terms, grad = _elementwise(name, settings, out, y)
         count = out.size
     else:

@@ -15,6 +15,7 @@ import zlib
 
 import numpy as np
 
+from .. import catalog
 from ..adapters import numpy_ref
 from ..case import Case
 
@@ -22,20 +23,6 @@ EPS = float(np.finfo(np.float64).eps)
 H0 = EPS ** (1 / 3)  # the step that balances truncation and rounding for central differences
 ROUNDING_FACTOR = 16.0  # the loss is a sum: its rounding error is a few eps of its terms
 
-# where each activation's derivative jumps, in z
-ACTIVATION_KINKS = {
-    "relu": lambda s: (0.0,),
-    "leaky_relu": lambda s: (0.0,),
-    "elu": lambda s: (0.0,),
-    "selu": lambda s: (0.0,),
-    "hardtanh": lambda s: (s["min_val"], s["max_val"]),
-}
-# where each loss's derivative jumps, in d = out − y
-LOSS_KINKS = {
-    "l1": lambda s: (0.0,),
-    "huber": lambda s: (-s["delta"], s["delta"]),
-    "smooth_l1": lambda s: (-s["beta"], s["beta"]),
-}
 
 
 def sample_indices(case: Case, name: str, size: int) -> np.ndarray:
@@ -52,10 +39,11 @@ class _Loss:
 
     def __init__(self, case: Case, x: np.ndarray, y: np.ndarray | None):
         self.case, self.x, self.y = case, x, y
-        self.kinked_layers = [(i, ACTIVATION_KINKS[l.activation](l.settings))
-                              for i, l in enumerate(case.layers) if l.activation in ACTIVATION_KINKS]
-        self.loss_kinks = LOSS_KINKS[case.loss](case.loss_settings) \
-            if case.loss in LOSS_KINKS else ()
+        # where each activation's derivative jumps, in z, and the loss's, in d = out − y
+        kinks = [(i, catalog.ACTIVATIONS[l.activation].kinks(l.settings))
+                 for i, l in enumerate(case.layers)]
+        self.kinked_layers = [(i, points) for i, points in kinks if points]
+        self.loss_kinks = catalog.LOSSES[case.loss].kinks(case.loss_settings)
 
     def __call__(self, params: dict[str, np.ndarray]) -> tuple[float, list[np.ndarray]]:
         out, cache = numpy_ref.forward(self.case, params, self.x)
