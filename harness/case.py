@@ -15,6 +15,26 @@ from .tolerance import DEFAULTS, Tolerance
 FD_DEFAULTS = {"samples": 64, "richardson": True}
 
 
+def weight_name(layer: int) -> str:
+    """The canonical name of a layer's weight, (units, fan_in)."""
+    return f"layers.{layer}.weight"
+
+
+def bias_name(layer: int) -> str:
+    """The canonical name of a layer's bias, (units,)."""
+    return f"layers.{layer}.bias"
+
+
+def param_shapes(units: list[int], features: int) -> dict[str, tuple[int, ...]]:
+    """Every parameter's canonical name and shape, in canonical order (weight, then bias, per
+    layer), for layers of ``units`` fed ``features`` inputs."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    for i, n in enumerate(units):
+        shapes[weight_name(i)] = (n, features if i == 0 else units[i - 1])
+        shapes[bias_name(i)] = (n,)
+    return shapes
+
+
 @dataclass(frozen=True)
 class Layer:
     units: int
@@ -23,7 +43,7 @@ class Layer:
 
 
 @dataclass(frozen=True)
-class Optimizer:
+class OptimizerSpec:
     name: str
     settings: dict[str, float]
 
@@ -103,7 +123,7 @@ class Case:
     layers: tuple[Layer, ...]
     loss: str
     loss_settings: dict  # every setting of the loss (reduction, delta, beta), defaults filled
-    optimizer: Optimizer
+    optimizer: OptimizerSpec
     steps: int
     frameworks: tuple[str, ...] | None  # None: every framework
     initial_params: dict[str, np.ndarray]  # float64, canonical names and layouts
@@ -133,7 +153,7 @@ class Case:
 
     @property
     def param_names(self) -> list[str]:
-        return [f"layers.{i}.{kind}" for i in range(len(self.layers)) for kind in ("weight", "bias")]
+        return list(param_shapes([layer.units for layer in self.layers], self.x.shape[1]))
 
     def wants(self, framework: str) -> bool:
         return self.frameworks is None or framework in self.frameworks

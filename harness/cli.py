@@ -10,13 +10,12 @@ import sys
 import time
 from typing import Sequence
 
-from .adapters import REFERENCE, adapter_names, get_adapter
+from .adapters import REFERENCE, adapter_names, get_adapter, is_oracle
 from .adapters.user_impl import register_implementations
 from .case import Case
 from .compare import DECIDED, ERROR, FAIL, SKIP
 from .errors import CaseError, UsageError
 from .loader import load_cases
-from .oracles import Oracle
 from .workers import DEFAULT_TIMEOUT
 
 EXIT_OK, EXIT_DISCREPANCY, EXIT_BAD_INPUT, EXIT_NOTHING_COMPARED = 0, 1, 2, 5
@@ -84,14 +83,10 @@ def _reference(name: str | None, frameworks: list[str]) -> str:
         return REFERENCE
     if name not in adapter_names():
         raise UsageError(f"--reference {name}: unknown framework; valid: "
-                         f"{', '.join(n for n in adapter_names() if not _oracle(n))}")
-    if _oracle(name):
+                         f"{', '.join(n for n in adapter_names() if not is_oracle(n))}")
+    if is_oracle(name):
         raise UsageError(f"--reference {name}: an oracle checks the reference, it cannot be one")
     return name
-
-
-def _oracle(name: str) -> bool:
-    return isinstance(get_adapter(name), Oracle)
 
 
 def _warn_uninstalled(cases: list[Case]) -> None:
@@ -195,7 +190,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         available = get_adapter(name).availability()
         state = f"{available.version}" if available.available else f"unavailable: {available.reason}"
         role = " (reference)" if name == REFERENCE else \
-            " (oracle)" if isinstance(get_adapter(name), Oracle) else ""
+            " (oracle)" if is_oracle(name) else ""
         print(f"  {name:<12} {state}{role}")
     print(f"cases ({len(cases)}):")
     for case in cases:

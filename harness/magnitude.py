@@ -21,7 +21,7 @@ import numpy as np
 
 from . import catalog
 from .adapters import numpy_ref as ref
-from .case import Case, Inputs
+from .case import Case, Inputs, bias_name, weight_name
 from .trace import Trace
 
 Magnitudes = dict[tuple[str, str], np.ndarray]  # (quantity, tensor) -> per-element magnitude
@@ -125,7 +125,7 @@ def step_magnitudes(case: Case, params: dict[str, np.ndarray], x: np.ndarray, y)
         a, m_a = x, np.abs(x)
         layers = []
         for i, layer in enumerate(case.layers):
-            w, b = params[f"layers.{i}.weight"], params[f"layers.{i}.bias"]
+            w, b = params[weight_name(i)], params[bias_name(i)]
             z = a @ w.T + b
             m_z = m_a @ np.abs(w).T + np.abs(b)  # Σ|terms|, with the input's own error
             out = ref.activation(layer)[0](z)
@@ -142,9 +142,9 @@ def step_magnitudes(case: Case, params: dict[str, np.ndarray], x: np.ndarray, y)
         for i in reversed(range(len(case.layers))):
             m_in, through = layers[i]
             m_gz = through(m_g)
-            result[("grad", f"layers.{i}.weight")] = m_gz.T @ m_in
-            result[("grad", f"layers.{i}.bias")] = m_gz.sum(axis=0)
-            m_g = m_gz @ np.abs(params[f"layers.{i}.weight"])
+            result[("grad", weight_name(i))] = m_gz.T @ m_in
+            result[("grad", bias_name(i))] = m_gz.sum(axis=0)
+            m_g = m_gz @ np.abs(params[weight_name(i)])
     return {k: np.where(np.isfinite(v), v, np.inf) for k, v in result.items()}
 
 

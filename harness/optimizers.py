@@ -1,19 +1,19 @@
 """The optimizers of harness.catalog written out in NumPy: the reference's, and the update an
 --impl file without its own gets. micrograd has its own (harness/adapters/micrograd_optim.py).
 
-``Optimizer.step(params, grads)`` returns the new parameters and keeps its state (moments, step
+``NumpyOptimizer.step(params, grads)`` returns the new parameters and keeps its state (moments, step
 count) on the object, one object per run. Arithmetic stays in the parameters' dtype.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .case import Optimizer as OptimizerSpec
+from .case import OptimizerSpec
 
 Tensors = dict[str, np.ndarray]
 
 
-class Optimizer:
+class NumpyOptimizer:
     def __init__(self, spec: OptimizerSpec):
         self.name = spec.name
         self.s = spec.settings

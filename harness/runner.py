@@ -7,20 +7,19 @@ so each failure names its suspect (harness.consensus). The command line and pyte
 """
 from __future__ import annotations
 
-import traceback
 from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable
 
 import numpy as np
 
-from .adapters import REFERENCE, adapter_names, get_adapter
-from .adapters.base import AdapterError
+from .adapters import REFERENCE, adapter_names, get_adapter, is_oracle
 from .case import Case
 from .compare import ERROR, FAIL, SKIP, XFAIL, Context, Row, compare_expected, compare_traces
 from .consensus import UNCLEAR, Vote, blame, majority
-from .known import apply_known
+from .known_discrepancies import apply_known
 from .magnitude import trace_magnitudes
-from .oracles import Oracle, hvp_rows, reference_hvp
+from .jobs import Check, SecondOrder, Train
+from .oracles import reference_hvp
 from .tolerance import largest
 from .trace import Trace
 
@@ -38,41 +37,6 @@ class CaseRun:
     reference: str = REFERENCE
 
 
-def _describe(exc: BaseException) -> str:
-    """The exception and the innermost frame that raised it: enough to find a bug, no wall of text."""
-    if isinstance(exc, AdapterError):
-        return str(exc)
-    frames = traceback.extract_tb(exc.__traceback__)
-    where = f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
-    return f"{type(exc).__name__}: {exc}{where}"
-
-
-def run_adapter(name: str, case: Case, inputs, *call) -> tuple[object, str | None, str | None]:
-    """(result, skip reason, error message): exactly one of them is set. The result is the
-    adapter's Trace, or an oracle's rows when ``call`` carries (reference trace, context)."""
-    adapter = get_adapter(name)
-    available = adapter.availability()
-    if not available.available:
-        return None, available.reason or f"{name} is not available", None
-    reason = adapter.supports(case)
-    if reason:
-        return None, reason, None
-    try:
-        if isinstance(adapter, Oracle):
-            return adapter.check(case, inputs, *call), None, None
-        return adapter.run(case, inputs), None, None
-    except Exception as exc:  # one framework's failure is a result, not the end of the run
-        return None, None, _describe(exc)
-
-
-def run_hvp(name: str, case: Case, inputs, ctx: Context, reference: tuple[dict, dict]):
-    """Second-order rows of one framework, as (rows, skip, error) like run_adapter."""
-    try:
-        return hvp_rows(case, inputs, get_adapter(name), ctx, reference), None, None
-    except Exception as exc:
-        return None, None, _describe(exc)
-
-
 def frameworks_for(case: Case, selected: Iterable[str], reference: str = REFERENCE,
                    uninstalled: bool = False) -> list[str]:
     """The parties that produce rows for ``case``: selected and wanted by the case; the
@@ -86,10 +50,6 @@ def frameworks_for(case: Case, selected: Iterable[str], reference: str = REFEREN
     if reference in names and case.expected is None:
         names.remove(reference)
     return names
-
-
-def _is_oracle(name: str) -> bool:
-    return isinstance(get_adapter(name), Oracle)
 
 
 class _Plan:
@@ -116,8 +76,7 @@ class _Plan:
                                            message=message, suspect=suspect)
 
     def run(self) -> CaseRun:
-        reference, skip, error = self.call(self.reference, "run_adapter", self.reference,
-                                           self.narrowed, self.inputs)
+        reference, skip, error = self.call(Train(self.reference, self.narrowed, self.inputs))
         if reference is None:
             what = f"the reference ({self.reference})"
             message = f"{what} could not run this case: {skip}" if skip else \
@@ -130,13 +89,13 @@ class _Plan:
         self.magnitudes = trace_magnitudes(self.narrowed, self.inputs, reference)
         per_party: dict[str, list[Row]] = {}
         for name in self.names:  # every party runs before anything is compared
-            if name == self.reference or _is_oracle(name):
+            if name == self.reference or is_oracle(name):
                 continue
             available = get_adapter(name).availability()
             if not available.available:  # said here, without starting a worker for it
                 per_party[name] = [self.whole(name, SKIP, available.reason or "not available")]
                 continue
-            trace, skip, error = self.call(name, "run_adapter", name, self.narrowed, self.inputs)
+            trace, skip, error = self.call(Train(name, self.narrowed, self.inputs))
             if trace is None:
                 per_party[name] = [self.whole(name, SKIP if skip else ERROR, skip or error,
                                               "" if skip else name)]
@@ -146,7 +105,7 @@ class _Plan:
         for name in self.names:
             if name in per_party:
                 continue
-            per_party[name] = self.oracle_rows(name) if _is_oracle(name) else self.party_rows(name)
+            per_party[name] = self.oracle_rows(name) if is_oracle(name) else self.party_rows(name)
         rows = [row for name in self.names for row in per_party[name]]
         rows = self.with_suspects(rows)
         by_group: dict[tuple[str, str], list[Row]] = {}
@@ -169,8 +128,8 @@ class _Plan:
                 if not hasattr(self, "second_order"):
                     self.second_order = reference_hvp(self.narrowed, self.inputs)
                 fd_ctx = self.context(name, "fd")
-                hvp, _, error = self.call(name, "run_hvp", name, self.narrowed, self.inputs,
-                                          fd_ctx, self.second_order)
+                hvp, _, error = self.call(SecondOrder(name, self.narrowed, self.inputs, fd_ctx,
+                                                      self.second_order))
                 rows += hvp if hvp is not None else [fd_ctx.row(
                     step=1, quantity="hvp", tensor="", status=ERROR, message=error, suspect=name)]
         if case.expected:
@@ -181,8 +140,8 @@ class _Plan:
 
     def oracle_rows(self, name: str) -> list[Row]:
         ctx = self.context(name)
-        rows, skip, error = self.call(name, "run_adapter", name, self.narrowed, self.inputs,
-                                      self.traces[self.reference], ctx)
+        rows, skip, error = self.call(Check(name, self.narrowed, self.inputs,
+                                            self.traces[self.reference], ctx))
         if rows is None:
             return [self.whole(name, SKIP if skip else ERROR, skip or error, "" if skip else name)]
         return rows
@@ -234,7 +193,7 @@ class _Plan:
                 out.append(replace(r, suspect=suspect))
                 continue
             agreeing = self.agreeing(r.step, r.quantity, r.tensor)
-            if _is_oracle(r.framework):  # an oracle checks one party's gradients
+            if is_oracle(r.framework):  # an oracle checks one party's gradients
                 checked = getattr(get_adapter(r.framework), "framework", self.reference)
                 suspect = UNCLEAR if agreeing is None else \
                     (checked if checked not in agreeing else r.framework)
@@ -252,10 +211,8 @@ def run_case(case: Case, dtype: str, frameworks: Iterable[str], pool=None,
     worker process that can be killed on a time limit or a crash; without one, in this process.
     """
 
-    def call(name: str, kind: str, *args):
-        if pool is None:
-            return globals()[kind](*args)
-        return pool.call(name, kind, *args)
+    def call(job):
+        return job() if pool is None else pool.call(job.party, job)
 
     names = frameworks_for(case, frameworks, reference, uninstalled)
     return _Plan(case, dtype, names, reference, call).run()

@@ -23,7 +23,6 @@ DEFAULT_TIMEOUT = 300.0  # seconds per (case, dtype, framework): far above any s
 def _serve(connection: Connection, adapters: list) -> None:
     """The worker's loop: run jobs until told to stop. Ctrl-C is the parent's to handle."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from . import runner
     from .adapters import register
 
     for adapter in adapters:
@@ -35,9 +34,8 @@ def _serve(connection: Connection, adapters: list) -> None:
             return
         if job is None:
             return
-        kind, args = job
         try:
-            connection.send(getattr(runner, kind)(*args))
+            connection.send(job())
         except Exception as exc:  # e.g. a framework this worker cannot build
             connection.send((None, None, f"in the worker process: {type(exc).__name__}: {exc}"))
 
@@ -71,11 +69,11 @@ class WorkerPool:
         self._context = multiprocessing.get_context("spawn")
         self._workers: dict[str, tuple[Any, Connection]] = {}
 
-    def call(self, framework: str, kind: str, *args) -> tuple[Any, str | None, str | None]:
-        """Run ``runner.<kind>(*args)`` in the framework's worker: (result, skip, error)."""
+    def call(self, framework: str, job) -> tuple[Any, str | None, str | None]:
+        """Run a job (harness.jobs) in the framework's worker: (result, skip, error)."""
         process, connection = self._worker(framework)
         try:
-            connection.send((kind, args))
+            connection.send(job)
             if not connection.poll(self.timeout):
                 self._discard(framework, kill=True)
                 return None, None, (f"timed out after {self.timeout:g} s, the limit per "

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from harness import catalog
-from harness.adapters import _EXTRA as extra_adapters
+from harness.adapters import unregister
 from harness.adapters import adapter_names, get_adapter, register
 from harness.adapters.base import Adapter, Availability
 from harness.adapters.micrograd_adapter import MAX_NODES, MicrogradAdapter
@@ -121,7 +121,7 @@ def fakes():
 
     yield add
     for name in names:
-        extra_adapters.pop(name)
+        unregister(name)
 
 
 def test_missing_framework_is_a_skip_with_the_reason(load, fakes):

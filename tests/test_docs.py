@@ -202,3 +202,14 @@ def test_the_vocabulary_page_holds_the_catalog_as_generated():
     rows = {line.split("|")[1].strip() for line in mapped.splitlines() if line.startswith("| ")}
     for table in (catalog.ACTIVATIONS, catalog.LOSSES, catalog.OPTIMIZERS):
         assert set(table) <= rows, set(table) - rows
+
+
+def test_the_layout_page_names_every_module():
+    layout = (ROOT / "docs" / "layout.md").read_text(encoding="utf-8")
+    package = ROOT / "harness"
+    for path in sorted(package.rglob("*.py")):
+        relative = path.relative_to(package).as_posix()
+        if path.name == "__init__.py" and len(path.read_text(encoding="utf-8")) < 200:
+            continue  # a package marker: its folder's modules are what is named
+        name = relative if "/" in relative else path.name
+        assert name in layout, f"docs/layout.md does not mention {relative}"

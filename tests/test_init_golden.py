@@ -18,7 +18,8 @@ import math
 import numpy as np
 import pytest
 
-import harness.init
+import harness.loading.sections
+import harness.seeded
 import harness.loader
 
 SEED = 7
@@ -26,7 +27,7 @@ FEATURES = 3          # fan_in of layer 0
 UNITS = (7, 2)        # non-square everywhere: layer 0 is 7×3, layer 1 is 2×7
 
 
-# -- the recipe, written out independently of harness/init.py -----------------------------------
+# -- the recipe, written out independently of harness/seeded.py -----------------------------------
 def recipe_tensor(scheme: str, settings: dict, shape: tuple[int, ...], fan_in: int, fan_out: int,
                   rng: np.random.Generator) -> np.ndarray:
     if scheme == "zeros":
@@ -224,14 +225,15 @@ def test_weight_bias_and_layer_streams_differ(load):
 
 # -- planted bugs: each helper above must report them --------------------------------------------
 def plant(monkeypatch, name: str, replacement) -> None:
-    """Replace ``harness.init.<name>``. The loader imported the function by name
-    (``from .init import …``), so its binding is replaced too, or the plant would never run."""
-    monkeypatch.setattr(harness.init, name, replacement)
-    monkeypatch.setattr(harness.loader, name, replacement)
+    """Replace ``harness.seeded.<name>``. The loader's section parsers imported the function by
+    name (``from ..seeded import …``), so that binding is replaced too, or the plant would never
+    run."""
+    monkeypatch.setattr(harness.seeded, name, replacement)
+    monkeypatch.setattr(harness.loading.sections, name, replacement)
 
 
 def plant_he_normal_fan_out(monkeypatch):
-    real = harness.init.init_tensor
+    real = harness.seeded.init_tensor
 
     def init_tensor(scheme, settings, shape, fan_in, fan_out, rng):
         if scheme == "he_normal":  # planted: √(2/fan_out)
@@ -241,12 +243,12 @@ def plant_he_normal_fan_out(monkeypatch):
 
 
 def plant_bias_uses_weight_stream(monkeypatch):
-    real = harness.init.tensor_rng
+    real = harness.seeded.tensor_rng
     plant(monkeypatch, "tensor_rng", lambda seed, layer, kind: real(seed, layer, "weight"))
 
 
 def plant_one_stream_per_layer_kind(monkeypatch):
-    real = harness.init.tensor_rng
+    real = harness.seeded.tensor_rng
     plant(monkeypatch, "tensor_rng", lambda seed, layer, kind: real(seed, 0, kind))
 
 

@@ -5,7 +5,7 @@ import csv
 
 import pytest
 
-from harness.adapters import _EXTRA as extra_adapters
+from harness.adapters import unregister
 from harness.adapters import numpy_ref, register
 from harness.adapters.base import Availability
 from harness.cli import main
@@ -123,7 +123,7 @@ class _DriftingLearningRate:
 def drifting():
     register(_DriftingLearningRate())
     yield "drifting"
-    extra_adapters.pop("drifting")
+    unregister("drifting")
 
 
 def test_trajectory_growth_and_first_step_over_tolerance(drifting, write_case, tmp_path):

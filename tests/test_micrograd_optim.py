@@ -16,7 +16,7 @@ from micrograd.engine import Value  # noqa: E402
 
 from harness import catalog  # noqa: E402
 from harness.adapters.micrograd_optim import make  # noqa: E402
-from harness.case import Optimizer as Spec  # noqa: E402
+from harness.case import OptimizerSpec as Spec  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 START = [1.0, -2.0, 0.5]
@@ -244,7 +244,7 @@ def test_planted_reference_bug_does_not_pass_micrograd(monkeypatch):
     from harness.adapters.micrograd_adapter import MicrogradAdapter
     from harness.adapters.numpy_ref import NumpyAdapter
     from harness.loader import load_cases
-    from harness.optimizers import Optimizer
+    from harness.optimizers import NumpyOptimizer as Optimizer
 
     [case] = load_cases([ROOT / "cases" / "golden" / "sigmoid-neuron.yaml"],
                         harness.adapters.adapter_names())

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from harness import catalog
-from harness.case import Optimizer as Spec
-from harness.optimizers import Optimizer
+from harness.case import OptimizerSpec as Spec
+from harness.optimizers import NumpyOptimizer as Optimizer
 
 GRADS = [0.5, -0.25]
 

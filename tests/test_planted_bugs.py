@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 
 from harness.adapters import adapter_names, numpy_ref, register
-from harness.adapters import _EXTRA as extra_adapters
+from harness.adapters import unregister
 from harness.adapters.base import Availability
 from harness.cli import main
 from harness.loader import load_cases
-from harness.optimizers import Optimizer
+from harness.optimizers import NumpyOptimizer as Optimizer
 from harness.runner import run_case
 from harness.trace import Trace
 
@@ -60,7 +60,7 @@ def test_update_with_wrong_sign_is_caught(monkeypatch, neuron):
         def _sgd(self, name, p, g):
             return p + self.s["lr"] * g  # planted: adds the gradient
 
-    monkeypatch.setattr(numpy_ref, "Optimizer", WrongSign)  # the reference's only
+    monkeypatch.setattr(numpy_ref, "NumpyOptimizer", WrongSign)  # the reference's only
     rows = run_case(neuron, "float64", ["torch", "micrograd"]).rows
     for framework in ("torch", "micrograd"):
         bad = failing(rows, framework=framework)
@@ -105,7 +105,7 @@ class _ShiftedTorch:
 def planted():
     register(_ShiftedTorch())
     yield "planted"
-    extra_adapters.pop("planted")
+    unregister("planted")
 
 
 def test_small_bug_in_a_framework_is_caught_in_float32(planted, deep):

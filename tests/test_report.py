@@ -1,7 +1,8 @@
 """report.md details: merged notes, the CSV cell format."""
 from __future__ import annotations
 
-from harness.report import _cell_text, _merge_notes
+from harness.report import _cell_text
+from harness.report_md import _merge_notes
 
 
 def test_notes_ending_in_name_lists_merge_per_framework():

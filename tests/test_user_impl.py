@@ -5,7 +5,7 @@ import csv
 
 import pytest
 
-from harness.adapters import _EXTRA as extra_adapters
+from harness.adapters import FRAMEWORKS, get_adapter
 from harness.cli import main
 
 from conftest import CASES, ROOT, sigmoid_neuron_text
@@ -16,10 +16,11 @@ SUITE = [str(CASES), str(EXAMPLES / "cases")]
 
 @pytest.fixture(autouse=True)
 def forget_registered_impls():
-    before = dict(extra_adapters)
+    before = dict(FRAMEWORKS.extra)
     yield
-    extra_adapters.clear()
-    extra_adapters.update(before)
+    FRAMEWORKS.extra.clear()
+    FRAMEWORKS.extra.update(before)
+    get_adapter.cache_clear()
 
 
 def run_impl(impl, tmp_path, *cases, frameworks="numpy,torch"):

@@ -1,6 +1,9 @@
-"""Finding adapters: the built-in ones and any registered under the ``harness.adapters`` group.
+"""Finding the parties of a run: two registries, frameworks and oracles.
 
-Adapters are loaded only when selected, so listing names imports no framework.
+Frameworks train (the ``harness.adapters`` entry-point group); oracles check the reference's
+trajectory and return rows themselves (the ``harness.oracles`` group). Both are selected by name
+in the same list (``--frameworks numpy,torch,fd``), so names are unique across the two. Entries
+are loaded only when used, so listing names imports no framework.
 """
 from __future__ import annotations
 
@@ -11,49 +14,93 @@ from functools import lru_cache
 from .base import Adapter, Availability, package_availability
 
 REFERENCE = "numpy"
-GROUP = "harness.adapters"
 
-# The same entry points pyproject.toml declares; used when the package runs from a plain checkout
-# without being installed (entry points then do not exist).
-BUILTIN: dict[str, str] = {
+
+class Registry:
+    """Names to factories from one entry-point group, plus objects registered at run time."""
+
+    def __init__(self, kind: str, group: str, builtin: dict[str, str]):
+        # the same entry points pyproject.toml declares: used when the package runs from a plain
+        # checkout without being installed (entry points then do not exist)
+        self.kind, self.group, self.builtin = kind, group, builtin
+        self.extra: dict[str, object] = {}
+        self._targets: dict[str, str] | None = None
+
+    def targets(self) -> dict[str, str]:
+        if self._targets is None:
+            found = dict(self.builtin)
+            for ep in importlib.metadata.entry_points(group=self.group):
+                found.setdefault(ep.name, ep.value)
+            self._targets = found
+        return self._targets
+
+    def names(self) -> list[str]:
+        names = list(self.targets())
+        return names + [n for n in self.extra if n not in names]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.extra or name in self.targets()
+
+    def load(self, name: str):
+        if name in self.extra:
+            return self.extra[name]
+        target = self.targets()[name]
+        module_name, _, attr = target.partition(":")
+        try:
+            made = getattr(importlib.import_module(module_name), attr)()
+        except Exception as exc:  # a plug-in's bug must not stop the other frameworks
+            return BrokenAdapter(name, f"{self.kind} {target} could not be loaded: "
+                                       f"{type(exc).__name__}: {exc}")
+        if made.name != name:
+            return BrokenAdapter(name, f"{self.kind} {target} calls itself {made.name!r}, "
+                                       f"registered as {name!r}")
+        return made
+
+
+FRAMEWORKS = Registry("adapter", "harness.adapters", {
     "numpy": "harness.adapters.numpy_ref:NumpyAdapter",
     "torch": "harness.adapters.torch_adapter:TorchAdapter",
     "jax": "harness.adapters.jax_adapter:JaxAdapter",
     "micrograd": "harness.adapters.micrograd_adapter:MicrogradAdapter",
-    # oracles: checks that need no framework to be right (harness.oracles)
+})
+ORACLES = Registry("oracle", "harness.oracles", {
     "fd": "harness.oracles:FiniteDifferences",
     "jax-fwd": "harness.oracles:jax_forward_mode",
     "torch-fwd": "harness.oracles:torch_forward_mode",
-}
+})
 
-__all__ = ["Adapter", "Availability", "package_availability", "REFERENCE", "adapter_names",
-           "get_adapter", "register"]
+__all__ = ["Adapter", "Availability", "package_availability", "REFERENCE", "FRAMEWORKS",
+           "ORACLES", "adapter_names", "framework_names", "is_oracle", "get_adapter", "register",
+           "unregister"]
 
-_EXTRA: dict[str, Adapter] = {}
 
-
-@lru_cache(maxsize=1)
-def _entry_points() -> dict[str, str]:
-    found = dict(BUILTIN)
-    for ep in importlib.metadata.entry_points(group=GROUP):
-        found.setdefault(ep.name, ep.value)
-    return found
+def framework_names() -> list[str]:
+    """Every framework: the reference first, then built-ins, plug-ins, run-time additions."""
+    return FRAMEWORKS.names()
 
 
 def adapter_names() -> list[str]:
-    """Every framework name: the reference first, then built-ins, then plug-ins."""
-    names = list(_entry_points())
-    return names + [n for n in _EXTRA if n not in names]
+    """Every name a run may select: the frameworks, then the oracles."""
+    return FRAMEWORKS.names() + [n for n in ORACLES.names() if n not in FRAMEWORKS]
+
+
+def is_oracle(name: str) -> bool:
+    return name in ORACLES and name not in FRAMEWORKS
 
 
 def registered() -> list[Adapter]:
-    """The adapters added at run time with :func:`register`."""
-    return list(_EXTRA.values())
+    """The frameworks added at run time with :func:`register` (--impl files, tests' fakes)."""
+    return list(FRAMEWORKS.extra.values())
 
 
 def register(adapter: Adapter) -> None:
-    """Add an adapter object at run time (used by tests and by --impl style extensions)."""
-    _EXTRA[adapter.name] = adapter
+    """Add a framework object at run time (used by tests and by --impl files)."""
+    FRAMEWORKS.extra[adapter.name] = adapter
+    get_adapter.cache_clear()
+
+
+def unregister(name: str) -> None:
+    FRAMEWORKS.extra.pop(name, None)
     get_adapter.cache_clear()
 
 
@@ -74,21 +121,11 @@ class BrokenAdapter:
 
 
 @lru_cache(maxsize=None)
-def get_adapter(name: str) -> Adapter:
-    if name in _EXTRA:
-        return _EXTRA[name]
-    if name not in _entry_points():  # a case may name a plug-in installed elsewhere
-        return BrokenAdapter(name, f"{name} is not installed here (no adapter is registered "
-                                   f"under that name in the {GROUP!r} entry-point group)")
-    target = _entry_points()[name]
-    module_name, _, attr = target.partition(":")
-    try:
-        factory = getattr(importlib.import_module(module_name), attr)
-        adapter = factory()
-    except Exception as exc:  # a plug-in's bug must not stop the other frameworks
-        return BrokenAdapter(name, f"adapter {target} could not be loaded: "
-                                   f"{type(exc).__name__}: {exc}")
-    if adapter.name != name:
-        return BrokenAdapter(name, f"adapter {target} calls itself {adapter.name!r}, "
-                                   f"registered as {name!r}")
-    return adapter
+def get_adapter(name: str):
+    """The framework or oracle of that name; a stand-in that says why for one not installed."""
+    if name in FRAMEWORKS:
+        return FRAMEWORKS.load(name)
+    if name in ORACLES:
+        return ORACLES.load(name)
+    return BrokenAdapter(name, f"{name} is not installed here (no framework or oracle is "
+                               f"registered under that name)")

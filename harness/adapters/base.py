@@ -50,6 +50,24 @@ class Adapter(Protocol):
         """Train for ``case.steps`` steps from ``inputs`` in ``case.dtype``."""
 
 
+@runtime_checkable
+class ForwardAndReverse(Protocol):
+    """An adapter whose framework has a forward mode: the jax-fwd and torch-fwd oracles."""
+
+    def forward_and_reverse(self, case: Case, param_sets: list[dict], x, y,
+                            indices: dict) -> list[tuple[dict, dict]]:
+        """Per parameter set, (reverse-mode gradients, forward-mode derivatives along the basis
+        directions of the sampled ``indices``)."""
+
+
+@runtime_checkable
+class HessianVectorProduct(Protocol):
+    """An adapter that differentiates its own backward pass: second order (``orders: [1, 2]``)."""
+
+    def hvp(self, case: Case, params: dict, x, y, vector: dict) -> dict:
+        """H·v of the loss at ``params`` along ``vector``, per parameter name."""
+
+
 def package_availability(distribution: str, module: str | None = None) -> Availability:
     """Availability of an installed package, found without importing it."""
     if importlib.util.find_spec(module or distribution) is None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..case import Case, Inputs
+from ..case import Case, Inputs, bias_name, weight_name
 from ..trace import Step, Trace, as_float64
 from .base import Availability, package_availability
 
@@ -118,7 +118,7 @@ def _network(case: Case):
     def forward(params, x):
         a = x
         for i, act in enumerate(activations):
-            a = act(a @ params[f"layers.{i}.weight"].T + params[f"layers.{i}.bias"])
+            a = act(a @ params[weight_name(i)].T + params[bias_name(i)])
         return a
     return forward
 

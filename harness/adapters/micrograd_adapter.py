@@ -17,7 +17,7 @@ import sys
 from typing import Callable, Sequence
 
 from .. import catalog
-from ..case import Case, Inputs
+from ..case import Case, Inputs, bias_name, weight_name
 from ..catalog import SELU_ALPHA, SELU_SCALE
 from ..trace import Step, Trace, as_float64
 from . import micrograd_optim
@@ -288,7 +288,7 @@ class MicrogradAdapter:
         def forward(row: list) -> list:
             a = [Value(v) for v in row]
             for i, layer in enumerate(case.layers):
-                weight, bias = params[f"layers.{i}.weight"], flat[f"layers.{i}.bias"]
+                weight, bias = params[weight_name(i)], flat[bias_name(i)]
                 z = [balanced_sum([w * ai for w, ai in zip(weight[j], a)]) + bias[j]
                      for j in range(layer.units)]
                 a = ACTIVATIONS[layer.activation][0](z, layer.settings)

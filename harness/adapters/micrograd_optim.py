@@ -136,7 +136,7 @@ OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop}
 
 
 def make(spec, params: Sequence) -> _Optimizer:
-    """The optimizer a case names (``spec``: harness.case.Optimizer, settings with defaults
+    """The optimizer a case names (``spec``: harness.case.OptimizerSpec, settings with defaults
     filled in) for the parameter Values ``params``."""
     try:
         cls = OPTIMIZERS[spec.name]

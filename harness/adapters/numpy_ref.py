@@ -12,9 +12,9 @@ from typing import Callable
 import numpy as np
 
 from .. import catalog
-from ..case import Case, Inputs
+from ..case import Case, Inputs, bias_name, weight_name
 from ..catalog import SELU_ALPHA, SELU_SCALE
-from ..optimizers import Optimizer
+from ..optimizers import NumpyOptimizer
 from ..trace import Step, Trace, as_float64
 from .base import Availability
 
@@ -199,7 +199,7 @@ def forward(case: Case, params: dict[str, np.ndarray], x: np.ndarray):
     """The output and, per layer, (input, pre-activation, activation) for the backward pass."""
     a, cache = x, []
     for i, layer in enumerate(case.layers):
-        z = a @ params[f"layers.{i}.weight"].T + params[f"layers.{i}.bias"]
+        z = a @ params[weight_name(i)].T + params[bias_name(i)]
         out = activation(layer)[0](z)
         cache.append((a, z, out))
         a = out
@@ -212,9 +212,9 @@ def backward(case: Case, params: dict[str, np.ndarray], cache, upstream: np.ndar
     for i in reversed(range(len(case.layers))):
         a_in, z, a = cache[i]
         g = activation(case.layers[i])[1](z, a, g)  # dL/dz
-        grads[f"layers.{i}.weight"] = g.T @ a_in
-        grads[f"layers.{i}.bias"] = g.sum(axis=0)
-        g = g @ params[f"layers.{i}.weight"]  # dL/da of the layer below
+        grads[weight_name(i)] = g.T @ a_in
+        grads[bias_name(i)] = g.sum(axis=0)
+        g = g @ params[weight_name(i)]  # dL/da of the layer below
     return {name: grads[name] for name in case.param_names}
 
 
@@ -231,7 +231,7 @@ class NumpyAdapter:
 
     def run(self, case: Case, inputs: Inputs) -> Trace:
         params = dict(inputs.params)
-        optimizer = Optimizer(case.optimizer)
+        optimizer = NumpyOptimizer(case.optimizer)
         steps = []
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
             for _ in range(case.steps):

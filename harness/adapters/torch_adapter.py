@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from ..case import Case, Inputs
+from ..case import Case, Inputs, bias_name, weight_name
 from ..trace import Step, Trace, as_float64
 from .base import Availability, package_availability
 
@@ -99,7 +99,7 @@ def _network(case: Case):
     def forward(params, x):
         a = x
         for i, act in enumerate(activations):
-            a = act(F.linear(a, params[f"layers.{i}.weight"], params[f"layers.{i}.bias"]))
+            a = act(F.linear(a, params[weight_name(i)], params[bias_name(i)]))
         return a
     return forward
 

@@ -31,7 +31,7 @@ import numpy as np
 from ..case import Case, Inputs
 from ..trace import Step, Trace, as_float64
 from .base import AdapterError, Availability
-from ..optimizers import Optimizer
+from ..optimizers import NumpyOptimizer
 
 
 class ImplementationError(AdapterError):
@@ -114,7 +114,7 @@ class UserImplementation:
         wants_case = _positional_count(forward_backward) == 4
         update = getattr(module, "update", None)
         state: dict[str, Any] = {}
-        optimizer = Optimizer(case.optimizer)  # the case's optimizer, when the file has no update
+        optimizer = NumpyOptimizer(case.optimizer)  # the case's optimizer, when the file has no update
         params = {k: v.copy() for k, v in inputs.params.items()}
         units = case.layers[-1].units
         steps = []

@@ -18,7 +18,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from ..adapters.base import Availability, package_availability
+from ..adapters.base import (AdapterError, Availability, ForwardAndReverse, HessianVectorProduct,
+                             package_availability)
 from ..case import Case, Inputs
 from ..compare import INCONCLUSIVE, Context, Row, compare_tensor
 from ..tolerance import largest
@@ -114,6 +115,8 @@ class ForwardMode:
         from ..adapters import get_adapter
 
         adapter = get_adapter(self.framework)
+        if not isinstance(adapter, ForwardAndReverse):
+            raise AdapterError(f"{self.framework} has no forward mode to check")
         tolerance = case.tolerance_for(case.dtype, self.name)
         param_sets = [{k: np.asarray(v).astype(case.dtype) for k, v in params.items()}
                       for params in params_before_each_step(inputs, reference)]
@@ -135,14 +138,13 @@ def hvp_rows(case: Case, inputs: Inputs, adapter, ctx: Context,
              reference: tuple[dict, dict]) -> list[Row]:
     """Second order for one framework: its H·v against finite differences of the reference
     gradient, at the initial parameters; a skip row for a framework that cannot."""
-    method = getattr(adapter, "hvp", None)
-    if method is None:
+    if not isinstance(adapter, HessianVectorProduct):
         return [ctx.row(step=1, quantity="hvp", tensor="", status="skip",
                         message=f"{adapter.name} cannot compute second derivatives "
                                 "(its backward pass is not differentiable)")]
     expected, error = reference
     vector = fd.direction(case, inputs.params)
-    got = method(case, dict(inputs.params), inputs.x, inputs.y, vector)
+    got = adapter.hvp(case, dict(inputs.params), inputs.x, inputs.y, vector)
     tolerance = case.tolerance_for(case.dtype, adapter.name)
     scale = largest(*expected.values())
     return [compare_tensor(ctx, 1, "hvp", name, expected[name], np.asarray(got[name]), tolerance,

@@ -1,0 +1,1 @@
+"""The parts of reading a case file; harness.loader puts them together."""

@@ -1,0 +1,148 @@
+"""Collecting problems while reading a case: each names the file, the line, the field's path,
+what was expected and what was found. The typed readers here check one value each and record a
+problem instead of raising, so a document is walked whole and every problem is listed at once.
+"""
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from ..errors import Problem
+from ..yamlsafe import Document, format_path
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"a boolean ({value})"
+    if isinstance(value, (int, float)):
+        return f"a number ({value!r})"
+    if isinstance(value, str):
+        return f"a string ({value!r})" if len(value) < 40 else "a string"
+    if isinstance(value, list):
+        return f"a list of {len(value)}"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def _suggest(word: Any, valid: Iterable[str]) -> str:
+    valid = list(valid)
+    close = difflib.get_close_matches(str(word), valid, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"valid: {', '.join(valid)}{hint}"
+
+
+
+class Checker:
+    """Reads values of one document, collecting problems rather than stopping at the first."""
+
+    def __init__(self, doc: Document, framework_names: list[str]):
+        self.doc = doc
+        self.file = doc.file
+        self.folder = Path(doc.file).resolve().parent
+        self.frameworks = framework_names
+        self.problems: list[Problem] = []
+        self.warnings: list[str] = []
+
+
+    def problem(self, path: tuple, message: str) -> None:
+        self.problems.append(Problem(self.file, self.doc.line(path), format_path(path), message))
+
+    def mapping(self, value: Any, path: tuple, allowed: Iterable[str],
+                required: Iterable[str] = ()) -> dict | None:
+        if not isinstance(value, dict):
+            self.problem(path, f"expected a mapping, found {_kind(value)}")
+            return None
+        allowed = list(allowed)
+        for key in value:
+            if key not in allowed:
+                self.problem(path + (key,), f"unknown key {key!r}; {_suggest(key, allowed)}")
+        for key in required:
+            if key not in value:
+                self.problem(path, f"missing required key {key!r}")
+        return value
+
+    def integer(self, value: Any, path: tuple, minimum: int | None = None) -> int | None:
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.problem(path, f"expected an integer, found {_kind(value)}")
+            return None
+        if minimum is not None and value < minimum:
+            self.problem(path, f"expected an integer ≥ {minimum}, found {value}")
+            return None
+        return value
+
+    def number(self, value: Any, path: tuple, positive: bool = False,
+               nonnegative: bool = False) -> float | None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            self.problem(path, f"expected a number, found {_kind(value)}")
+            return None
+        value = float(value)
+        if not np.isfinite(value):
+            self.problem(path, f"expected a finite number, found {value}")
+            return None
+        if positive and value <= 0:
+            self.problem(path, f"expected a number > 0, found {value}")
+            return None
+        if nonnegative and value < 0:
+            self.problem(path, f"expected a number ≥ 0, found {value}")
+            return None
+        return value
+
+    def string(self, value: Any, path: tuple) -> str | None:
+        if not isinstance(value, str):
+            self.problem(path, f"expected a string, found {_kind(value)}")
+            return None
+        return value
+
+    def choice(self, value: Any, path: tuple, valid: Iterable[str], what: str) -> str | None:
+        if not isinstance(value, str):
+            self.problem(path, f"expected {what} name, found {_kind(value)}")
+            return None
+        valid = list(valid)
+        if value not in valid:
+            self.problem(path, f"unknown {what} {value!r}; {_suggest(value, valid)}")
+            return None
+        return value
+
+    def array(self, value: Any, path: tuple, shape: tuple[int, ...] | None = None,
+              what: str = "") -> np.ndarray | None:
+        """A nested list of numbers; checked against ``shape`` when one is given."""
+        try:
+            arr = np.array(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            self.problem(path, f"expected a (nested) list of numbers, found {_kind(value)} "
+                               "with non-numbers or ragged rows")
+            return None
+        if _has_bool(value):  # float64 would silently read true as 1.0
+            self.problem(path, "expected numbers, found booleans")
+            return None
+        if shape is not None and arr.shape != shape:
+            self.problem(path, f"expected shape {_shape(shape)}{what}, found {_shape(arr.shape)}")
+            return None
+        return arr
+
+
+def _has_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return True
+    return isinstance(value, list) and any(_has_bool(v) for v in value)
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return "(" + ", ".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _layout(name: str) -> str:
+    return " (units, fan_in)" if name.endswith("weight") else " (units,)"
+
+
+def _brief(arr: np.ndarray) -> str:
+    flat = arr.ravel()
+    text = ", ".join(f"{v:g}" for v in flat[:6])
+    return f"[{text}{', …' if flat.size > 6 else ''}]"
+
