@@ -229,18 +229,6 @@ def compare_tensor(ctx: Context, step: int, quantity: str, tensor: str, referenc
     return row
 
 
-def update_allowance(moved: np.ndarray, grad: np.ndarray, grad_allowed: np.ndarray) -> np.ndarray:
-    """What an update passes on from its gradient's uncertainty: |Δp|·(allowed_g / |g|).
-
-    Exact for sgd (Δp = lr·g); adam and rmsprop normalise the step, so a gradient known to 1e-3
-    gives a step known to 1e-3 however small the gradient. Capped at 2|Δp|: where the gradient is
-    below its own rounding, its sign (so the step's) is undetermined, no more.
-    """
-    with np.errstate(divide="ignore", invalid="ignore"):
-        relative = np.where(np.abs(grad) > 0, grad_allowed / np.abs(grad), 0.0)
-    return np.abs(moved) * np.minimum(np.nan_to_num(relative, nan=0.0, posinf=2.0), 2.0)
-
-
 def _scales(tensors: list[tuple[str, str, np.ndarray]]) -> dict[str, float]:
     """quantity -> the largest finite |value| over its tensors."""
     groups: dict[str, list[np.ndarray]] = {}
@@ -251,12 +239,14 @@ def _scales(tensors: list[tuple[str, str, np.ndarray]]) -> dict[str, float]:
 
 def compare_traces(ctx: Context, reference: Trace, other: Trace, tolerance: Tolerance,
                    initial: dict[str, np.ndarray] | None = None,
-                   magnitudes: list[dict] | None = None) -> list[Row]:
+                   magnitudes: list[dict] | None = None,
+                   inherited: list[dict] | None = None) -> list[Row]:
     """Every step, quantity and tensor of ``other`` against the reference trace.
 
     ``initial`` (the shared starting parameters) lets a failing parameter be explained by how
     each trajectory's update moved it from its own previous values; ``magnitudes`` (per step,
-    harness.magnitude) size each element's allowance.
+    harness.magnitude) size each element's allowance, and ``inherited`` (per step,
+    harness.inherited) adds what a step inherits from the uncertainty of the steps before it.
     """
     rows: list[Row] = []
     ref_before = got_before = initial
@@ -273,15 +263,11 @@ def compare_traces(ctx: Context, reference: Trace, other: Trace, tolerance: Tole
                                     message=f"{quantity} {name!r} missing from the framework's result"))
                 continue
             value = got.pop((quantity, name))
-            update = extra = None
+            update = None
             if quantity == "param" and ref_before is not None and name in got_before:
                 update = (ref_value - ref_before[name], np.asarray(value) - got_before[name])
             size = magnitudes[number - 1].get((quantity, name)) if magnitudes else None
-            if quantity == "param" and ref_before is not None and name in ref_step.grads:
-                grad = ref_step.grads[name]
-                grad_size = magnitudes[number - 1].get(("grad", name)) if magnitudes else None
-                _, grad_allowed = tolerance.allowed(grad, scales.get("grad"), grad_size)
-                extra = update_allowance(ref_value - ref_before[name], grad, grad_allowed)
+            extra = inherited[number - 1].get((quantity, name)) if inherited else None
             rows.append(compare_tensor(ctx, number, quantity, name, ref_value, value, tolerance,
                                        scales[quantity], update, extra=extra, magnitude=size))
         for quantity, name in got:

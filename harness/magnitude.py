@@ -167,8 +167,8 @@ def trace_magnitudes(case: Case, inputs: Inputs, reference: Trace) -> list[Magni
     """Per step, the magnitudes of what the reference computed, the updated parameters too.
 
     A parameter after the update p − lr·u(g) carries here the rounding of p and of the step; the
-    uncertainty of its gradient, which an update passes on, is added by the comparator from the
-    gradient's own allowance (harness.compare.update_allowance).
+    uncertainty of its gradient, which an update passes on (and magnifies, in some optimizers),
+    is measured by harness.inherited.
     """
     out: list[Magnitudes] = []
     before = {k: np.asarray(v, dtype=np.float64) for k, v in inputs.params.items()}

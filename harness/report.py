@@ -14,7 +14,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from .compare import COLUMNS, Row
-from .report_md import STATUSES, markdown_text, ordered, rollup  # noqa: F401  (the report's API)
+from .report_md import STATUSES, markdown_text, ordered, rollup  # noqa: F401 (the API)
 
 RECORD_FILE = "run.json"
 

@@ -17,6 +17,7 @@ from .case import Case
 from .compare import ERROR, FAIL, SKIP, XFAIL, Context, Row, compare_expected, compare_traces
 from .consensus import UNCLEAR, Vote, blame, majority
 from .known_discrepancies import apply_known
+from .inherited import trajectory_allowances
 from .magnitude import trace_magnitudes
 from .jobs import Check, SecondOrder, Train
 from .oracles import reference_hvp
@@ -87,6 +88,9 @@ class _Plan:
         self.traces[self.reference] = reference
         self.result.notes[self.reference] = reference.notes
         self.magnitudes = trace_magnitudes(self.narrowed, self.inputs, reference)
+        self.inherited = trajectory_allowances(self.narrowed, self.inputs, reference,
+                                               self.magnitudes,
+                                               self.case.tolerance_for(self.dtype))
         per_party: dict[str, list[Row]] = {}
         for name in self.names:  # every party runs before anything is compared
             if name == self.reference or is_oracle(name):
@@ -123,7 +127,8 @@ class _Plan:
         case, dtype = self.case, self.dtype
         if name != self.reference:
             rows += compare_traces(self.context(name), self.traces[self.reference], trace,
-                                   case.tolerance_for(dtype, name), self.initial, self.magnitudes)
+                                   case.tolerance_for(dtype, name), self.initial, self.magnitudes,
+                                   self.inherited)
             if 2 in case.orders:  # against finite differences of the reference gradient
                 if not hasattr(self, "second_order"):
                     self.second_order = reference_hvp(self.narrowed, self.inputs)
