@@ -80,3 +80,6 @@ class NumpyOptimizer:
             b[...] = s["momentum"] * b + u
             u = b
         return p - s["lr"] * u
+
+
+Optimizer = NumpyOptimizer  # the name before 0.2: plug-ins written against it keep working

@@ -15,7 +15,7 @@ import numpy as np
 from harness.adapters.base import Availability, package_availability
 from harness.case import Case, Inputs
 from harness.catalog import SELU_ALPHA, SELU_SCALE
-from harness.optimizers import Optimizer
+from harness.optimizers import NumpyOptimizer
 from harness.trace import Step, Trace, as_float64
 
 
@@ -125,7 +125,7 @@ class AutogradAdapter:
         from autograd import value_and_grad
 
         activations = [_activation(layer.activation, layer.settings) for layer in case.layers]
-        optimizer = Optimizer(case.optimizer)  # autograd has no optimizers: the harness's own
+        optimizer = NumpyOptimizer(case.optimizer)  # autograd has no optimizers: the harness's own
 
         def forward(params, x):
             a = x
