@@ -157,6 +157,7 @@ ACTIVATIONS: dict[str, Activation] = {a.name: a for a in (
                            "beyond the edges",
                {"min_val": Setting(-1.0), "max_val": Setting(1.0)}, _hardtanh_bounds,
                kinks=lambda s: (s["min_val"], s["max_val"])),
+    Activation("softsign", "z / (1 + |z|)"),
     Activation("softmax", "e^z / Σ e^z over each sample's units", per_sample=True),
     Activation("log_softmax", "z − log Σ e^z over each sample's units", per_sample=True),
 )}

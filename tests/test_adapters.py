@@ -26,7 +26,7 @@ LAST = {"bce": "sigmoid", "nll": "softmax", "cross_entropy": "identity", "kl_div
 HIDDEN = ["identity", "sigmoid", "tanh", "relu", "leaky_relu", "{name: leaky_relu, slope: 0.2}",
           "elu", "{name: elu, alpha: 0.5}", "selu", "gelu", "{name: gelu, approximate: tanh}",
           "softplus", "{name: softplus, beta: 2.0}", "silu", "mish", "hardtanh",
-          "{name: hardtanh, min_val: -0.5, max_val: 0.7}", "softmax", "log_softmax"]
+          "{name: hardtanh, min_val: -0.5, max_val: 0.7}", "softsign", "softmax", "log_softmax"]
 LOSS_SETTINGS = {"huber": ", delta: 0.5", "smooth_l1": ", beta: 0.5"}
 
 

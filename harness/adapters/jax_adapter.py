@@ -41,6 +41,7 @@ def _activation(name: str, settings: dict):
         "silu": jax.nn.silu,
         "mish": jax.nn.mish,
         "hardtanh": hardtanh,
+        "softsign": jax.nn.soft_sign,
         "softmax": lambda z: jax.nn.softmax(z, axis=-1),
         "log_softmax": lambda z: jax.nn.log_softmax(z, axis=-1),
     }[name]

@@ -168,6 +168,7 @@ ACTIVATIONS: dict[str, tuple[Callable, set[str]]] = {
     "mish": (_per_value(lambda z, s: z * tanh(softplus(z))), {"exp", "log", "tanh"}),
     "hardtanh": (_per_value(lambda z, s: z if s["min_val"] < z.data < s["max_val"]
                             else _constant(min(max(z.data, s["min_val"]), s["max_val"]))), set()),
+    "softsign": (_per_value(lambda z, s: z / (1 + _abs(z))), set()),
     "softmax": (lambda zs, s: softmax(zs), {"exp"}),
     "log_softmax": (lambda zs, s: log_softmax(zs), {"exp", "log"}),
 }

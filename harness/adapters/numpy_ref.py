@@ -116,6 +116,7 @@ ACTIVATIONS: dict[str, Callable[..., tuple[Callable, Callable]]] = {
     "hardtanh": lambda min_val, max_val: (
         lambda z: np.clip(z, min_val, max_val),
         lambda z, a, g: g * ((z > min_val) & (z < max_val))),  # 0 at the edges
+    "softsign": lambda: (lambda z: z / (1 + np.abs(z)), lambda z, a, g: g / (1 + np.abs(z)) ** 2),
     "softmax": lambda: (softmax, lambda z, a, g: a * (g - (g * a).sum(axis=-1, keepdims=True))),
     "log_softmax": _log_softmax,
 }

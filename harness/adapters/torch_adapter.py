@@ -30,6 +30,7 @@ def _activation(name: str, settings: dict):
         "silu": F.silu,
         "mish": F.mish,
         "hardtanh": lambda z: F.hardtanh(z, min_val=s.get("min_val"), max_val=s.get("max_val")),
+        "softsign": F.softsign,
         "softmax": lambda z: torch.softmax(z, dim=-1),
         "log_softmax": lambda z: F.log_softmax(z, dim=-1),
     }[name]
