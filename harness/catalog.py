@@ -174,6 +174,8 @@ LOSSES: dict[str, Loss] = {entry.name: entry for entry in (
          {"beta": _positive(1.0), **_REDUCTION}, kinks=lambda s: (-s["beta"], s["beta"])),
     Loss("bce", "−[y·log p + (1−y)·log(1−p)], p = out, no clamping", dict(_REDUCTION)),
     Loss("bce_with_logits", "bce with p = sigmoid(out), computed stably", dict(_REDUCTION)),
+    Loss("poisson_nll", "e^out − y·out; out is the log of the rate (torch's log_input=True, "
+                        "full=False: no Stirling term)", dict(_REDUCTION)),
     Loss("cross_entropy", "−log softmax(out)[class]", dict(_REDUCTION), target=TARGET_CLASSES,
          reduced_over=SAMPLES),
     Loss("nll", "−log out[class]; out are probabilities", dict(_REDUCTION),

@@ -69,6 +69,8 @@ def _loss(name: str, settings: dict, out, y):
         return reduce(-(y * jnp.log(out) + (1 - y) * jnp.log(1 - out)))
     if name == "bce_with_logits":
         return reduce(optax.losses.sigmoid_binary_cross_entropy(out, y))
+    if name == "poisson_nll":  # optax has none
+        return reduce(jnp.exp(out) - y * out)
     if name == "cross_entropy":
         if y.ndim == 1:
             return reduce(optax.losses.softmax_cross_entropy_with_integer_labels(out, y))

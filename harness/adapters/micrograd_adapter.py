@@ -180,7 +180,8 @@ def _ops(layer) -> set[str]:
 
 
 LOSS_OPS = {"sum": set(), "mse": set(), "l1": set(), "huber": set(), "smooth_l1": set(),
-            "bce": {"log"}, "bce_with_logits": {"exp", "log"}, "cross_entropy": {"exp", "log"},
+            "bce": {"log"}, "bce_with_logits": {"exp", "log"}, "poisson_nll": {"exp"},
+            "cross_entropy": {"exp", "log"},
             "nll": {"log"}, "kl_div": set()}
 
 
@@ -199,6 +200,8 @@ def _element_loss(name: str, s: dict, o, t: float):
         return -(log(o) * t + log(1 - o) * (1 - t))
     if name == "bce_with_logits":
         return softplus(o) - o * t
+    if name == "poisson_nll":
+        return exp(o) - o * t
     raise ValueError(f"loss {name!r} is not mapped to micrograd")
 
 

@@ -144,6 +144,9 @@ def _elementwise(name: str, settings: dict, out: np.ndarray, y: np.ndarray):
     if name == "bce":
         p = out
         return -(y * np.log(p) + (1 - y) * np.log(1 - p)), -y / p + (1 - y) / (1 - p)
+    if name == "poisson_nll":
+        rate = np.exp(out)
+        return rate - y * out, rate - y
     d = out - y
     if name == "mse":
         return d * d, 2 * d

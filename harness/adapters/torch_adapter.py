@@ -58,6 +58,8 @@ def _loss(name: str, settings: dict, out, y):
         return F.binary_cross_entropy(out, y, reduction=reduction)
     if name == "bce_with_logits":
         return F.binary_cross_entropy_with_logits(out, y, reduction=reduction)
+    if name == "poisson_nll":
+        return F.poisson_nll_loss(out, y, log_input=True, full=False, reduction=reduction)
     if name == "cross_entropy":
         # class indices (long) or one-hot rows as probabilities
         return F.cross_entropy(out, y, reduction=reduction)
