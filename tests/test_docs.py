@@ -213,3 +213,15 @@ def test_the_layout_page_names_every_module():
             continue  # a package marker: its folder's modules are what is named
         name = relative if "/" in relative else path.name
         assert name in layout, f"docs/layout.md does not mention {relative}"
+
+
+def test_every_subcommand_is_in_both_synopses():
+    from harness.cli import build_parser
+
+    commands = set(build_parser()._subparsers._group_actions[0].choices)
+    for page in (README, (ROOT / "docs" / "command-line.md").read_text(encoding="utf-8")):
+        synopsis = page[page.index("python -m harness run ["):]
+        synopsis = synopsis[:synopsis.index("```")]
+        named = set(re.findall(r"python -m harness (\w+)", synopsis))
+        named |= set(re.findall(r"\| (\w+)", synopsis))
+        assert named == commands, (named, commands)
