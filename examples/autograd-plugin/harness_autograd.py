@@ -20,9 +20,9 @@ from harness.trace import Step, Trace, as_float64
 
 
 ACTIVATIONS = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "gelu",
-               "softplus", "silu", "mish", "hardtanh", "softmax", "log_softmax")
-LOSSES = ("sum", "mse", "l1", "huber", "smooth_l1", "bce", "bce_with_logits", "cross_entropy",
-          "nll", "kl_div")
+               "softplus", "silu", "mish", "hardtanh", "softsign", "softmax", "log_softmax")
+LOSSES = ("sum", "mse", "l1", "huber", "smooth_l1", "bce", "bce_with_logits", "poisson_nll",
+          "cross_entropy", "nll", "kl_div")
 
 
 def _log_softmax(z):
@@ -64,6 +64,7 @@ def _activation(name: str, s: dict):
         "silu": lambda z: z * sigmoid(z),
         "mish": lambda z: z * anp.tanh(softplus(z)),
         "hardtanh": lambda z: anp.clip(z, s.get("min_val"), s.get("max_val")),
+        "softsign": lambda z: z / (1 + anp.abs(z)),
         "softmax": softmax,
         "log_softmax": _log_softmax,
     }[name]
@@ -86,6 +87,8 @@ def _loss(name: str, settings: dict, out, y):
             logp = _log_softmax(out) if name == "cross_entropy" else anp.log(out)
             per_sample = -anp.sum(targets() * logp, axis=1)
         return reduce(per_sample)
+    if name == "poisson_nll":
+        return reduce(anp.exp(out) - y * out)
     d = out - y
     if name == "mse":
         return reduce(d ** 2)
