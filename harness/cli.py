@@ -5,11 +5,14 @@ Exit 0: all conform; 1: discrepancies; 2: bad input or usage; 5: nothing was com
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import signal
 import sys
 import time
 from typing import Sequence
 
+from . import interrupts
 from .adapters import REFERENCE, adapter_names, get_adapter, is_oracle
 from .adapters.user_impl import register_implementations
 from .case import Case
@@ -99,17 +102,60 @@ def _warn_uninstalled(cases: list[Case]) -> None:
                       "comparisons are skipped", file=sys.stderr)
 
 
+def _seconds(text: str) -> float:
+    """--timeout: a finite number of seconds above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, found {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number of seconds above 0, found "
+                                         f"{text!r}")
+    return value
+
+
+class _Interrupts:
+    """Ctrl-C while the final reports are written is held until they are whole: a run that
+    finished every case never loses its report to a late keypress."""
+
+    def __init__(self):
+        self.pending = False
+
+    def __enter__(self):
+        self.previous = signal.signal(signal.SIGINT, self._hold)
+        return self
+
+    def _hold(self, signum, frame):
+        self.pending = True
+
+    def __exit__(self, *exc):
+        signal.signal(signal.SIGINT, self.previous)
+        if self.pending:
+            print("interrupted while writing the reports: they were finished first",
+                  file=sys.stderr)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    from .record import make_record, run_entry
-    from .report import STATUSES, write_reports
-    from .runner import run_cases
-    from .workers import WorkerPool
+    from .outdir import RunLock, check_writable
 
     frameworks = _frameworks(args.frameworks)
     impls = _add_implementations(args)
     frameworks += [n for n in impls if n not in frameworks]
     reference = _reference(args.reference, frameworks)  # runs as the base, selected or not
+    out = check_writable(args.out)  # usage found at once, not after every case has run
+    interrupts.install()
     cases, bad_input = _load(args, args.paths or [DEFAULT_CASES])
+    with RunLock(out):
+        return _run(args, cases, bad_input, frameworks, reference)
+
+
+def _run(args: argparse.Namespace, cases: list[Case], bad_input: bool, frameworks: list[str],
+         reference: str) -> int:
+    from .record import make_record, run_entry
+    from .report import STATUSES, write_reports
+    from .runner import run_cases
+    from .workers import WorkerPool
+
     if args.frameworks is None:
         _warn_uninstalled(cases)
     runs: list = []
@@ -126,14 +172,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         run_cases(cases, frameworks, progress=_Progress(args.quiet), pool=pool, finished=runs,
                   reference=reference, uninstalled=args.frameworks is None)
     except KeyboardInterrupt:
-        _, written = report(partial=True)
+        with _Interrupts():
+            _, written = report(partial=True)
         print(f"interrupted after {len(runs)} case runs: wrote {', '.join(map(str, written))}; "
               "the previous complete report is untouched", file=sys.stderr)
         return 130
     finally:
         if pool is not None:
-            pool.close()
-    rows, written = report()
+            with _Interrupts():
+                pool.close()
+    with _Interrupts():
+        rows, written = report()
     bad = [r for r in rows if r.status in (FAIL, ERROR)]
     counts = {s: sum(r.status == s for r in rows) for s in STATUSES}
     summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n or s in ("pass", "fail"))
@@ -227,7 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--impl", action="append", metavar="FILE.py", help=impl_help)
     run.add_argument("--keep-going", action="store_true",
                      help="run the valid cases even if some files are bad (exit code still 2)")
-    run.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+    run.add_argument("--timeout", type=_seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS",
                      help=f"time limit per case, dtype and framework (default {DEFAULT_TIMEOUT:g})")
     run.add_argument("--isolation", choices=("process", "none"), default="process",
                      help="run each framework in a worker process that can be killed (default), "

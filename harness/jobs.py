@@ -52,6 +52,8 @@ class Train:
             return get_adapter(self.party).run(self.case, self.inputs), None, None
         except Exception as exc:  # one framework's failure is a result, not the end of the run
             return None, None, describe(exc)
+        except SystemExit as exc:  # in this process, an exit would end the run without a report
+            return None, None, f"{self.party} called sys.exit({exc.code!r}) while running"
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ A session whose case items compared nothing exits 5, as pytest does when it coll
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,17 @@ class _State:
         self.case_items = 0
         self.isolation = config.getoption("harness_isolation")
         self.timeout = config.getoption("harness_timeout")
+        if not math.isfinite(self.timeout) or self.timeout <= 0:
+            raise pytest.UsageError(f"--harness-timeout {self.timeout}: expected a finite number "
+                                    "of seconds above 0")
+        out = config.getoption("harness_out")
+        if out and not hasattr(config, "workerinput"):  # found now, not after every item ran
+            from .outdir import check_writable
+
+            try:
+                check_writable(out, "--harness-out")
+            except UsageError as error:
+                raise pytest.UsageError(str(error)) from None
         self._pool = None
 
     def pool(self):

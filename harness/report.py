@@ -9,11 +9,13 @@ from __future__ import annotations
 import io
 import json
 import os
+import stat
 import tempfile
 from dataclasses import fields
 from pathlib import Path
 
 from .compare import COLUMNS, Row
+from .outdir import current_umask
 from .report_md import STATUSES, markdown_text, ordered, rollup  # noqa: F401 (the API)
 
 RECORD_FILE = "run.json"
@@ -31,10 +33,37 @@ def csv_text(rows: list[Row]) -> str:
 
 
 def _cell_text(value) -> str:
-    """Floats at full round-trip precision (repr: nan and inf spelt out), nothing as empty."""
+    """Floats at full round-trip precision (repr: nan and inf spelt out), nothing as empty;
+    text a spreadsheet would run as a formula escaped (see :func:`formula_safe`)."""
     if value is None:
         return ""
-    return repr(value) if isinstance(value, float) else str(value)
+    if isinstance(value, float):
+        return repr(value)
+    return formula_safe(str(value))
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def formula_safe(text: str) -> str:
+    """A cell that opens with =, +, -, @, a tab or a carriage return, and is not a number, is
+    prefixed with a single quote, as OWASP advises against CSV injection: a tensor name, a file
+    name or a reason from a case never runs as a formula when report.csv is opened."""
+    if text.startswith(FORMULA_STARTS) and not _is_number(text):
+        return "'" + text
+    return text
+
+
+def _unescape(text: str) -> str:
+    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_STARTS) else text
 
 
 _TYPES = {f.name: f.type for f in fields(Row)}
@@ -46,7 +75,7 @@ def _parse(column: str, text: str):
         return None if text == "" else float(text)
     if "int" in kind:
         return None if text == "" else int(float(text))
-    return text
+    return _unescape(text)
 
 
 def rows_from_csv(path: str | Path) -> list[Row]:
@@ -97,11 +126,14 @@ def write_atomically(files: dict[Path, str]) -> None:
     previous reports untouched.
     """
     temporary: list[tuple[str, Path]] = []
+    mode = (stat.S_IRUSR | stat.S_IWUSR | stat.S_IRGRP | stat.S_IWGRP | stat.S_IROTH
+            | stat.S_IWOTH) & ~current_umask()  # as open() would have made it, not mkstemp's 0600
     try:
         for path, text in files.items():
             path.parent.mkdir(parents=True, exist_ok=True)
             handle, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
             temporary.append((name, path))
+            os.fchmod(handle, mode)
             with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
                 stream.write(text)
                 stream.flush()

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..case import Case, Inputs
+from ..interrupts import signalled
 from ..trace import Step, Trace, as_float64
 from .base import AdapterError, Availability
 from ..optimizers import NumpyOptimizer
@@ -139,10 +140,18 @@ class UserImplementation:
         """Call the user's function; an exception is reported at its line in the user's file."""
         try:
             return fn(*args)
-        except Exception as exc:
+        except (Exception, SystemExit, KeyboardInterrupt) as exc:
+            # in this process (--isolation none) a sys.exit() or a raised KeyboardInterrupt in
+            # the file would end the whole run without a report: it is the file's error instead
+            # (a real Ctrl-C still interrupts the run)
+            if isinstance(exc, KeyboardInterrupt) and signalled():
+                raise
             frames = [f for f in traceback.extract_tb(exc.__traceback__)
                       if Path(f.filename).resolve() == self.path.resolve()]
             where = f" at line {frames[-1].lineno} ({frames[-1].line})" if frames else ""
+            if isinstance(exc, SystemExit):
+                raise self._fail(f"{what} called sys.exit({exc.code!r}){where}: a file under test "
+                                 "returns its results, it does not exit") from None
             raise self._fail(f"{what} raised {type(exc).__name__}: {exc}{where}") from None
 
     # -- checking what the file returned ------------------------------------------------------
