@@ -18,16 +18,18 @@ LOCK_NAME = ".harness-run.lock"
 
 
 def check_writable(folder: str | Path, option: str = "--out") -> Path:
-    """The folder, created if need be, after checking a file can be written there."""
+    """The folder, after checking reports could be written there. Nothing is created: a run
+    stopped by bad input leaves no folder behind (the lock creates it when the run starts)."""
     path = Path(folder)
     if path.exists() and not path.is_dir():
         raise UsageError(f"{option} {folder}: expected a folder for the reports, found a file")
-    for parent in path.parents:
-        if parent.exists() and not parent.is_dir():
-            raise UsageError(f"{option} {folder}: {parent} is a file, not a folder")
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"{option} {folder}: {existing} is a file, not a folder")
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        handle, probe = tempfile.mkstemp(prefix=".harness-probe.", dir=path)
+        handle, probe = tempfile.mkstemp(prefix=".harness-probe.", dir=existing)
         os.close(handle)
         os.unlink(probe)
     except OSError as exc:
@@ -53,6 +55,11 @@ class RunLock:
         self.held = False
 
     def acquire(self) -> "RunLock":
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"{self.path.parent}: cannot create the report folder "
+                             f"({exc.strerror})") from None
         for _ in range(2):
             try:
                 handle = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
