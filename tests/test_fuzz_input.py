@@ -275,6 +275,14 @@ def _npy_header_only(shape, descr="<f8", version=(1, 0), tail=b"\0" * 16) -> byt
     return buffer.getvalue() + tail
 
 
+def _npy_raw_header(shape: str) -> bytes:
+    """A .npy whose header says ``shape`` verbatim (numpy.save writes only valid ones)."""
+    header = "{'descr': '<f8', 'fortran_order': False, 'shape': %s, }" % shape
+    header += " " * (63 - (len(header) + 10) % 64) + "\n"
+    return npy_format.magic(1, 0) + len(header).to_bytes(2, "little") + header.encode() + \
+        b"\0" * 16
+
+
 def _broken_data_files(rng: random.Random):
     """(name, content, description): content None writes nothing; "dir" makes a folder."""
     import io
@@ -297,6 +305,8 @@ def _broken_data_files(rng: random.Random):
         ("scalar.npy", _npy(np.float64(3.0)), "0-D"),
         ("huge.npy", _npy_header_only((1_000_000, 1_000_000)), "header claims 10^12 elements"),
         ("negative.npy", _npy_header_only((-4, 2)), "negative shape"),
+        ("hexshape.npy", _npy_raw_header("(0x" + "F" * 5000 + ", 2)"), "a 5,000-digit size"),
+        ("floatshape.npy", _npy_raw_header("(2.5, 2)"), "a fractional size"),
         ("v2.npy", _npy_header_only((2, 2), version=(2, 0), tail=b"\0" * 32), "version 2.0"),
         ("cut.npy", truncated[:rng.randrange(len(truncated))], "truncated at a random byte"),
         ("short.npy", _npy_header_only((4, 2), tail=b"\0" * 8), "data cut short"),

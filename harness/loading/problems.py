@@ -22,10 +22,12 @@ def _number_text(value: int | float) -> str:
     """A number as text; an integer too long to print whole (Python refuses beyond 4,300
     digits, and nobody reads 300) is given by its length."""
     if isinstance(value, int) and abs(value) >= 10**30:
-        try:
-            return f"an integer of {len(str(abs(value))):,} digits"
-        except ValueError:  # beyond sys.get_int_max_str_digits()
-            return f"an integer of about {int(value.bit_length() * 0.30103) + 1:,} digits"
+        if value.bit_length() <= 15_000:  # str() is quick up to here, and may refuse past 4,300
+            try:
+                return f"an integer of {len(str(abs(value))):,} digits"
+            except ValueError:  # beyond sys.get_int_max_str_digits()
+                pass
+        return f"an integer of about {int(value.bit_length() * 0.30103) + 1:,} digits"
     return repr(value)
 
 
@@ -193,7 +195,15 @@ def _not_a_number(value: Any, where: tuple) -> tuple[tuple, Any] | None:
 
 
 def _shape(shape: tuple[int, ...]) -> str:
-    return "(" + ", ".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
+    return "(" + ", ".join(_size(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _size(n: int) -> str:
+    """One size of a shape; one too long to print (a .npy header may say anything) by its
+    order of magnitude."""
+    if abs(n) < 10**30:
+        return str(n)
+    return f"{'-' if n < 0 else ''}~10^{int(n.bit_length() * 0.30103)}"
 
 
 def _layout(name: str) -> str:

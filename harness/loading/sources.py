@@ -254,8 +254,8 @@ class DataSources(Checker):
                 return None
             if len(shape) not in (1, 2) or any(n < 0 for n in shape):
                 found = _shape(shape) if len(shape) < 10 else f"of {len(shape)} dimensions"
-                self.problem(where, f"expected a 1-D or 2-D array, found shape {found} in "
-                                    f"{quoted(name)}")
+                self.problem(where, f"expected a 1-D or 2-D array (sizes ≥ 0), found shape "
+                                    f"{found} in {quoted(name)}")
                 return None
             elements = math.prod(shape)
             if not self.within(where, "max_tensor_elements", elements, "elements per tensor",
