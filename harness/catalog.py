@@ -225,6 +225,18 @@ INIT_SCHEMES: dict[str, dict[str, float | None]] = {
     "zeros": {},
 }
 
+# the bounds on a setting of an init scheme or a random data generator: values are drawn with
+# them, so each must be finite and so must the range between them (uniform(-1e308, 1e308)
+# overflows); a spread is positive and a probability lies in [0, 1]
+DRAW_BOUND = 1e300
+DRAW_SETTINGS: dict[str, Setting] = {
+    "mean": Setting(None, low=-DRAW_BOUND, high=DRAW_BOUND),
+    "low": Setting(None, low=-DRAW_BOUND, high=DRAW_BOUND),
+    "high": Setting(None, low=-DRAW_BOUND, high=DRAW_BOUND),
+    "std": Setting(None, low=0.0, low_open=True, high=DRAW_BOUND),
+    "p": Setting(None, low=0.0, high=1.0),
+}
+
 # random data generator -> {parameter: default (None = required)}
 RANDOM_DATA: dict[str, dict[str, float | None]] = {
     "normal": {"mean": 0.0, "std": 1.0},

@@ -18,6 +18,9 @@ from .adapters.user_impl import register_implementations
 from .case import Case
 from .compare import DECIDED, ERROR, FAIL, SKIP
 from .errors import CaseError, UsageError
+from .limits import ENVIRONMENT as LIMITS_ENVIRONMENT
+from .limits import NAMES as LIMIT_NAMES
+from .limits import configured as configured_limits
 from .loader import load_cases
 from .workers import DEFAULT_TIMEOUT
 
@@ -72,7 +75,9 @@ def _load(args: argparse.Namespace, paths: list[str]) -> tuple[list[Case], bool]
     good ones kept; without it, any bad file stops everything (CaseError)."""
     bad: list = []
     keep_going = getattr(args, "keep_going", False)
-    cases = load_cases(paths, adapter_names(), on_problems=bad.extend if keep_going else None)
+    limits = configured_limits(getattr(args, "limit", None) or ())
+    cases = load_cases(paths, adapter_names(), on_problems=bad.extend if keep_going else None,
+                       limits=limits)
     if bad:
         _print_problems(CaseError(bad), ran=True)
     if not cases and not bad:
@@ -233,7 +238,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     _add_implementations(args)
-    cases = load_cases(args.paths or [DEFAULT_CASES], adapter_names())
+    cases = load_cases(args.paths or [DEFAULT_CASES], adapter_names(),
+                       limits=configured_limits(args.limit or ()))
     print("frameworks:")
     for name in adapter_names():
         available = get_adapter(name).availability()
@@ -263,6 +269,14 @@ def cmd_vocabulary(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _add_limit_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--limit", action="append", metavar="NAME=VALUE",
+                        help="raise (or lower) one limit on the sizes a case may ask for, e.g. "
+                             "--limit max_tensor_elements=1e8 (repeatable; also "
+                             f"{LIMITS_ENVIRONMENT}=\"name=value,…\"); names: "
+                             f"{', '.join(LIMIT_NAMES)}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m harness", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -283,6 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "or in this process")
     run.add_argument("--reference", metavar="NAME",
                      help="the base of comparison: any framework or --impl file (default numpy)")
+    _add_limit_option(run)
     run.set_defaults(handler=cmd_run)
     report = sub.add_parser("report", help="render report.md again from a report folder")
     report.add_argument("folder", help="a folder with report.csv (and run.json)")
@@ -295,10 +310,12 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("paths", nargs="+", help="case files or folders")
     validate.add_argument("--keep-going", action="store_true",
                           help="list the problems and still count the valid files")
+    _add_limit_option(validate)
     validate.set_defaults(handler=cmd_validate)
     lister = sub.add_parser("list", help="show the cases and each framework's availability")
     lister.add_argument("paths", nargs="*", help=f"case files or folders (default: {DEFAULT_CASES}/)")
     lister.add_argument("--impl", action="append", metavar="FILE.py", help=impl_help)
+    _add_limit_option(lister)
     lister.set_defaults(handler=cmd_list)
     return parser
 

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from .case import Case
-from .errors import CaseError, Problem
+from .errors import CaseError, Problem, UsageError
+from .limits import Limits, configured
 from .loading.sections import Sections
 from .loading.sources import DataSources
 from .yamlsafe import load_yaml
@@ -22,6 +23,8 @@ TOP_KEYS = ("name", "description", "tags", "dtype", "network", "params", "init",
             "optimizer", "steps", "frameworks", "tolerance", "expected", "known_discrepancies",
             "orders", "finite_differences")
 REQUIRED = ("network", "data", "loss", "optimizer")
+# a file the loader failed on in a way it does not foresee: said as a problem, not a traceback
+INTERNAL_ERROR = "the harness failed to read this case: an internal error"
 
 
 class _Validator(Sections, DataSources):
@@ -40,6 +43,9 @@ class _Validator(Sections, DataSources):
         loss, loss_settings = loss_spec if loss_spec else (None, None)
         optimizer = self.optimizer(top.get("optimizer")) if "optimizer" in top else None
         steps = self.integer(top.get("steps", 1), ("steps",), minimum=1)
+        if steps is not None and not self.within(("steps",), "max_steps", steps,
+                                                 "training steps"):
+            steps = None
         frameworks = self.framework_list(top.get("frameworks", "all"))
         tolerance, framework_tolerance = self.tolerance(top["tolerance"]) \
             if "tolerance" in top else ({}, {})
@@ -53,12 +59,12 @@ class _Validator(Sections, DataSources):
         fd = self.finite_differences(top.get("finite_differences", {}))
 
         x, y = self.data(top.get("data"), layers, loss) if "data" in top else (None, None)
-        params = None
-        if layers is not None and x is not None:
+        params = expected = None
+        # sized from the shapes alone before any parameter is drawn
+        if layers is not None and x is not None and self.network_size(layers, x.shape):
             params = self.initial_params(top.get("params", {}), top.get("init"), layers, x.shape[1])
-        expected = None
-        if "expected" in top and layers is not None and x is not None:
-            expected = self.expected(top["expected"], layers, x.shape)
+            if "expected" in top:
+                expected = self.expected(top["expected"], layers, x.shape)
         if loss and layers:
             self.loss_warnings(loss, layers[-1].activation)
         if self.problems:
@@ -73,19 +79,35 @@ class _Validator(Sections, DataSources):
 
 
 
-def load_case(path: str | Path, framework_names: list[str]) -> tuple[Case | None, list[Problem]]:
-    """Load and validate one case file: (the case, or None, and every problem found)."""
+def load_case(path: str | Path, framework_names: list[str],
+              limits: Limits | None = None) -> tuple[Case | None, list[Problem]]:
+    """Load and validate one case file: (the case, or None, and every problem found).
+
+    ``limits`` bounds the sizes a case may ask for (harness.limits); by default, the defaults
+    as HARNESS_LIMITS changes them. Never raises for anything in the file: whatever is wrong
+    with it is a problem.
+    """
     file = str(path)
+    if limits is None:
+        try:
+            limits = configured()
+        except UsageError as exc:
+            return None, [Problem(file, None, "", str(exc))]
     try:
-        raw = Path(path).read_bytes()
+        with open(path, "rb") as handle:
+            raw = handle.read(limits.max_case_file_bytes + 1)  # a larger file is not read whole
     except OSError as exc:
-        return None, [Problem(file, None, "", f"cannot read file: {exc.strerror}")]
-    doc, problems = load_yaml(raw, file)
-    if doc is None or problems:
-        return None, problems
-    validator = _Validator(doc, framework_names)
-    case = validator.case()
-    return case, validator.problems
+        return None, [Problem(file, None, "", f"cannot read file: {exc.strerror or exc}")]
+    try:
+        doc, problems = load_yaml(raw, file, max_bytes=limits.max_case_file_bytes)
+        if doc is None or problems:
+            return None, problems
+        validator = _Validator(doc, framework_names, limits)
+        case = validator.case()
+        return case, validator.problems
+    except Exception as exc:  # noqa: BLE001 - the last resort: a problem, never a traceback
+        return None, [Problem(file, None, "", f"{INTERNAL_ERROR} ({type(exc).__name__}: "
+                              f"{str(exc)[:200]}); please report it with this file")]
 
 
 def find_case_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[Problem]]:
@@ -102,16 +124,18 @@ def find_case_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[Probl
 
 
 def load_cases(paths: Iterable[str | Path], framework_names: list[str],
-               on_problems: Callable[[list[Problem]], None] | None = None) -> list[Case]:
+               on_problems: Callable[[list[Problem]], None] | None = None,
+               limits: Limits | None = None) -> list[Case]:
     """Load every case under ``paths``; raise CaseError listing all problems of all files.
 
     With ``on_problems`` given, bad files are reported through it and the good ones returned.
+    ``limits``: as for load_case.
     """
     files, problems = find_case_files(paths)
     cases: list[Case] = []
     seen: dict[str, str] = {}
     for file in files:
-        case, found = load_case(file, framework_names)
+        case, found = load_case(file, framework_names, limits)
         problems += found
         if case is None:
             continue

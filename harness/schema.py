@@ -56,7 +56,7 @@ def _scheme(extra: dict) -> dict:
         forms.append({
             "type": "object",
             "properties": {"scheme": {"const": name},
-                           **{k: {"type": "number"} for k in params}, **extra},
+                           **{k: _setting(catalog.DRAW_SETTINGS[k]) for k in params}, **extra},
             "required": ["scheme", *[k for k, d in params.items() if d is None]],
             "additionalProperties": False})
     return {"oneOf": forms}
@@ -65,9 +65,11 @@ def _scheme(extra: dict) -> dict:
 def _source(inline: dict) -> dict:
     random = {"type": "object", "properties": {
         "random": {"enum": list(catalog.RANDOM_DATA)},
-        "shape": {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 1},
+        "shape": {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 1,
+                  "maxItems": 2},
         "seed": {"type": "integer", "minimum": 0},
-        **{k: NUMBER for params in catalog.RANDOM_DATA.values() for k in params}},
+        **{k: _setting(catalog.DRAW_SETTINGS[k]) for params in catalog.RANDOM_DATA.values()
+           for k in params}},
         "required": ["random", "shape", "seed"], "additionalProperties": False}
     file = {"type": "object", "properties": {
         "file": {"type": "string"},

@@ -14,19 +14,19 @@ from ..case import (FD_DEFAULTS, Expected, KnownDiscrepancy, Layer, OptimizerSpe
                     param_shapes, weight_name)
 from ..seeded import init_tensor, tensor_rng
 from ..tolerance import KEYS as TOLERANCE_KEYS
-from ..yamlsafe import format_path
-from .problems import Checker, _kind, _layout
+from ..yamlsafe import format_path, quoted
+from .problems import Checker, _kind, _layout, _shape
 
 KNOWN_KEYS = ("framework", "quantity", "tensor", "dtype", "reason", "link", "steps", "from_step")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")  # always fullmatch: $ allows a final newline
 
 
 class Sections(Checker):
     def case_name(self, top: dict) -> str:
         name = top.get("name", Path(self.file).stem)
-        if self.string(name, ("name",)) is not None and not _NAME.match(name):
-            self.problem(("name",), f"expected letters, digits and _ . + - (it becomes a test id), "
-                                    f"found {name!r}")
+        if self.string(name, ("name",)) is not None and not _NAME.fullmatch(name):
+            self.problem(("name",), f"expected one line of letters, digits and _ . + - (it "
+                                    f"becomes a test id), found {quoted(name)}")
         return name if isinstance(name, str) else Path(self.file).stem
 
     def tags(self, value: Any) -> tuple[str, ...]:
@@ -55,6 +55,8 @@ class Sections(Checker):
         if not isinstance(value, list) or not value:
             self.problem(("network",), f"expected a non-empty list of layers like "
                                        f"{{units: 4, activation: tanh}}, found {_kind(value)}")
+            return None
+        if not self.within(("network",), "max_layers", len(value), "layers"):
             return None
         layers = []
         for i, spec in enumerate(value):
@@ -145,7 +147,7 @@ class Sections(Checker):
     def framework_name(self, value: Any, path: tuple, valid: list[str]) -> str | None:
         """A framework name. One that is not installed here (a plug-in) is accepted with a
         warning, so a shared case still loads; one that looks like a typo is an error."""
-        if isinstance(value, str) and value not in self.frameworks and _NAME.match(value) and \
+        if isinstance(value, str) and value not in self.frameworks and _NAME.fullmatch(value) and \
                 not difflib.get_close_matches(value, valid, n=1, cutoff=0.6):
             self.warnings.append(f"{format_path(path)}: framework {value!r} is not installed "
                                  f"here ({', '.join(valid)}); it applies where it is")
@@ -185,8 +187,12 @@ class Sections(Checker):
 
     def orders(self, value: Any) -> tuple[int, ...]:
         if value not in ([1], [1, 2], [2, 1]):
+            found = _kind(value)
+            if isinstance(value, list):
+                found = f"[{', '.join(_kind(v) for v in value[:3])}" \
+                        f"{', …' if len(value) > 3 else ''}]"
             self.problem(("orders",), f"expected [1] or [1, 2] (2 adds Hessian-vector products), "
-                                      f"found {value!r}")
+                                      f"found {found}")
             return (1,)
         return tuple(sorted(value))
 
@@ -328,10 +334,9 @@ class Sections(Checker):
         ok = seed is not None and all(k in value for k in required)
         settings = {}
         for key, default in spec.items():
-            given = value.get(key, default)
-            if given is None:
+            if key not in value and default is None:
                 continue  # a missing required key is already a problem
-            number = self.number(given, path + (key,), positive=(key == "std"))
+            number = self.draw_setting(value.get(key, default), path + (key,), key)
             ok = ok and number is not None
             settings[key] = number
         if ok and name == "uniform" and settings["low"] >= settings["high"]:
@@ -340,6 +345,25 @@ class Sections(Checker):
         if not ok:
             return None
         return name, settings, seed
+
+    def network_size(self, layers: tuple[Layer, ...], x_shape: tuple[int, ...]) -> bool:
+        """Whether the network fed ``x`` is within the limits, worked out from the shapes alone
+        before any parameter is drawn: each weight, each layer's output, all the parameters."""
+        batch, features = x_shape
+        ok, total = True, 0
+        for i, layer in enumerate(layers):
+            fan_in = features if i == 0 else layers[i - 1].units
+            total += layer.units * fan_in + layer.units
+            if ok:  # one tensor over the limit is said once, not once per layer
+                where = ("network", i, "units")
+                ok = self.within(where, "max_tensor_elements", layer.units * fan_in,
+                                 "elements per tensor",
+                                 f" in {weight_name(i)} {_shape((layer.units, fan_in))}") and \
+                    self.within(where, "max_tensor_elements", batch * layer.units,
+                                "elements per tensor", f" in layer {i}'s output "
+                                f"{_shape((batch, layer.units))} (batch, units)")
+        return self.within(("network",), "max_parameters", total,
+                           "parameters (weights and biases together)") and ok
 
     # -- golden values ---------------------------------------------------------------------
     def expected(self, value: Any, layers: tuple[Layer, ...], x_shape: tuple[int, ...]):
