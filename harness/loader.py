@@ -14,6 +14,7 @@ from typing import Callable, Iterable
 from .case import Case
 from .errors import CaseError, Problem, UsageError
 from .limits import Limits, configured
+from .loading.parameters import Parameters
 from .loading.sections import Sections
 from .loading.sources import DataSources
 from .yamlsafe import load_yaml
@@ -27,7 +28,7 @@ REQUIRED = ("network", "data", "loss", "optimizer")
 INTERNAL_ERROR = "the harness failed to read this case: an internal error"
 
 
-class _Validator(Sections, DataSources):
+class _Validator(Sections, Parameters, DataSources):
     """Walks one document, collecting problems; returns a Case when there are none."""
 
     def case(self) -> Case | None:

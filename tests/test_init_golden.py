@@ -18,7 +18,7 @@ import math
 import numpy as np
 import pytest
 
-import harness.loading.sections
+import harness.loading.parameters
 import harness.seeded
 import harness.loader
 
@@ -226,10 +226,10 @@ def test_weight_bias_and_layer_streams_differ(load):
 # -- planted bugs: each helper above must report them --------------------------------------------
 def plant(monkeypatch, name: str, replacement) -> None:
     """Replace ``harness.seeded.<name>``. The loader's section parsers imported the function by
-    name (``from ..seeded import …``), so that binding is replaced too, or the plant would never
+    name (``from ..seeded import …``, in harness.loading.parameters), so that binding is replaced too, or the plant would never
     run."""
     monkeypatch.setattr(harness.seeded, name, replacement)
-    monkeypatch.setattr(harness.loading.sections, name, replacement)
+    monkeypatch.setattr(harness.loading.parameters, name, replacement)
 
 
 def plant_he_normal_fan_out(monkeypatch):
