@@ -16,10 +16,12 @@ from .case import Case
 from .compare import DECIDED, ERROR, FAIL, SKIP
 from .errors import CaseError, UsageError
 from .loader import load_cases
+from .variants import DEFAULT_COUNT as DEFAULT_VARIANTS
 from .workers import DEFAULT_TIMEOUT
 
 EXIT_OK, EXIT_DISCREPANCY, EXIT_BAD_INPUT, EXIT_NOTHING_COMPARED = 0, 1, 2, 5
 DEFAULT_CASES, DEFAULT_OUT = "cases", "results"
+VARIANTS_FOLDER = "variants"  # under --out: each variant as a case file
 
 
 def _frameworks(text: str | None) -> list[str]:
@@ -89,6 +91,25 @@ def _reference(name: str | None, frameworks: list[str]) -> str:
     return name
 
 
+def _self_check(names: list[str]) -> list[str]:
+    """--self-check NAME: a framework (or --impl file) whose gradients are checked against finite
+    differences of its own loss; --impl files always are."""
+    for name in names:
+        if name not in adapter_names():
+            raise UsageError(f"--self-check {name}: unknown framework; valid: "
+                             f"{', '.join(n for n in adapter_names() if not is_oracle(n))}")
+        if is_oracle(name):
+            raise UsageError(f"--self-check {name}: an oracle has no loss of its own to check")
+    return list(dict.fromkeys(names))
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number ≥ 0, found {text}")
+    return value
+
+
 def _warn_uninstalled(cases: list[Case]) -> None:
     """A framework a case names but this machine lacks: said at run time, then a skip row."""
     known = set(adapter_names())
@@ -109,13 +130,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     impls = _add_implementations(args)
     frameworks += [n for n in impls if n not in frameworks]
     reference = _reference(args.reference, frameworks)  # runs as the base, selected or not
+    self_check = _self_check(args.self_check or [])
     cases, bad_input = _load(args, args.paths or [DEFAULT_CASES])
     if args.frameworks is None:
         _warn_uninstalled(cases)
     runs: list = []
     pool = WorkerPool(args.timeout) if args.isolation == "process" else None
     options = {"frameworks": frameworks, "reference": reference, "isolation": args.isolation,
-               "timeout": args.timeout}
+               "timeout": args.timeout, "variants": args.variants, "self_check": self_check}
 
     def report(partial: bool = False):
         rows = [row for run in runs for row in run.rows]
@@ -124,7 +146,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         return rows, write_reports(rows, record, args.out, partial=partial)
     try:
         run_cases(cases, frameworks, progress=_Progress(args.quiet), pool=pool, finished=runs,
-                  reference=reference, uninstalled=args.frameworks is None)
+                  reference=reference, uninstalled=args.frameworks is None,
+                  self_check=self_check, variants=args.variants,
+                  variant_dir=os.path.join(args.out, VARIANTS_FOLDER),
+                  warn=lambda message: print(f"warning: variant {message}", file=sys.stderr))
     except KeyboardInterrupt:
         _, written = report(partial=True)
         print(f"interrupted after {len(runs)} case runs: wrote {', '.join(map(str, written))}; "
@@ -137,7 +162,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     bad = [r for r in rows if r.status in (FAIL, ERROR)]
     counts = {s: sum(r.status == s for r in rows) for s in STATUSES}
     summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n or s in ("pass", "fail"))
-    print(f"{len(cases)} cases, {len(rows)} comparisons against {reference}: {summary}")
+    made = len({run.case.name for run in runs if run.case.variant_of})
+    variants = f" and {made} variants (in {os.path.join(args.out, VARIANTS_FOLDER)})" \
+        if made else ""
+    print(f"{len(cases)} cases{variants}, {len(rows)} comparisons against {reference}: {summary}")
     for row in bad[:10]:
         where = f"step {row.step} {row.quantity} {row.tensor}" if row.quantity else "whole run"
         suspect = f" (suspect: {row.suspect})" if row.suspect else ""
@@ -234,6 +262,13 @@ def build_parser() -> argparse.ArgumentParser:
                           "or in this process")
     run.add_argument("--reference", metavar="NAME",
                      help="the base of comparison: any framework or --impl file (default numpy)")
+    run.add_argument("--variants", type=_count, default=DEFAULT_VARIANTS, metavar="N",
+                     help="run each case an --impl file runs at N seeded variants too (other "
+                          "parameters, a batch, other input scales), written to OUT/variants/ "
+                          f"(default {DEFAULT_VARIANTS}; 0: none)")
+    run.add_argument("--self-check", action="append", metavar="NAME",
+                     help="also check this framework's gradients against finite differences of "
+                          "its own loss (--impl files always are; repeatable)")
     run.set_defaults(handler=cmd_run)
     report = sub.add_parser("report", help="render report.md again from a report folder")
     report.add_argument("folder", help="a folder with report.csv (and run.json)")

@@ -18,14 +18,14 @@ from ..yamlsafe import format_path
 from .problems import Checker, _kind, _layout
 
 KNOWN_KEYS = ("framework", "quantity", "tensor", "dtype", "reason", "link", "steps", "from_step")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+~-]*$")  # ~: a variant, <case>~variant-<k>
 
 
 class Sections(Checker):
     def case_name(self, top: dict) -> str:
         name = top.get("name", Path(self.file).stem)
         if self.string(name, ("name",)) is not None and not _NAME.match(name):
-            self.problem(("name",), f"expected letters, digits and _ . + - (it becomes a test id), "
+            self.problem(("name",), f"expected letters, digits and _ . + ~ - (it becomes a test id), "
                                     f"found {name!r}")
         return name if isinstance(name, str) else Path(self.file).stem
 
