@@ -136,6 +136,7 @@ class Case:
     framework_tolerance: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     orders: tuple[int, ...] = (1,)  # 2 adds Hessian-vector products
     finite_differences: dict = field(default_factory=lambda: dict(FD_DEFAULTS))
+    variant_of: tuple[str, str] | None = None  # (name, file) of the case a variant was made from
 
     @property
     def dtype(self) -> str:

@@ -22,10 +22,12 @@ from .limits import ENVIRONMENT as LIMITS_ENVIRONMENT
 from .limits import NAMES as LIMIT_NAMES
 from .limits import configured as configured_limits
 from .loader import load_cases
+from .variants import DEFAULT_COUNT as DEFAULT_VARIANTS
 from .workers import DEFAULT_TIMEOUT
 
 EXIT_OK, EXIT_DISCREPANCY, EXIT_BAD_INPUT, EXIT_NOTHING_COMPARED = 0, 1, 2, 5
 DEFAULT_CASES, DEFAULT_OUT = "cases", "results"
+VARIANTS_FOLDER = "variants"  # under --out: each variant as a case file
 
 
 def _frameworks(text: str | None) -> list[str]:
@@ -97,6 +99,25 @@ def _reference(name: str | None, frameworks: list[str]) -> str:
     return name
 
 
+def _self_check(names: list[str]) -> list[str]:
+    """--self-check NAME: a framework (or --impl file) whose gradients are checked against finite
+    differences of its own loss; --impl files always are."""
+    for name in names:
+        if name not in adapter_names():
+            raise UsageError(f"--self-check {name}: unknown framework; valid: "
+                             f"{', '.join(n for n in adapter_names() if not is_oracle(n))}")
+        if is_oracle(name):
+            raise UsageError(f"--self-check {name}: an oracle has no loss of its own to check")
+    return list(dict.fromkeys(names))
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number ≥ 0, found {text}")
+    return value
+
+
 def _warn_uninstalled(cases: list[Case]) -> None:
     """A framework a case names but this machine lacks: said at run time, then a skip row."""
     known = set(adapter_names())
@@ -149,13 +170,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     reference = _reference(args.reference, frameworks)  # runs as the base, selected or not
     out = check_writable(args.out)  # usage found at once, not after every case has run
     interrupts.install()
+    self_check = _self_check(args.self_check or [])
     cases, bad_input = _load(args, args.paths or [DEFAULT_CASES])
     with RunLock(out):
-        return _run(args, cases, bad_input, frameworks, reference)
+        return _run(args, cases, bad_input, frameworks, reference, self_check)
 
 
 def _run(args: argparse.Namespace, cases: list[Case], bad_input: bool, frameworks: list[str],
-         reference: str) -> int:
+         reference: str, self_check: list[str]) -> int:
     from .record import make_record, run_entry
     from .report import STATUSES, write_reports
     from .runner import run_cases
@@ -166,7 +188,7 @@ def _run(args: argparse.Namespace, cases: list[Case], bad_input: bool, framework
     runs: list = []
     pool = WorkerPool(args.timeout) if args.isolation == "process" else None
     options = {"frameworks": frameworks, "reference": reference, "isolation": args.isolation,
-               "timeout": args.timeout}
+               "timeout": args.timeout, "variants": args.variants, "self_check": self_check}
 
     def report(partial: bool = False):
         rows = [row for run in runs for row in run.rows]
@@ -175,7 +197,10 @@ def _run(args: argparse.Namespace, cases: list[Case], bad_input: bool, framework
         return rows, write_reports(rows, record, args.out, partial=partial)
     try:
         run_cases(cases, frameworks, progress=_Progress(args.quiet), pool=pool, finished=runs,
-                  reference=reference, uninstalled=args.frameworks is None)
+                  reference=reference, uninstalled=args.frameworks is None,
+                  self_check=self_check, variants=args.variants,
+                  variant_dir=os.path.join(args.out, VARIANTS_FOLDER),
+                  warn=lambda message: print(f"warning: variant {message}", file=sys.stderr))
     except KeyboardInterrupt:
         with _Interrupts():
             _, written = report(partial=True)
@@ -191,7 +216,10 @@ def _run(args: argparse.Namespace, cases: list[Case], bad_input: bool, framework
     bad = [r for r in rows if r.status in (FAIL, ERROR)]
     counts = {s: sum(r.status == s for r in rows) for s in STATUSES}
     summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n or s in ("pass", "fail"))
-    print(f"{len(cases)} cases, {len(rows)} comparisons against {reference}: {summary}")
+    made = len({run.case.name for run in runs if run.case.variant_of})
+    variants = f" and {made} variants (in {os.path.join(args.out, VARIANTS_FOLDER)})" \
+        if made else ""
+    print(f"{len(cases)} cases{variants}, {len(rows)} comparisons against {reference}: {summary}")
     for row in bad[:10]:
         where = f"step {row.step} {row.quantity} {row.tensor}" if row.quantity else "whole run"
         suspect = f" (suspect: {row.suspect})" if row.suspect else ""
@@ -298,6 +326,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--reference", metavar="NAME",
                      help="the base of comparison: any framework or --impl file (default numpy)")
     _add_limit_option(run)
+    run.add_argument("--variants", type=_count, default=DEFAULT_VARIANTS, metavar="N",
+                     help="run each case an --impl file runs at N seeded variants too (other "
+                          "parameters, a batch, other input scales), written to OUT/variants/ "
+                          f"(default {DEFAULT_VARIANTS}; 0: none)")
+    run.add_argument("--self-check", action="append", metavar="NAME",
+                     help="also check this framework's gradients against finite differences of "
+                          "its own loss (--impl files always are; repeatable)")
     run.set_defaults(handler=cmd_run)
     report = sub.add_parser("report", help="render report.md again from a report folder")
     report.add_argument("folder", help="a folder with report.csv (and run.json)")

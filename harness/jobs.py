@@ -95,3 +95,21 @@ class SecondOrder:
                             self.expected), None, None
         except Exception as exc:
             return None, None, describe(exc)
+
+
+@dataclass(frozen=True)
+class SelfCheck:
+    """A party's gradients against finite differences of its own loss (harness.selfcheck)."""
+
+    party: str
+    case: Case
+    inputs: Inputs
+    context: Context
+
+    def __call__(self) -> Outcome:
+        from .selfcheck import check
+
+        try:
+            return check(get_adapter(self.party), self.case, self.inputs, self.context), None, None
+        except Exception as exc:
+            return None, None, describe(exc)

@@ -20,7 +20,7 @@ import pytest
 from .adapters import REFERENCE, adapter_names
 from .adapters.user_impl import register_implementations
 from .compare import DECIDED, ERROR, FAIL, INCONCLUSIVE, SKIP, XFAIL, Row
-from .diagnose import hints
+from .diagnose import SELF, hints
 from .errors import CaseError, Problem, UsageError
 from .loader import CASE_SUFFIXES, load_case
 from .runner import CaseRun, frameworks_for, run_case
@@ -297,7 +297,8 @@ def failure_table(rows: list[Row], everything: list[Row] | None = None) -> str:
             lines.append(f"  … {len(fails) - MAX_TABLE_ROWS} more tensor(s)")
         # who is suspect and where, against the reference first, then golden values
         for reference in dict.fromkeys(r.reference for r in fails):
-            found = hints([r for r in everything if r.reference == reference])
+            found = hints([r for r in everything if r.reference == reference],
+                          [r for r in everything if r.reference == SELF])
             if found:
                 lines += [f"- {hint}" for hint in found]
                 break

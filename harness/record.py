@@ -30,9 +30,13 @@ def run_entry(run) -> dict:
     for k in case.known_discrepancies:
         if k.dtype in (None, run.dtype):
             known.setdefault(k.framework, []).append(k.reason + (f" ({k.link})" if k.link else ""))
-    return {"case": case.name, "file": case.file, "dtype": run.dtype, "steps": case.steps,
-            "warnings": list(case.warnings), "known": known,
-            "notes": {framework: list(notes) for framework, notes in run.notes.items()}}
+    entry = {"case": case.name, "file": case.file, "dtype": run.dtype, "steps": case.steps,
+             "warnings": list(case.warnings), "known": known,
+             "notes": {framework: list(notes) for framework, notes in run.notes.items()}}
+    if case.variant_of:  # a variant (harness.variants): what it varies and how
+        entry["variant_of"], entry["origin"] = case.variant_of
+        entry["description"] = case.description
+    return entry
 
 
 def make_record(entries: list[dict], *, reference: str, frameworks: list[str],

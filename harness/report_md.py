@@ -10,7 +10,7 @@ import re
 
 from .compare import (DECIDED, ERROR, FAIL, INCONCLUSIVE, NON_FINITE_REFERENCE, PASS, SKIP,
                       XFAIL, XPASS, Row)
-from .diagnose import hints
+from .diagnose import SELF, hints
 from .tolerance import DEFAULTS
 
 _SEVERITY = {ERROR: 6, FAIL: 5, XPASS: 4, XFAIL: 3, INCONCLUSIVE: 2, PASS: 1, SKIP: 0}
@@ -25,7 +25,9 @@ def rollup(rows: list[Row]) -> str:
 def ordered(rows: list[Row], record: dict) -> tuple[list[Row], list[dict]]:
     """Rows and runs in a deterministic order whatever the scheduling: runs by file, case and
     dtype; within a run, rows by the record's framework order, each framework's as produced."""
-    runs = sorted(record["runs"], key=lambda e: (e["file"], e["case"], e["dtype"]))
+    # a variant (harness.variants) sorts right after the case it was made from
+    runs = sorted(record["runs"], key=lambda e: (e.get("origin", e["file"]), e["case"],
+                                                 e["dtype"]))
     position = {(e["case"], e["dtype"]): i for i, e in enumerate(runs)}
     frameworks = {name: i for i, name in enumerate(record["frameworks"])}
     indexed = sorted(enumerate(rows), key=lambda item: (
@@ -159,6 +161,7 @@ def markdown_text(rows: list[Row], record: dict, *, partial: bool = False) -> st
         w(f"| {_md(entry['case'])} | {entry['dtype']} | " + " | ".join(cells) + " |")
     w()
     _discrepancies(w, rows, runs, by_run, frameworks)
+    _variants(w, runs, by_run)
     _known(w, rows, runs, by_run, frameworks)
     trajectories = list(_trajectory_lines(runs, by_run, frameworks, reference))
     if trajectories:
@@ -208,13 +211,19 @@ def _discrepancies(w, rows, runs, by_run, frameworks) -> None:
                 group = [r for r in mine if r.reference == against and r.status in (FAIL, ERROR)]
                 if not group:
                     continue
-                what = "golden values" if against == "expected" else f"the {_md(against)} reference" \
-                    if against not in ("fd",) else "finite differences"
+                what = "golden values" if against == "expected" else \
+                    "finite differences" if against == "fd" else \
+                    "finite differences of its own loss (self-check)" if against == SELF else \
+                    f"the {_md(against)} reference"
                 w(f"### {_md(entry['case'])} [{entry['dtype']}-{_md(framework)}] against {what}")
                 w()
                 w(f"File: `{_md(entry['file'])}`")
                 w()
-                explained = hints([r for r in mine if r.reference == against])
+                if entry.get("variant_of"):
+                    w(f"{_md(entry.get('description', ''))}")
+                    w()
+                explained = hints([r for r in mine if r.reference == against],
+                                  [r for r in mine if r.reference == SELF])
                 if explained:
                     w(f"Suspect: **{_md(group[0].suspect or framework)}**. {_md(explained[0])}")
                     w()
@@ -235,6 +244,27 @@ def _discrepancies(w, rows, runs, by_run, frameworks) -> None:
                     for note in notes:
                         w(note)
                 w()
+
+
+def _variants(w, runs, by_run) -> None:
+    """Each variant: what it changed, its verdict, and its case file to run again."""
+    seen: dict[str, dict] = {}
+    for entry in runs:
+        if entry.get("variant_of"):
+            seen.setdefault(entry["case"], entry)
+    if not seen:
+        return
+    w("## Variants")
+    w()
+    w("Each case an --impl file ran was run again at variants that break the coincidences of its "
+      "own point (other parameters, a batch of several samples, other input scales), each a case "
+      "of its own, written out to be run again: `python -m harness run FILE --impl YOURS.py`.")
+    w()
+    for name, entry in seen.items():
+        verdicts = ", ".join(f"{dtype} {rollup(by_run.get((name, dtype), []))}" for dtype in
+                             [e["dtype"] for e in runs if e["case"] == name])
+        w(f"- {_md(name)} ({verdicts}): {_md(entry.get('description', ''))} `{_md(entry['file'])}`")
+    w()
 
 
 def _known(w, rows, runs, by_run, frameworks) -> None:

@@ -8,6 +8,7 @@ so each failure names its suspect (harness.consensus). The command line and pyte
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Callable, Iterable
 
 import numpy as np
@@ -19,8 +20,9 @@ from .consensus import UNCLEAR, Vote, blame, majority
 from .known_discrepancies import apply_known
 from .inherited import trajectory_allowances
 from .magnitude import trace_magnitudes
-from .jobs import Check, SecondOrder, Train
+from .jobs import Check, SecondOrder, SelfCheck, Train
 from .oracles import reference_hvp
+from .selfcheck import SELF, SOURCE, error_row
 from .tolerance import largest
 from .trace import Trace
 
@@ -56,9 +58,11 @@ def frameworks_for(case: Case, selected: Iterable[str], reference: str = REFEREN
 class _Plan:
     """One (case, dtype): every party run once, then compared."""
 
-    def __init__(self, case: Case, dtype: str, names: list[str], reference: str, call):
+    def __init__(self, case: Case, dtype: str, names: list[str], reference: str, call,
+                 self_check: Iterable[str] = ()):
         self.case, self.dtype, self.names, self.reference, self.call = \
             case, dtype, names, reference, call
+        self.self_check = set(self_check)
         self.narrowed = case.for_dtype(dtype)
         self.inputs = case.inputs(dtype)
         self.initial = {k: v.astype(np.float64) for k, v in self.inputs.params.items()}
@@ -110,15 +114,31 @@ class _Plan:
             if name in per_party:
                 continue
             per_party[name] = self.oracle_rows(name) if is_oracle(name) else self.party_rows(name)
-        rows = [row for name in self.names for row in per_party[name]]
+        for name in self.traces:  # --impl files, and frameworks named by --self-check
+            if self.checks_itself(name):
+                per_party.setdefault(name, []).extend(self.self_rows(name))
+        parties = self.names + [n for n in per_party if n not in self.names]
+        rows = [row for name in parties for row in per_party[name]]
         rows = self.with_suspects(rows)
         by_group: dict[tuple[str, str], list[Row]] = {}
         for row in rows:
             by_group.setdefault((row.framework, row.reference), []).append(row)
         self.result.rows = [row for (framework, against), group in by_group.items()
-                            for row in apply_known(self.case, self.context(framework, against),
-                                                   group)]
+                            for row in (group if against == SELF else apply_known(
+                                self.case, self.context(framework, against), group))]
         return self.result
+
+    def checks_itself(self, name: str) -> bool:
+        """An --impl file always; any other party when --self-check names it."""
+        from .adapters.user_impl import UserImplementation
+
+        return name in self.self_check or isinstance(get_adapter(name), UserImplementation)
+
+    def self_rows(self, name: str) -> list[Row]:
+        """The party's gradients against finite differences of its own loss (harness.selfcheck)."""
+        ctx = Context(self.case.name, self.case.file, self.dtype, name, SELF, SOURCE)
+        rows, _, error = self.call(SelfCheck(name, self.narrowed, self.inputs, ctx))
+        return rows if rows is not None else [error_row(ctx, error)]
 
     def party_rows(self, name: str) -> list[Row]:
         """A framework's trajectory against the reference, its second order, its golden values."""
@@ -192,6 +212,9 @@ class _Plan:
             if r.status not in (FAIL, XFAIL) or r.step is None:
                 out.append(r)
                 continue
+            if r.reference == SELF:  # its own loss against its own gradients: only it is judged
+                out.append(replace(r, suspect=r.framework))
+                continue
             if r.quantity == "hvp":  # every framework against fd: fd is the odd one out
                 suspect = "fd" if hvp_parties >= 2 and hvp_failures.get(r.tensor) == hvp_parties \
                     else r.framework
@@ -209,30 +232,78 @@ class _Plan:
 
 
 def run_case(case: Case, dtype: str, frameworks: Iterable[str], pool=None,
-             reference: str = REFERENCE, uninstalled: bool = False) -> CaseRun:
+             reference: str = REFERENCE, uninstalled: bool = False,
+             self_check: Iterable[str] = ()) -> CaseRun:
     """Run one case in one dtype. Never raises for a framework's sake: errors become rows.
 
     With a ``pool`` (harness.workers.WorkerPool) every party, the reference too, runs in a
     worker process that can be killed on a time limit or a crash; without one, in this process.
+    Every --impl file, and each party in ``self_check``, is also checked against finite
+    differences of its own loss (harness.selfcheck).
     """
 
     def call(job):
         return job() if pool is None else pool.call(job.party, job)
 
     names = frameworks_for(case, frameworks, reference, uninstalled)
-    return _Plan(case, dtype, names, reference, call).run()
+    return _Plan(case, dtype, names, reference, call, self_check).run()
+
+
+def implementations(frameworks: Iterable[str]) -> list[str]:
+    """The --impl files among ``frameworks``."""
+    from .adapters.user_impl import UserImplementation
+
+    return [n for n in frameworks if isinstance(get_adapter(n), UserImplementation)]
 
 
 def run_cases(cases: list[Case], frameworks: list[str],
               progress: Callable[[int, int, Case, str], None] | None = None, pool=None,
               finished: list[CaseRun] | None = None, reference: str = REFERENCE,
-              uninstalled: bool = False) -> list[CaseRun]:
+              uninstalled: bool = False, self_check: Iterable[str] = (), variants: int = 0,
+              variant_dir: str | Path | None = None,
+              warn: Callable[[str], None] | None = None) -> list[CaseRun]:
     """Every case in every dtype. Each finished run is appended to ``finished`` as it ends, so
-    an interrupted caller still has what was done."""
-    jobs = [(case, dtype) for case in cases for dtype in case.dtypes]
+    an interrupted caller still has what was done.
+
+    With ``variants`` > 0, each case an --impl file ran (in any dtype) is followed by that many
+    variants of it (harness.variants), each run like a case; with ``variant_dir`` each is written
+    there as a case file first, and the case's ``file`` is that file. ``warn`` hears of a
+    variant that could not be written.
+    """
+    from . import variants as variants_module
+
+    impls = set(implementations(frameworks)) | \
+        ({reference} & set(implementations([reference])))
+    total = sum(len(case.dtypes) for case in cases)
     runs = [] if finished is None else finished
-    for number, (case, dtype) in enumerate(jobs, start=1):
-        if progress:
-            progress(number, len(jobs), case, dtype)
-        runs.append(run_case(case, dtype, frameworks, pool, reference, uninstalled))
+    number = 0
+
+    def run_all(case: Case) -> list[CaseRun]:
+        nonlocal number
+        done = []
+        for dtype in case.dtypes:
+            number += 1
+            if progress:
+                progress(number, total, case, dtype)
+            done.append(run_case(case, dtype, frameworks, pool, reference, uninstalled,
+                                 self_check))
+            runs.append(done[-1])
+        return done
+
+    for case in cases:
+        done = run_all(case)
+        if not variants or not any(name in run.notes for run in done for name in impls):
+            continue
+        made = []
+        for variant in variants_module.make(case, variants):
+            if variant_dir is not None:
+                variant, problem = variants_module.write(variant, variant_dir)
+                if variant is None:
+                    if warn:
+                        warn(problem)
+                    continue
+            made.append(variant)
+        total += sum(len(v.dtypes) for v in made)
+        for variant in made:
+            run_all(variant)
     return runs

@@ -15,6 +15,7 @@ from . import catalog
 from .tolerance import KEYS as TOLERANCE_KEYS
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$"
+CASE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.+~-]*$"  # ~ names a variant: <case>~variant-<k>
 PARAM_PATTERN = r"^layers\.[0-9]+\.(weight|bias)$"
 FRAMEWORK = {"type": "string", "pattern": NAME_PATTERN}
 NUMBER = {"type": "number"}
@@ -113,7 +114,7 @@ def case_schema() -> dict:
         "required": ["network", "data", "loss", "optimizer"],
         "additionalProperties": False,
         "properties": {
-            "name": {"type": "string", "pattern": NAME_PATTERN},
+            "name": {"type": "string", "pattern": CASE_NAME_PATTERN},
             "description": {"type": "string"},
             "tags": {"type": "array", "items": {"type": "string"}},
             "dtype": {"anyOf": [dtype, {"type": "array", "items": dtype, "minItems": 1,

@@ -13,7 +13,10 @@ and may define::
 
 params maps canonical names (layers.0.weight of shape (units, fan_in), layers.0.bias of shape
 (units,)) to NumPy arrays in the case's dtype; x is (batch, features); y the targets as the case
-gives them (class indices as int64). Without ``update`` the harness applies the case's optimizer.
+gives them (class indices as int64). The loss is a scalar (a 0-d array or a Python number); shape
+(1,) is taken with a note in the report, any other shape is an error. Without ``update`` the
+harness applies the case's optimizer. ``forward_backward`` is also exposed on the adapter, so the
+self-check (harness.selfcheck) can call the file at perturbed parameters.
 Every mistake in the file (missing, not importable, lacking the function, wrong names or shapes,
 raising) becomes a message naming the file; the other frameworks still run.
 """
@@ -39,6 +42,10 @@ class ImplementationError(AdapterError):
     """A problem with the user's file; the message names the file."""
 
 
+# a loss of shape (1,) is taken, with this note in the report; any other non-scalar is an error
+LOSS_SHAPE_NOTE = "loss returned as shape (1,): return a scalar (a 0-d array or a Python number)"
+
+
 def _positional_count(fn) -> int:
     try:
         params = inspect.signature(fn).parameters.values()
@@ -55,10 +62,12 @@ class UserImplementation:
         self.name = self.path.stem
         self._module: ModuleType | None = None
         self._load_error: str | None = None
+        self._notes: dict[str, None] = {}  # notes on what the file returned, in order
 
     def __getstate__(self) -> dict:
         """Pickled for a worker process: the file is imported again there."""
-        return {"path": self.path, "name": self.name, "_module": None, "_load_error": None}
+        return {"path": self.path, "name": self.name, "_module": None, "_load_error": None,
+                "_notes": {}}
 
     def _fail(self, problem: str) -> ImplementationError:
         return ImplementationError(f"{self.path}: {problem}")
@@ -109,21 +118,28 @@ class UserImplementation:
         reason = check(case)
         return None if not reason else f"{self.name} ({self.path.name}): {reason}"
 
+    def forward_backward(self, case: Case, params: dict[str, np.ndarray], x: np.ndarray,
+                         y: np.ndarray | None):
+        """One checked call of the file's forward_backward: (output, loss, grads), float64
+        output and loss, gradients in the params' dtype. The self-check (harness.selfcheck)
+        calls this at perturbed parameters."""
+        fn = self.module().forward_backward
+        args = (self._copy(params), x.copy(), None if y is None else y.copy())
+        if _positional_count(fn) == 4:
+            args += (case,)
+        result = self._call("forward_backward", fn, *args)
+        return self._check_result(result, params, (x.shape[0], case.layers[-1].units))
+
     def run(self, case: Case, inputs: Inputs) -> Trace:
         module = self.module()
-        forward_backward = module.forward_backward
-        wants_case = _positional_count(forward_backward) == 4
         update = getattr(module, "update", None)
         state: dict[str, Any] = {}
         optimizer = NumpyOptimizer(case.optimizer)  # the case's optimizer, when the file has no update
         params = {k: v.copy() for k, v in inputs.params.items()}
-        units = case.layers[-1].units
+        self._notes = {}
         steps = []
         for _ in range(case.steps):
-            args = (self._copy(params), inputs.x.copy(), None if inputs.y is None else inputs.y.copy())
-            result = self._call("forward_backward", forward_backward,
-                                *(args + (case,) if wants_case else args))
-            output, loss, grads = self._check_result(result, params, (case.batch, units))
+            output, loss, grads = self.forward_backward(case, params, inputs.x, inputs.y)
             if update is None:
                 new = optimizer.step(params, grads)
             else:
@@ -134,7 +150,7 @@ class UserImplementation:
             params = new
             steps.append(Step(output, loss, {k: as_float64(v) for k, v in grads.items()},
                               {k: as_float64(v) for k, v in params.items()}))
-        return Trace(self.name, steps, (f"user implementation from {self.path}",))
+        return Trace(self.name, steps, (f"user implementation from {self.path}", *self._notes))
 
     def _call(self, what: str, fn, *args):
         """Call the user's function; an exception is reported at its line in the user's file."""
@@ -200,8 +216,11 @@ class UserImplementation:
         if output.shape != output_shape:
             raise self._fail(f"'output' has shape {output.shape}, expected {output_shape} "
                              "(batch, units of the last layer)")
-        if loss.size != 1:
-            raise self._fail(f"'loss' must be a single number, found shape {loss.shape}")
+        if loss.shape == (1,):
+            self._notes[LOSS_SHAPE_NOTE] = None
+        elif loss.shape != ():
+            raise self._fail(f"'loss' must be a scalar (a 0-d array or a Python number), found "
+                             f"shape {loss.shape}")
         grads = self._tensors(result["grads"], params, "'grads'")
         return output.copy(), loss.reshape(()).copy(), grads
 

@@ -16,14 +16,14 @@ from ..yamlsafe import format_path, quoted
 from .problems import Checker, _kind, _layout
 
 KNOWN_KEYS = ("framework", "quantity", "tensor", "dtype", "reason", "link", "steps", "from_step")
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")  # always fullmatch: $ allows a final newline
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+~-]*")  # fullmatch: $ allows a final newline
 
 
 class Sections(Checker):
     def case_name(self, top: dict) -> str:
         name = top.get("name", Path(self.file).stem)
         if self.string(name, ("name",)) is not None and not _NAME.fullmatch(name):
-            self.problem(("name",), f"expected one line of letters, digits and _ . + - (it "
+            self.problem(("name",), f"expected one line of letters, digits and _ . + ~ - (it "
                                     f"becomes a test id), found {quoted(name)}")
         return name if isinstance(name, str) else Path(self.file).stem
 

@@ -5,8 +5,8 @@
 """
 import numpy as np
 
-ACTIVATIONS = ("identity", "sigmoid", "tanh")
-LOSSES = ("sum", "mse")
+ACTIVATIONS = ("identity", "sigmoid", "tanh", "softmax")
+LOSSES = ("sum", "mse", "cross_entropy", "nll")
 
 
 def supports(case):
@@ -24,6 +24,24 @@ def supports(case):
     return None
 
 
+def log_softmax(z):
+    """Each sample's log-probabilities: the normalising sum runs over that sample's units (a
+    row), shifted by the row's largest value so that exp never overflows."""
+    shifted = z - z.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+def softmax(z):
+    return np.exp(log_softmax(z))
+
+
+def one_hot(y, units):
+    """Class targets as one-hot rows: indices (batch,) or rows already one-hot (batch, units)."""
+    if y.ndim == 1:
+        return np.eye(units, dtype=np.float64)[y]
+    return y
+
+
 def forward_backward(params, x, y, case):
     W, b = params["layers.0.weight"], params["layers.0.bias"]  # (units, features), (units,)
     activation = case.layers[0].activation
@@ -34,14 +52,27 @@ def forward_backward(params, x, y, case):
         a = 1 / (1 + np.exp(-z))
     elif activation == "tanh":
         a = np.tanh(z)
+    elif activation == "softmax":
+        a = softmax(z)
     else:
         a = z
 
     # the loss, and its gradient with respect to the output a
+    batch = x.shape[0]
     if case.loss == "mse":
         diff = a - y
         loss = np.mean(diff ** 2)
         dL_da = 2 * diff / diff.size
+    elif case.loss == "cross_entropy":  # a holds logits: softmax, then -log of the target's
+        t = one_hot(y, a.shape[1]).astype(a.dtype)
+        log_p = log_softmax(a)
+        loss = -np.sum(t * log_p) / batch
+        dL_da = (np.exp(log_p) - t) / batch
+    elif case.loss == "nll":  # a holds probabilities: -log of the target's
+        t = one_hot(y, a.shape[1]).astype(a.dtype)
+        picked = np.where(t > 0, a, 1)  # the target's probability; 1 elsewhere (log 1 = 0)
+        loss = -np.sum(t * np.log(picked)) / batch
+        dL_da = -t / (picked * batch)
     else:  # sum
         loss = np.sum(a)
         dL_da = np.ones_like(a)
@@ -51,6 +82,8 @@ def forward_backward(params, x, y, case):
         dL_dz = dL_da * a * (1 - a)
     elif activation == "tanh":
         dL_dz = 1 - a ** 2  # MISTAKE: the local derivative alone, without the upstream dL/da
+    elif activation == "softmax":  # each row's Jacobian: diag(a) - a a^T, applied to dL/da
+        dL_dz = a * (dL_da - np.sum(dL_da * a, axis=1, keepdims=True))
     else:
         dL_dz = dL_da
 
