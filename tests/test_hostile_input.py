@@ -178,7 +178,7 @@ HOSTILE = [
      "data.x.file", "expected a file name of at most 255 bytes per folder or file"),
     # accepted before, and wrong
     ("name-with-a-final-newline", GOOD.replace("name: good", 'name: "good\\n"'), {}, "name",
-     "expected one line of letters, digits and _ . + - (it becomes a test id), found 'good\\n'"),
+     "expected one line of letters, digits and _ . + ~ - (it becomes a test id), found 'good\\n'"),
     ("null-in-x", with_x("[[1.0, null], [3.0, 4.0]]"), {}, "data.x",
      "expected numbers, found nothing (null) at [0][1] (write .nan for a missing value)"),
     ("string-in-x", with_x("[[1.0, '2'], [3.0, 4.0]]"), {}, "data.x",
