@@ -1,6 +1,8 @@
 """JAX: jax.nn activations, optax losses and optimizers, jax.value_and_grad under jit."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from ..case import Case, Inputs, bias_name, weight_name
@@ -9,6 +11,12 @@ from .base import Availability, package_availability
 
 
 def _import_jax():
+    # A bare `jax` runs on the CPU, the same on a laptop and on a GPU machine: left to choose, JAX
+    # takes a GPU, whose default float32 matrix products are reduced-precision (about 1e-3
+    # relative: a false alarm on every float32 case), and each worker would preallocate most of
+    # its memory. A user who sets JAX_PLATFORMS chooses for themselves.
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     import jax
 
     # Without x64, float64 input silently becomes float32. float32 inputs stay float32 with it on.
@@ -214,5 +222,8 @@ class JaxAdapter:
             steps.append(Step(as_float64(out), as_float64(loss),
                               {k: as_float64(grads[k]) for k in case.param_names},
                               {k: as_float64(params[k]) for k in case.param_names}))
-        return Trace(self.name, steps, notes=("each step jit-compiled: jax.value_and_grad and the optax update in one "
-                                          "jax.jit",))
+        device = jax.devices()[0]
+        return Trace(self.name, steps, notes=(
+            "each step jit-compiled: jax.value_and_grad and the optax update in one jax.jit",
+            f"ran on {device.platform} ({device.device_kind}); JAX_PLATFORMS="
+            f"{os.environ.get('JAX_PLATFORMS', '')}"))

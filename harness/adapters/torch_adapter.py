@@ -172,7 +172,8 @@ class TorchAdapter:
     def run(self, case: Case, inputs: Inputs) -> Trace:
         import torch
 
-        params = {k: torch.tensor(v, requires_grad=True) for k, v in inputs.params.items()}
+        params = {k: torch.tensor(v, requires_grad=True, device="cpu")  # a bare `torch` is the cpu
+                  for k, v in inputs.params.items()}
         x = torch.from_numpy(inputs.x)
         y = None if inputs.y is None else torch.from_numpy(inputs.y)
         optimizer = _optimizer(case.optimizer, list(params.values()))
@@ -187,4 +188,5 @@ class TorchAdapter:
             optimizer.step()
             steps.append(Step(as_float64(a.detach()), as_float64(loss.detach()), grads,
                               {k: as_float64(p.detach()) for k, p in params.items()}))
-        return Trace(self.name, steps)
+        return Trace(self.name, steps, notes=(
+            f"ran on the cpu; float32 matmul precision {torch.get_float32_matmul_precision()}",))
