@@ -140,6 +140,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "harness: a YAML conformance case (case, dtype, framework)")
     config.stash[_STATE] = _State(config)
+    config.pluginmanager.register(_RowCollector(config.stash[_STATE]), "harness-rows")
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector):
@@ -148,22 +149,20 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector):
     return None
 
 
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    """Collect each case item's rows: in a serial run from this process, under xdist in the
-    controller from every worker (the payload is plain data, so it travels with the report)."""
-    if report.when != "call":
-        return
-    for key, payload in report.user_properties:
-        if key == PAYLOAD:
-            _CONFIG[0].stash[_STATE].receive(payload)
+class _RowCollector:
+    """Collects each case item's rows as its report arrives: in a serial run from this process,
+    under xdist in the controller from every worker (the payload is plain data, so it travels
+    with the report). Registered per session, so it holds that session's state."""
 
+    def __init__(self, state: "_State"):
+        self.state = state
 
-_CONFIG: list = []  # the session's config, for the report hook (which is given no config)
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_sessionstart(session: pytest.Session) -> None:
-    _CONFIG[:] = [session.config]
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "call":
+            return
+        for key, payload in report.user_properties:
+            if key == PAYLOAD:
+                self.state.receive(payload)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
