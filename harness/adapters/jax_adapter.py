@@ -56,41 +56,44 @@ def _activation(name: str, settings: dict):
 
 
 def _loss(name: str, settings: dict, out, y):
-    """optax's loss functions where it has one, jax.numpy where it does not; then the reduction."""
+    """optax's loss function for a catalog name where it has one, jax.numpy where it does not;
+    then the reduction."""
     import optax
 
     jax = _import_jax()
     jnp = jax.numpy
     reduce = jnp.mean if settings.get("reduction", "sum") == "mean" else jnp.sum
-    if name == "sum":
-        return out.sum()
-    if name == "mse":
-        return reduce(optax.losses.squared_error(out, y))
-    if name == "l1":
-        return reduce(jnp.abs(out - y))
-    if name == "huber":
-        return reduce(optax.losses.huber_loss(out, y, delta=settings["delta"]))
-    if name == "smooth_l1":  # optax has none: smooth_l1 with beta is huber with delta = beta, / beta
-        beta = settings["beta"]
-        return reduce(optax.losses.huber_loss(out, y, delta=beta) / beta)
-    if name == "bce":
-        return reduce(-(y * jnp.log(out) + (1 - y) * jnp.log(1 - out)))
-    if name == "bce_with_logits":
-        return reduce(optax.losses.sigmoid_binary_cross_entropy(out, y))
-    if name == "poisson_nll":  # optax has none
-        return reduce(jnp.exp(out) - y * out)
-    if name == "cross_entropy":
-        if y.ndim == 1:
-            return reduce(optax.losses.softmax_cross_entropy_with_integer_labels(out, y))
-        return reduce(optax.losses.softmax_cross_entropy(out, y))
-    if name == "nll":
+
+    def nll():
         logp = jnp.log(out)
         if y.ndim == 1:
-            return reduce(-jnp.take_along_axis(logp, y[:, None], axis=1)[:, 0])
-        return reduce(-jnp.sum(y * logp, axis=1))
-    if name == "kl_div":
-        return reduce(optax.losses.kl_divergence(out, y))
-    raise ValueError(f"loss {name!r} is not mapped to jax")
+            return -jnp.take_along_axis(logp, y[:, None], axis=1)[:, 0]
+        return -jnp.sum(y * logp, axis=1)
+
+    def cross_entropy():
+        if y.ndim == 1:
+            return optax.losses.softmax_cross_entropy_with_integer_labels(out, y)
+        return optax.losses.softmax_cross_entropy(out, y)
+
+    beta = settings.get("beta", 1.0)
+    terms = {  # what the reduction is applied to
+        "mse": lambda: optax.losses.squared_error(out, y),
+        "l1": lambda: jnp.abs(out - y),
+        "huber": lambda: optax.losses.huber_loss(out, y, delta=settings.get("delta")),
+        # optax has no smooth_l1: with beta it is huber with delta = beta, divided by beta
+        "smooth_l1": lambda: optax.losses.huber_loss(out, y, delta=beta) / beta,
+        "bce": lambda: -(y * jnp.log(out) + (1 - y) * jnp.log(1 - out)),
+        "bce_with_logits": lambda: optax.losses.sigmoid_binary_cross_entropy(out, y),
+        "poisson_nll": lambda: jnp.exp(out) - y * out,  # optax has none
+        "cross_entropy": cross_entropy,
+        "nll": nll,
+        "kl_div": lambda: optax.losses.kl_divergence(out, y),
+    }
+    if name == "sum":
+        return out.sum()
+    if name not in terms:
+        raise ValueError(f"loss {name!r} is not mapped to jax")
+    return reduce(terms[name]())
 
 
 def _optimizer(spec):

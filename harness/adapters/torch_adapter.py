@@ -37,40 +37,34 @@ def _activation(name: str, settings: dict):
 
 
 def _loss(name: str, settings: dict, out, y):
-    """torch's own loss functions, with the arguments that match harness.catalog."""
+    """torch's own loss function for a catalog name, with the arguments that match it."""
     import torch
     import torch.nn.functional as F
 
-    reduction = settings.get("reduction", "sum")
-    if name == "sum":
-        return out.sum()
-    if name == "mse":
-        return F.mse_loss(out, y, reduction=reduction)
-    if name == "l1":
-        return F.l1_loss(out, y, reduction=reduction)
-    if name == "huber":
-        return F.huber_loss(out, y, delta=settings["delta"], reduction=reduction)
-    if name == "smooth_l1":
-        return F.smooth_l1_loss(out, y, beta=settings["beta"], reduction=reduction)
-    if name == "bce":
-        # Clamps log at −100 and p(1−p) at 1e-12 in backward: equal to the definition unless p is
-        # within ~1e-12 of 0 or 1.
-        return F.binary_cross_entropy(out, y, reduction=reduction)
-    if name == "bce_with_logits":
-        return F.binary_cross_entropy_with_logits(out, y, reduction=reduction)
-    if name == "poisson_nll":
-        return F.poisson_nll_loss(out, y, log_input=True, full=False, reduction=reduction)
-    if name == "cross_entropy":
+    s, reduction = settings, settings.get("reduction", "sum")
+    losses = {
+        "sum": lambda: out.sum(),
+        "mse": lambda: F.mse_loss(out, y, reduction=reduction),
+        "l1": lambda: F.l1_loss(out, y, reduction=reduction),
+        "huber": lambda: F.huber_loss(out, y, delta=s.get("delta"), reduction=reduction),
+        "smooth_l1": lambda: F.smooth_l1_loss(out, y, beta=s.get("beta"), reduction=reduction),
+        # clamps log at −100 and p(1−p) at 1e-12 in backward: the definition unless p is within
+        # ~1e-12 of 0 or 1
+        "bce": lambda: F.binary_cross_entropy(out, y, reduction=reduction),
+        "bce_with_logits": lambda: F.binary_cross_entropy_with_logits(out, y, reduction=reduction),
+        "poisson_nll": lambda: F.poisson_nll_loss(out, y, log_input=True, full=False,
+                                                  reduction=reduction),
         # class indices (long) or one-hot rows as probabilities
-        return F.cross_entropy(out, y, reduction=reduction)
-    if name == "nll":
+        "cross_entropy": lambda: F.cross_entropy(out, y, reduction=reduction),
         # nll_loss takes log-probabilities and class indices only
-        indices = y if y.ndim == 1 else y.argmax(dim=1)
-        return F.nll_loss(torch.log(out), indices, reduction=reduction)
-    if name == "kl_div":
-        # 'mean' in torch averages over every element; the definition's mean is over the batch
-        return F.kl_div(out, y, reduction="batchmean" if reduction == "mean" else "sum")
-    raise ValueError(f"loss {name!r} is not mapped to torch")
+        "nll": lambda: F.nll_loss(torch.log(out), y if y.ndim == 1 else y.argmax(dim=1),
+                                  reduction=reduction),
+        # torch's 'mean' averages over every element; the definition's mean is over the batch
+        "kl_div": lambda: F.kl_div(out, y, reduction="batchmean" if reduction == "mean" else "sum"),
+    }
+    if name not in losses:
+        raise ValueError(f"loss {name!r} is not mapped to torch")
+    return losses[name]()
 
 
 def _optimizer(spec, params: list):
