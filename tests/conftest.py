@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.adapters import adapter_names
+from harness.adapters import FRAMEWORKS, adapter_names, get_adapter
 from harness.loader import load_case
 
 pytest_plugins = ["pytester"]
@@ -59,3 +59,27 @@ def load(write_case):
         return load_case(write_case(text, name), adapter_names())
 
     return run
+
+
+# a small valid case that validation tests change one field of
+GOOD_CASE = """\
+name: good
+network:
+  - {units: 3, activation: tanh}
+  - {units: 2, activation: identity}
+data:
+  x: [[1.0, 2.0], [3.0, 4.0]]
+  y: [0, 1]
+loss: cross_entropy
+optimizer: {name: sgd, lr: 0.1}
+"""
+
+
+@pytest.fixture
+def forget_registered_impls():
+    """--impl files a test registers are forgotten after it, so no name leaks into the next."""
+    before = dict(FRAMEWORKS.extra)
+    yield
+    FRAMEWORKS.extra.clear()
+    FRAMEWORKS.extra.update(before)
+    get_adapter.cache_clear()

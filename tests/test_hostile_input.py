@@ -18,19 +18,9 @@ from harness.adapters import adapter_names
 from harness.limits import DEFAULTS, configured
 from harness.loader import load_case
 
-from conftest import ROOT
+from conftest import GOOD_CASE, ROOT
 
-GOOD = """\
-name: good
-network:
-  - {units: 3, activation: tanh}
-  - {units: 2, activation: identity}
-data:
-  x: [[1.0, 2.0], [3.0, 4.0]]
-  y: [0, 1]
-loss: cross_entropy
-optimizer: {name: sgd, lr: 0.1}
-"""
+GOOD = GOOD_CASE
 X = "x: [[1.0, 2.0], [3.0, 4.0]]"
 
 

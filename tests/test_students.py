@@ -15,7 +15,7 @@ import sys
 import numpy as np
 import pytest
 
-from harness.adapters import FRAMEWORKS, adapter_names, get_adapter
+from harness.adapters import adapter_names
 from harness.cli import main
 from harness.compare import Context, compare_tensor
 from harness.loader import load_case
@@ -31,13 +31,7 @@ TWO_MISTAKES = ROOT / "tests" / "impls" / "tanh_mse_two_mistakes.py"
 NOT_DERIVATIVE = "your gradients are not the derivative of your own loss"
 
 
-@pytest.fixture(autouse=True)
-def forget_registered_impls():
-    before = dict(FRAMEWORKS.extra)
-    yield
-    FRAMEWORKS.extra.clear()
-    FRAMEWORKS.extra.update(before)
-    get_adapter.cache_clear()
+pytestmark = pytest.mark.usefixtures("forget_registered_impls")
 
 
 def run(impl, out, *paths, options=()):

@@ -5,7 +5,6 @@ import csv
 
 import pytest
 
-from harness.adapters import FRAMEWORKS, get_adapter
 from harness.cli import main
 
 from conftest import CASES, ROOT, sigmoid_neuron_text
@@ -14,13 +13,7 @@ EXAMPLES = ROOT / "examples" / "backprop"
 SUITE = [str(CASES), str(EXAMPLES / "cases")]
 
 
-@pytest.fixture(autouse=True)
-def forget_registered_impls():
-    before = dict(FRAMEWORKS.extra)
-    yield
-    FRAMEWORKS.extra.clear()
-    FRAMEWORKS.extra.update(before)
-    get_adapter.cache_clear()
+pytestmark = pytest.mark.usefixtures("forget_registered_impls")
 
 
 def run_impl(impl, tmp_path, *cases, frameworks="numpy,torch"):

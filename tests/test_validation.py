@@ -8,17 +8,9 @@ from harness.adapters import adapter_names
 from harness.errors import CaseError
 from harness.loader import load_cases
 
-GOOD = """\
-name: good
-network:
-  - {units: 3, activation: tanh}
-  - {units: 2, activation: identity}
-data:
-  x: [[1.0, 2.0], [3.0, 4.0]]
-  y: [0, 1]
-loss: cross_entropy
-optimizer: {name: sgd, lr: 0.1}
-"""
+from conftest import GOOD_CASE
+
+GOOD = GOOD_CASE
 
 
 def only(problems):
