@@ -1,4 +1,4 @@
-"""``python -m harness run|validate|list|report|schema|vocabulary``.
+"""``python -m harness run|shrink|validate|list|report|schema|vocabulary``.
 
 Exit 0: all conform; 1: discrepancies; 2: bad input or usage; 5: nothing was compared.
 """
@@ -28,6 +28,8 @@ from .workers import DEFAULT_TIMEOUT
 EXIT_OK, EXIT_DISCREPANCY, EXIT_BAD_INPUT, EXIT_NOTHING_COMPARED = 0, 1, 2, 5
 DEFAULT_CASES, DEFAULT_OUT = "cases", "results"
 VARIANTS_FOLDER = "variants"  # under --out: each variant as a case file
+SHRINK_OUT = os.path.join(DEFAULT_OUT, "shrink")
+SHRINK_ATTEMPTS, SHRINK_SECONDS = 300, 300.0  # harness.shrink's defaults, said in --help
 
 
 def _frameworks(text: str | None) -> list[str]:
@@ -243,6 +245,34 @@ def _run(args: argparse.Namespace, cases: list[Case], bad_input: bool, framework
     return EXIT_OK
 
 
+def cmd_shrink(args: argparse.Namespace) -> int:
+    """The smallest case that still fails the same way (harness.shrink)."""
+    from .loader import load_case
+    from .report import write_atomically
+    from .shrink import Shrinker, output_path, yaml_text
+
+    frameworks = _frameworks(args.frameworks)
+    frameworks += [n for n in _add_implementations(args) if n not in frameworks]
+    case, problems = load_case(args.case, adapter_names(), configured_limits(args.limit or ()))
+    if problems:
+        raise CaseError(problems)
+    say = (lambda line: None) if args.quiet else \
+        (lambda line: print(line, file=sys.stderr, flush=True))
+    outcome = Shrinker(case, frameworks, max_attempts=args.max_attempts,
+                       time_limit=args.time_limit, progress=say).shrink()
+    if outcome is None:
+        print(f"{args.case}: the case does not fail with {', '.join(frameworks)}: nothing to "
+              "shrink")
+        return EXIT_DISCREPANCY
+    path = output_path(case, args.out)
+    write_atomically({path: yaml_text(outcome, frameworks, args.impl or ())})
+    changes = "; ".join(outcome.changes()) or "nothing could be removed: it is already minimal"
+    print(f"{changes} ({outcome.attempts} attempts"
+          f"{'; ' + outcome.stopped if outcome.stopped else ''}); still fails: "
+          f"{outcome.signature}\nwrote {path}")
+    return EXIT_OK
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     """Render report.md again from a report folder (report.csv and run.json)."""
     from .report import rerender
@@ -334,6 +364,20 @@ def build_parser() -> argparse.ArgumentParser:
                      help="also check this framework's gradients against finite differences of "
                           "its own loss (--impl files always are; repeatable)")
     run.set_defaults(handler=cmd_run)
+    shrink = sub.add_parser("shrink", help="reduce a failing case to the smallest one that "
+                            "still fails the same way")
+    shrink.add_argument("case", help="one case file that fails")
+    shrink.add_argument("--frameworks", "-f", help="comma-separated framework names (default: all)")
+    shrink.add_argument("--impl", action="append", metavar="FILE.py", help=impl_help)
+    shrink.add_argument("--out", default=SHRINK_OUT,
+                        help=f"folder for <case>-shrunk.yaml (default: {SHRINK_OUT}/)")
+    shrink.add_argument("--max-attempts", type=_count, default=SHRINK_ATTEMPTS, metavar="N",
+                        help=f"candidates tried at most (default {SHRINK_ATTEMPTS})")
+    shrink.add_argument("--time-limit", type=_seconds, default=SHRINK_SECONDS, metavar="SECONDS",
+                        help=f"stop trying after this long (default {SHRINK_SECONDS:g})")
+    shrink.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
+    _add_limit_option(shrink)
+    shrink.set_defaults(handler=cmd_shrink)
     report = sub.add_parser("report", help="render report.md again from a report folder")
     report.add_argument("folder", help="a folder with report.csv (and run.json)")
     report.set_defaults(handler=cmd_report)

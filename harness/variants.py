@@ -178,12 +178,15 @@ def _named(entry: catalog.Entry, settings: dict, always: tuple[str, ...] = ()) -
                                                     for k, v in given.items()]) + "}"
 
 
-def yaml_text(case: Case) -> str:
-    """The case as a YAML case file: explicit parameters and data, nothing from other files."""
-    w = []
-    w.append("# A variant made by `python -m harness run` for an --impl file, to break the")
-    w.append("# coincidences of its case's own point. Run it on its own:")
-    w.append("#   python -m harness run THIS_FILE --impl YOUR_FILE.py")
+VARIANT_HEADER = ("A variant made by `python -m harness run` for an --impl file, to break the",
+                  "coincidences of its case's own point. Run it on its own:",
+                  "  python -m harness run THIS_FILE --impl YOUR_FILE.py")
+
+
+def yaml_text(case: Case, header: tuple[str, ...] = VARIANT_HEADER) -> str:
+    """The case as a YAML case file: explicit parameters and data, nothing from other files;
+    ``header`` is its opening comment, one line per item (harness.shrink writes its own)."""
+    w = [f"# {line}" for line in header]
     w.append(f"name: {_json(case.name)}")
     w.append(f"description: {_json(case.description)}")
     w.append(f"tags: {_json(list(case.tags))}")
