@@ -192,10 +192,14 @@ def _run(args: argparse.Namespace, cases: list[Case], bad_input: bool, framework
     options = {"frameworks": frameworks, "reference": reference, "isolation": args.isolation,
                "timeout": args.timeout, "variants": args.variants, "self_check": self_check}
 
+    repro: list[dict] = []  # the repro folders written (harness.repro), for report.md
+
     def report(partial: bool = False):
         rows = [row for run in runs for row in run.rows]
         record = make_record([run_entry(run) for run in runs], reference=reference,
                              frameworks=[reference] + frameworks, options=options)
+        if repro:
+            record["repro"] = repro
         return rows, write_reports(rows, record, args.out, partial=partial)
     try:
         run_cases(cases, frameworks, progress=_Progress(args.quiet), pool=pool, finished=runs,
@@ -213,6 +217,11 @@ def _run(args: argparse.Namespace, cases: list[Case], bad_input: bool, framework
         if pool is not None:
             with _Interrupts():
                 pool.close()
+    if not args.no_repro:
+        from .repro import write_all
+
+        repro += write_all(runs, args.out, warn=lambda message: print(f"warning: {message}",
+                                                                       file=sys.stderr))
     with _Interrupts():
         rows, written = report()
     bad = [r for r in rows if r.status in (FAIL, ERROR)]
@@ -232,6 +241,9 @@ def _run(args: argparse.Namespace, cases: list[Case], bad_input: bool, framework
     for row in [r for r in rows if r.status == "xpass"][:10]:
         print(f"  XPASS {row.case} [{row.dtype}-{row.framework}]: {row.message}")
     print("reports: " + ", ".join(str(p) for p in written))
+    if repro:
+        print(f"repro folders ({len(repro)}): {os.path.join(args.out, 'repro')}; in each, "
+              "`python repro.py`")
     if bad_input:
         return EXIT_BAD_INPUT
     if bad:
@@ -363,6 +375,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--self-check", action="append", metavar="NAME",
                      help="also check this framework's gradients against finite differences of "
                           "its own loss (--impl files always are; repeatable)")
+    run.add_argument("--no-repro", action="store_true",
+                     help="write no repro folders (OUT/repro/<case>-<dtype>-<framework>/) for "
+                          "failing frameworks")
     run.set_defaults(handler=cmd_run)
     shrink = sub.add_parser("shrink", help="reduce a failing case to the smallest one that "
                             "still fails the same way")

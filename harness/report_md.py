@@ -161,6 +161,7 @@ def markdown_text(rows: list[Row], record: dict, *, partial: bool = False) -> st
         w(f"| {_md(entry['case'])} | {entry['dtype']} | " + " | ".join(cells) + " |")
     w()
     _discrepancies(w, rows, runs, by_run, frameworks)
+    _repro(w, record.get("repro", []))
     _variants(w, runs, by_run)
     _known(w, rows, runs, by_run, frameworks)
     trajectories = list(_trajectory_lines(runs, by_run, frameworks, reference))
@@ -244,6 +245,26 @@ def _discrepancies(w, rows, runs, by_run, frameworks) -> None:
                     for note in notes:
                         w(note)
                 w()
+
+
+REPRO_LINES = 20  # repro folders listed in report.md; the rest are counted
+
+
+def _repro(w, entries: list[dict]) -> None:
+    """The repro folders harness.repro wrote, one line each."""
+    if not entries:
+        return
+    w("## Repro folders")
+    w()
+    w("Each folder reproduces one failing framework without the harness: `cd` into it and run "
+      "`python repro.py` (exit 1 while the discrepancy remains, 0 once it is gone).")
+    w()
+    for e in entries[:REPRO_LINES]:
+        note = "" if e.get("available", True) else " (data only: no repro script for this framework)"
+        w(f"- `{_md(e['folder'])}`: {_md(e['case'])} [{e['dtype']}-{_md(e['framework'])}]{note}")
+    if len(entries) > REPRO_LINES:
+        w(f"- … and {len(entries) - REPRO_LINES} more under `repro/`")
+    w()
 
 
 def _variants(w, runs, by_run) -> None:
