@@ -85,20 +85,7 @@ def forget_registered_impls():
     get_adapter.cache_clear()
 
 
-# a 16-unit tanh MLP, batch 32, 5 steps: tests/impls/tanh_mlp_wrong_derivative.py fails on it
-TANH_MLP_16 = """\
-name: tanh-mlp-16
-description: a 16-unit tanh MLP, batch 32, 5 steps
-network:
-  - {units: 16, activation: tanh}
-  - {units: 16, activation: tanh}
-  - {units: 3, activation: identity}
-init: {scheme: xavier_uniform, seed: 1}
-data:
-  x: {random: normal, shape: [32, 8], seed: 1}
-  y: {random: normal, shape: [32, 3], seed: 2}
-loss: mse
-optimizer: {name: sgd, lr: 0.1}
-steps: 5
-"""
-WRONG_TANH_MLP = ROOT / "tests" / "impls" / "tanh_mlp_wrong_derivative.py"
+
+# a 16-unit tanh MLP, batch 32, 5 steps, and a backprop with a planted bug that fails on it
+TANH_MLP_16 = (EXAMPLES_DIR / "shrink" / "tanh-mlp-16.yaml").read_text(encoding="utf-8")
+WRONG_TANH_MLP = EXAMPLES_DIR / "shrink" / "tanh_mlp_wrong_derivative.py"

@@ -1,6 +1,7 @@
 """A tanh MLP fitted with MSE whose backward pass takes tanh's derivative at the pre-activation:
 1 − z² instead of 1 − tanh(z)². The forward pass and the loss are right; every gradient below
-the last layer is wrong (a planted bug for tests/test_shrink.py and tests/test_repro.py)."""
+the last layer is wrong. A planted bug: examples/shrink/tanh-mlp-16.yaml shows it, and
+tests/test_shrink.py and tests/test_repro.py use it."""
 import numpy as np
 
 
