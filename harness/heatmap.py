@@ -13,7 +13,7 @@ import math
 import re
 from pathlib import PurePosixPath
 
-from .compare import DECIDED, ERROR, FAIL, INCONCLUSIVE, PASS, SKIP, XPASS, Row
+from .compare import DECIDED, ERROR, FAIL, INCONCLUSIVE, PASS, SKIP, XFAIL, XPASS, Row
 from .report_md import ordered, rollup
 
 HEATMAP_FILE = "heatmap.svg"
@@ -23,15 +23,16 @@ LABEL_CHARS, HEAD_CHARS = 44, 11
 ROW_H, COL_W, CHAR_W, FONT = 18, 88, 6.6, 11
 TOP, PAD = 64, 8
 LEGEND_X = PAD + round(CHAR_W * 30)
-LEGEND_NOTE = "xfail, incon.: on the scale; — not run"
-LEGEND_W = LEGEND_X + 4 * 64 + round(CHAR_W * (len(LEGEND_NOTE) + 2)) + PAD
+LEGEND_NOTE = "— none"
+LEGEND_W = LEGEND_X + 5 * 64 + round(CHAR_W * (len(LEGEND_NOTE) + 2)) + PAD
 
 # YlGnBu, pale (far within the tolerance) to dark (close to it)
 _STOPS = [(0xff, 0xff, 0xcc), (0xa1, 0xda, 0xb4), (0x41, 0xb6, 0xc4), (0x2c, 0x7f, 0xb8),
           (0x25, 0x34, 0x94)]
 # statuses drawn in a fixed colour instead of the scale: (fill, text colour, word)
 _MARKED = {FAIL: ("#d62728", "#ffffff", "FAIL"), ERROR: ("#1a1a1a", "#ffffff", "ERROR"),
-           XPASS: ("#9467bd", "#ffffff", "XPASS"), SKIP: ("#ffffff", "#777777", "skip")}
+           XPASS: ("#9467bd", "#ffffff", "XPASS"), XFAIL: ("#fdd0a2", "#000000", "xfail"),
+           SKIP: ("#ffffff", "#777777", "skip")}
 _EMPTY = "#eeeeee"
 _BAD_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
@@ -95,13 +96,18 @@ def _lines(rows: list[Row], record: dict) -> tuple[list[tuple[str, list[Row]]], 
     return lines, frameworks, note
 
 
+def _share(value: float) -> str:
+    """A share short enough for its cell: 0.031, 0.00059, 4e+10."""
+    return "0" if value == 0 else f"{value:.2g}" if 1e-4 <= value < 100 else f"{value:.0e}"
+
+
 def _cell(rows: list[Row]) -> tuple[str, str, str, str]:
     """(fill, text colour, text, tooltip) of one cell."""
     if not rows:
-        return _EMPTY, "#777777", "—", "not run"
+        return _EMPTY, "#777777", "—", "no comparisons"
     status = rollup(rows)
     worst = _worst(rows)
-    share = f"{worst.tol_used:.2g}" if worst is not None else ""
+    share = _share(worst.tol_used) if worst is not None else ""
     where = ""
     if worst is not None:
         where = (f"; worst: {worst.tol_used:.3g} of the tolerance at [{worst.dtype}] step "
@@ -109,7 +115,7 @@ def _cell(rows: list[Row]) -> tuple[str, str, str, str]:
     tooltip = f"{status}{where}"
     if status in _MARKED:
         fill, ink, word = _MARKED[status]
-        text = word + (f" {share}" if status in (FAIL, XPASS) and share else "")
+        text = word + (f" {share}" if status in (FAIL, XPASS, XFAIL) and share else "")
         return fill, ink, text, tooltip
     if worst is None:  # inconclusive only, or an xfail that compared nothing finite
         return "#ffffff", "#555555", status, tooltip
@@ -171,7 +177,7 @@ def _legend(y: int) -> list[str]:
                    f'fill="{_ink(fill)}">{label}</text>')
     y += ROW_H + 4
     x = x0
-    for status in (FAIL, ERROR, XPASS, SKIP):
+    for status in (FAIL, ERROR, XPASS, XFAIL, SKIP):
         fill, ink, word = _MARKED[status]
         out.append(f'<rect x="{x}" y="{y}" width="60" height="{ROW_H - 1}" fill="{fill}" '
                    f'stroke="#cccccc" stroke-width="0.5"/><text x="{x + 30}" y="{y + ROW_H - 5}" '
