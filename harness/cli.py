@@ -1,6 +1,7 @@
-"""``python -m harness run|shrink|validate|list|report|schema|vocabulary``.
+"""``python -m harness run|shrink|validate|list|report|diff|schema|vocabulary``.
 
 Exit 0: all conform; 1: discrepancies; 2: bad input or usage; 5: nothing was compared.
+``diff``: 0 when no verdict changed, 1 when one did.
 """
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from .adapters import REFERENCE, adapter_names, get_adapter, is_oracle
 from .adapters.user_impl import register_implementations
 from .case import Case
 from .compare import DECIDED, ERROR, FAIL, SKIP
+from .diff import DEFAULT_THRESHOLD as DIFF_THRESHOLD
+from .diff import DRIFT_FLOOR as DIFF_FLOOR
 from .errors import CaseError, UsageError
 from .limits import ENVIRONMENT as LIMITS_ENVIRONMENT
 from .limits import NAMES as LIMIT_NAMES
@@ -297,6 +300,28 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_diff(args: argparse.Namespace) -> int:
+    """What changed between two reports: verdicts, drift, versions (harness.diff)."""
+    from .diff import compare, output_path, read_side, summary_text, write_markdown
+
+    diff = compare(read_side(args.old), read_side(args.new), args.threshold)
+    path = output_path(args.out)
+    write_markdown(diff, path)
+    sys.stdout.write(summary_text(diff, written=path))
+    return EXIT_DISCREPANCY if diff.changed else EXIT_OK
+
+
+def _factor(text: str) -> float:
+    """--threshold: a finite factor above 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a factor above 1, found {text!r}") from None
+    if not math.isfinite(value) or value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a finite factor above 1, found {text!r}")
+    return value
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     cases, bad_input = _load(args, args.paths)
     for case in cases:
@@ -396,6 +421,18 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="render report.md again from a report folder")
     report.add_argument("folder", help="a folder with report.csv (and run.json)")
     report.set_defaults(handler=cmd_report)
+    diff = sub.add_parser("diff", help="what changed between two reports: verdicts, drift of "
+                                       "the share of the tolerance used, versions")
+    diff.add_argument("old", help="the older report folder (or its report.csv)")
+    diff.add_argument("new", help="the newer report folder (or its report.csv)")
+    diff.add_argument("--threshold", type=_factor, default=DIFF_THRESHOLD, metavar="X",
+                      help="report a comparison whose share of the tolerance used changed X "
+                           f"times or more (default {DIFF_THRESHOLD:g}) and reached "
+                           f"{DIFF_FLOOR:g} on one side")
+    diff.add_argument("--out", metavar="FILE_OR_DIR",
+                      help="where the Markdown copy goes (default: ./diff.md; a folder gets "
+                           "diff.md in it)")
+    diff.set_defaults(handler=cmd_diff)
     schema = sub.add_parser("schema", help="print a JSON Schema of the case format (for editors)")
     schema.set_defaults(handler=cmd_schema)
     vocabulary = sub.add_parser("vocabulary", help="print every name a case may use, as Markdown")

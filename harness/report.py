@@ -15,6 +15,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from .compare import COLUMNS, Row
+from .heatmap import HEATMAP_FILE, heatmap_svg
 from .outdir import current_umask
 from .report_md import STATUSES, markdown_text, ordered, rollup  # noqa: F401 (the API)
 
@@ -146,27 +147,38 @@ def write_atomically(files: dict[Path, str]) -> None:
                 os.unlink(name)
 
 
+def picture_name(partial: bool = False) -> str:
+    """heatmap.svg, or heatmap.partial.svg beside an interrupted run's report.partial.md."""
+    return HEATMAP_FILE.replace(".svg", ".partial.svg") if partial else HEATMAP_FILE
+
+
 def write_reports(rows: list[Row], record: dict, out_dir: str | Path, *,
                   partial: bool = False) -> list[Path]:
-    """report.csv, report.md and run.json; an interrupted run writes report.partial.csv, .md
-    and run.partial.json instead, so an existing report is only ever replaced by a complete one."""
+    """report.csv, report.md, run.json and heatmap.svg (harness.heatmap); an interrupted run
+    writes report.partial.csv, .md, run.partial.json and heatmap.partial.svg instead, so an
+    existing report is only ever replaced by a complete one."""
     out_dir = Path(out_dir)
     rows, _ = ordered(rows, record)
     stem = "report.partial" if partial else "report"
     record_name = "run.partial.json" if partial else RECORD_FILE
+    picture = picture_name(partial)
     files = {out_dir / f"{stem}.csv": csv_text(rows),
-             out_dir / f"{stem}.md": markdown_text(rows, record, partial=partial),
-             out_dir / record_name: json.dumps(record, indent=1, sort_keys=True) + "\n"}
+             out_dir / f"{stem}.md": markdown_text(rows, record, partial=partial,
+                                                    picture=picture),
+             out_dir / record_name: json.dumps(record, indent=1, sort_keys=True) + "\n",
+             out_dir / picture: heatmap_svg(rows, record)}
     write_atomically(files)
     if not partial:  # a complete report makes an older partial one stale
-        for name in ("report.partial.csv", "report.partial.md", "run.partial.json"):
+        for name in ("report.partial.csv", "report.partial.md", "run.partial.json",
+                     picture_name(partial=True)):
             (out_dir / name).unlink(missing_ok=True)
     return list(files)
 
 
 def rerender(folder: str | Path) -> Path:
-    """report.md again from a report folder's report.csv and run.json."""
+    """report.md and heatmap.svg again from a report folder's report.csv and run.json."""
     rows, record = read_report(folder)
     path = Path(folder) / "report.md"
-    write_atomically({path: markdown_text(rows, record)})
+    write_atomically({path: markdown_text(rows, record, picture=HEATMAP_FILE),
+                      Path(folder) / HEATMAP_FILE: heatmap_svg(rows, record)})
     return path

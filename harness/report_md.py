@@ -100,7 +100,9 @@ def divergences(rows: list[Row]) -> list[str]:
             for (case, dtype, who), (step, where) in sorted(first.items())]
 
 
-def markdown_text(rows: list[Row], record: dict, *, partial: bool = False) -> str:
+def markdown_text(rows: list[Row], record: dict, *, partial: bool = False,
+                  picture: str | None = None) -> str:
+    """report.md; ``picture`` names the heatmap written beside it (harness.heatmap), if any."""
     rows, runs = ordered(rows, record)
     reference = record.get("reference", "numpy")
     present = {r.framework for r in rows}
@@ -150,6 +152,9 @@ def markdown_text(rows: list[Row], record: dict, *, partial: bool = False) -> st
       "worst element used (above 1 fails). The reference's own column checks it against golden "
       "values only. † marks a verdict under a tolerance the case sets (see Tolerances).")
     w()
+    if picture:
+        w(f"![The worst share of the tolerance used per case and framework, log scale]({picture})")
+        w()
     w("| case | dtype | " + " | ".join(_md(f) for f in frameworks) + " |")
     w("|---|---|" + "---|" * len(frameworks))
     by_run: dict[tuple[str, str], list[Row]] = {}
