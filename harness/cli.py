@@ -116,6 +116,21 @@ def _self_check(names: list[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def lane_count(jobs: int | None, cases: int) -> int:
+    """Lanes for a run: --jobs, else the cores this process may use; never more than cases."""
+    if jobs is None:
+        jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
+            else (os.cpu_count() or 1)
+    return max(1, min(jobs, cases))
+
+
+def _count_positive(text: str) -> int:
+    number = _count(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
+    return number
+
+
 def _count(text: str) -> int:
     value = int(text)
     if value < 0:
@@ -191,21 +206,28 @@ def _run(args: argparse.Namespace, cases: list[Case], bad_input: bool, framework
     if args.frameworks is None:
         _warn_uninstalled(cases)
     runs: list = []
-    pool = WorkerPool(args.timeout) if args.isolation == "process" else None
+    jobs = lane_count(args.jobs, len(cases))
+    if args.isolation != "process" and args.jobs not in (None, 1):
+        print("warning: --jobs needs --isolation process; running every case in this process",
+              file=sys.stderr)
+    pools = [WorkerPool(args.timeout) for _ in range(jobs)] \
+        if args.isolation == "process" else []
     options = {"frameworks": frameworks, "reference": reference, "isolation": args.isolation,
-               "timeout": args.timeout, "variants": args.variants, "self_check": self_check}
+               "timeout": args.timeout, "variants": args.variants, "self_check": self_check,
+               "jobs": len(pools) or 1}
 
     repro: list[dict] = []  # the repro folders written (harness.repro), for report.md
 
     def report(partial: bool = False):
-        rows = [row for run in runs for row in run.rows]
-        record = make_record([run_entry(run) for run in runs], reference=reference,
+        done = sorted(runs, key=lambda run: run.order)  # lanes finish in any order
+        rows = [row for run in done for row in run.rows]
+        record = make_record([run_entry(run) for run in done], reference=reference,
                              frameworks=[reference] + frameworks, options=options)
         if repro:
             record["repro"] = repro
         return rows, write_reports(rows, record, args.out, partial=partial)
     try:
-        run_cases(cases, frameworks, progress=_Progress(args.quiet), pool=pool, finished=runs,
+        run_cases(cases, frameworks, progress=_Progress(args.quiet), pools=pools, finished=runs,
                   reference=reference, uninstalled=args.frameworks is None,
                   self_check=self_check, variants=args.variants,
                   variant_dir=os.path.join(args.out, VARIANTS_FOLDER),
@@ -217,9 +239,10 @@ def _run(args: argparse.Namespace, cases: list[Case], bad_input: bool, framework
               "the previous complete report is untouched", file=sys.stderr)
         return 130
     finally:
-        if pool is not None:
-            with _Interrupts():
+        with _Interrupts():
+            for pool in pools:
                 pool.close()
+    runs.sort(key=lambda run: run.order)  # lanes finish in any order; the report does not
     if not args.no_repro:
         from .repro import write_all
 
@@ -387,6 +410,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="run the valid cases even if some files are bad (exit code still 2)")
     run.add_argument("--timeout", type=_seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS",
                      help=f"time limit per case, dtype and framework (default {DEFAULT_TIMEOUT:g})")
+    run.add_argument("--jobs", "-j", type=_count_positive, default=None, metavar="N",
+                     help="run N cases at a time, each lane in a worker process of its own "
+                          "(default: the cores this process may use, at most one per case)")
     run.add_argument("--isolation", choices=("process", "none"), default="process",
                      help="run each framework in a worker process that can be killed (default), "
                           "or in this process")

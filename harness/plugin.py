@@ -13,6 +13,7 @@ A session whose case items compared nothing exits 5, as pytest does when it coll
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import pytest
@@ -141,6 +142,33 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "harness: a YAML conformance case (case, dtype, framework)")
     config.stash[_STATE] = _State(config)
     config.pluginmanager.register(_RowCollector(config.stash[_STATE]), "harness-rows")
+
+
+def _given_dist(config: pytest.Config) -> bool:
+    """Whether the user chose a pytest-xdist --dist mode (on the command line, in addopts or in
+    PYTEST_ADDOPTS), rather than taking the default that -n implies."""
+    given = list(config.invocation_params.args) + config.getini("addopts") + \
+        os.environ.get("PYTEST_ADDOPTS", "").split()
+    return any(arg == "-d" or arg.startswith("--dist") for arg in given)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """Under pytest-xdist, every item of a case goes to one worker, so the plan runs once per
+    case and dtype: xdist's default, --dist load, hands a case's items to several workers, and
+    each would run the whole plan again. Other tests are spread one by one, as --dist load does.
+    A --dist the user gave is kept. (xdist's loadgroup would do it, but it renames node ids,
+    which pytest 9 no longer allows.)"""
+    if config.getvalue("dist") != "load" or _given_dist(config):
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class CasesWhole(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return path if path.endswith(CASE_SUFFIXES) else nodeid
+
+    return CasesWhole(config, log)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector):

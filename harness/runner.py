@@ -7,9 +7,11 @@ so each failure names its suspect (harness.consensus). The command line and pyte
 """
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -38,6 +40,9 @@ class CaseRun:
     rows: list[Row] = field(default_factory=list)
     notes: dict[str, tuple[str, ...]] = field(default_factory=dict)
     reference: str = REFERENCE
+    order: tuple = ()  # (case, variant, dtype) positions: runs sort into the cases' order
+    # seconds by phase (frameworks' jobs, their compilation, comparing) for benchmarks/speed.py
+    timings: dict[str, float] = field(default_factory=dict, compare=False)
 
 
 def frameworks_for(case: Case, selected: Iterable[str], reference: str = REFERENCE,
@@ -81,6 +86,26 @@ class _Plan:
                                            message=message, suspect=suspect)
 
     def run(self) -> CaseRun:
+        start = time.perf_counter()
+        timings = self.result.timings
+        timings.update(jobs=0.0, compile=0.0)
+        call = self.call
+
+        def timed(job):  # every job's wall time, and what its trace says was compilation
+            began = time.perf_counter()
+            outcome = call(job)
+            timings["jobs"] += time.perf_counter() - began
+            if isinstance(outcome[0], Trace):
+                timings["compile"] += outcome[0].timings.get("compile", 0.0)
+            return outcome
+        self.call = timed
+        try:
+            return self._run()
+        finally:
+            self.call = call
+            timings["compare"] = time.perf_counter() - start - timings["jobs"]
+
+    def _run(self) -> CaseRun:
         reference, skip, error = self.call(Train(self.reference, self.narrowed, self.inputs))
         if reference is None:
             what = f"the reference ({self.reference})"
@@ -261,9 +286,13 @@ def run_cases(cases: list[Case], frameworks: list[str],
               finished: list[CaseRun] | None = None, reference: str = REFERENCE,
               uninstalled: bool = False, self_check: Iterable[str] = (), variants: int = 0,
               variant_dir: str | Path | None = None,
-              warn: Callable[[str], None] | None = None) -> list[CaseRun]:
-    """Every case in every dtype. Each finished run is appended to ``finished`` as it ends, so
-    an interrupted caller still has what was done.
+              warn: Callable[[str], None] | None = None,
+              pools: Sequence | None = None) -> list[CaseRun]:
+    """Every case in every dtype, in the cases' order. Each finished run is also appended to
+    ``finished`` as it ends, so an interrupted caller still has what was done.
+
+    With ``pools`` (one harness.workers.WorkerPool per lane), cases are spread over the lanes
+    (harness.lanes), a case and its variants in one lane; the result is the same as with one.
 
     With ``variants`` > 0, each case an --impl file ran (in any dtype) is followed by that many
     variants of it (harness.variants), each run like a case; with ``variant_dir`` each is written
@@ -271,29 +300,34 @@ def run_cases(cases: list[Case], frameworks: list[str],
     variant that could not be written.
     """
     from . import variants as variants_module
+    from .lanes import in_lanes
 
     impls = set(implementations(frameworks)) | \
         ({reference} & set(implementations([reference])))
-    total = sum(len(case.dtypes) for case in cases)
+    counts = {"total": sum(len(case.dtypes) for case in cases), "number": 0}
     runs = [] if finished is None else finished
-    number = 0
+    lock, stopped = threading.Lock(), threading.Event()
 
-    def run_all(case: Case) -> list[CaseRun]:
-        nonlocal number
+    def run_all(case: Case, lane, order: tuple) -> list[CaseRun]:
         done = []
-        for dtype in case.dtypes:
-            number += 1
-            if progress:
-                progress(number, total, case, dtype)
-            done.append(run_case(case, dtype, frameworks, pool, reference, uninstalled,
+        for position, dtype in enumerate(case.dtypes):
+            with lock:
+                counts["number"] += 1
+                if progress:
+                    progress(counts["number"], counts["total"], case, dtype)
+            done.append(run_case(case, dtype, frameworks, lane, reference, uninstalled,
                                  self_check))
-            runs.append(done[-1])
+            done[-1].order = order + (position,)
+            with lock:  # after Ctrl-C the caller writes what was finished: nothing joins later
+                if not stopped.is_set():
+                    runs.append(done[-1])
         return done
 
-    for case in cases:
-        done = run_all(case)
+    def with_variants(item: tuple[int, Case], lane) -> list[CaseRun]:
+        index, case = item
+        done = run_all(case, lane, (index, 0))
         if not variants or not any(name in run.notes for run in done for name in impls):
-            continue
+            return done
         made = []
         for variant in variants_module.make(case, variants):
             if variant_dir is not None:
@@ -303,7 +337,17 @@ def run_cases(cases: list[Case], frameworks: list[str],
                         warn(problem)
                     continue
             made.append(variant)
-        total += sum(len(v.dtypes) for v in made)
-        for variant in made:
-            run_all(variant)
-    return runs
+        with lock:
+            counts["total"] += sum(len(v.dtypes) for v in made)
+        for number, variant in enumerate(made, start=1):
+            done += run_all(variant, lane, (index, number))
+        return done
+
+    lanes = list(pools) if pools else [pool]
+    try:
+        ordered = in_lanes(list(enumerate(cases)), lanes, with_variants, stopped)
+    except KeyboardInterrupt:
+        with lock:
+            stopped.set()
+        raise
+    return [run for done in ordered for run in done]

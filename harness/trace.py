@@ -32,6 +32,9 @@ class Trace:
     framework: str
     steps: list[Step]
     notes: tuple[str, ...] = field(default=())  # e.g. ops added to micrograd, dtype caveats
+    # seconds by phase ("compile", …) for benchmarks/speed.py; never in a report, which must
+    # not depend on which worker compiled a program first
+    timings: dict[str, float] = field(default_factory=dict, compare=False)
 
 
 def as_float64(value) -> np.ndarray:

@@ -1,31 +1,44 @@
-"""Frameworks in worker processes that can be killed.
+"""Parties in a worker process that can be killed: one warm worker per lane.
 
 A signal cannot interrupt a torch or XLA call inside C code, and a crash there takes the whole
-process with it. So each framework runs in a worker process of its own, started once and reused
-across cases: a comparison that runs past the time limit, or a worker that dies, costs that one
-comparison an error row, and the next comparison gets a fresh worker.
+process with it. So every party (the reference, each framework, oracle and --impl file) runs in a
+worker process, started once and reused across cases with its imports and JAX's compiled
+programs warm: a job that runs past the time limit, or a worker that dies, costs that one job an
+error row, and the next job gets a fresh worker.
+
+One worker serves every party of its lane (a lane runs one case at a time, harness.lanes), not
+one per framework: a plan calls its parties one after another anyway, and N lanes then cost N
+processes, not N times the number of parties (each holding torch or JAX: a few hundred MB).
 
 Workers are started with "spawn", never "fork": a fork of a process that has started JAX's or
-torch's threads can deadlock. A worker rebuilds adapters by name (built-ins and installed
-plug-ins) and registers the run-time adapters it is sent (``--impl`` files, tests' fakes).
+torch's threads can deadlock. A worker pins its thread counts first (harness.threads), then
+rebuilds adapters by name (built-ins and installed plug-ins) and registers the run-time adapters
+it is sent (``--impl`` files, tests' fakes).
 """
 from __future__ import annotations
 
 import multiprocessing
 import pickle
 import signal
+import threading
 from multiprocessing.connection import Connection
 from typing import Any
 
 DEFAULT_TIMEOUT = 300.0  # seconds per (case, dtype, framework): far above any shipped case
 
 
-def _serve(connection: Connection, adapters: list) -> None:
-    """The worker's loop: run jobs until told to stop. Ctrl-C is the parent's to handle."""
+def _serve(connection: Connection, adapters: bytes) -> None:
+    """The worker's loop: run jobs until told to stop. Ctrl-C is the parent's to handle.
+
+    The adapters come pickled, so nothing (NumPy's BLAS included) is imported before the thread
+    counts are pinned (harness.threads)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from .threads import pin_threads
+
+    pin_threads()
     from .adapters import register
 
-    for adapter in adapters:
+    for adapter in pickle.loads(adapters):
         register(adapter)
     while True:
         try:
@@ -58,58 +71,71 @@ def _death(exitcode: int | None) -> str:
 
 
 class WorkerPool:
-    """One worker process per framework, restarted after a crash or a time-out."""
+    """One lane's worker process, started at its first job and restarted after a crash or a
+    time-out."""
 
     def __init__(self, timeout: float = DEFAULT_TIMEOUT):
         from .adapters import registered
 
         self.timeout = timeout
-        # adapters registered at run time (--impl files, a test's fakes) travel to each worker
-        self.adapters = [a for a in registered() if _picklable(a)]
+        # adapters registered at run time (--impl files, a test's fakes) travel to the worker
+        self.adapters = pickle.dumps([a for a in registered() if _picklable(a)])
         self._context = multiprocessing.get_context("spawn")
-        self._workers: dict[str, tuple[Any, Connection]] = {}
+        self._worker: tuple[Any, Connection] | None = None
+        self.closed = False
+        self.started = 0  # worker processes started: 1 for a whole run without a crash
+        self._lock = threading.Lock()  # close() may come from another thread than call()
 
-    def call(self, framework: str, job) -> tuple[Any, str | None, str | None]:
-        """Run a job (harness.jobs) in the framework's worker: (result, skip, error)."""
-        process, connection = self._worker(framework)
+    def call(self, party: str, job) -> tuple[Any, str | None, str | None]:
+        """Run a job (harness.jobs) for ``party`` in the worker: (result, skip, error)."""
+        if self.closed:  # a lane still finishing after Ctrl-C: start nothing new
+            return None, None, "the run was stopped before this job ran"
+        process, connection = self._start()
         try:
             connection.send(job)
             if not connection.poll(self.timeout):
-                self._discard(framework, kill=True)
+                self._discard(kill=True)
                 return None, None, (f"timed out after {self.timeout:g} s, the limit per "
                                     "comparison (--timeout); the worker was killed")
             return connection.recv()
-        except (EOFError, BrokenPipeError, ConnectionResetError):
+        except (EOFError, BrokenPipeError, ConnectionResetError, OSError):
             process.join(5)
-            self._discard(framework, kill=True)
-            return None, None, (f"the {framework} worker process died "
-                                f"({_death(process.exitcode)}) while running this case")
+            self._discard(kill=True)
+            return None, None, (f"the worker process died ({_death(process.exitcode)}) while "
+                                f"{party} ran this case")
 
-    def _worker(self, framework: str):
-        if framework not in self._workers:
+    def _start(self):
+        if self._worker is None:
             parent, child = self._context.Pipe()
             process = self._context.Process(target=_serve, args=(child, self.adapters),
-                                            name=f"harness-{framework}", daemon=True)
+                                            name="harness-worker", daemon=True)
             process.start()
             child.close()
-            self._workers[framework] = (process, parent)
-        return self._workers[framework]
+            self._worker = (process, parent)
+            self.started += 1
+        return self._worker
 
-    def _discard(self, framework: str, kill: bool) -> None:
-        process, connection = self._workers.pop(framework)
+    def _discard(self, kill: bool) -> None:
+        with self._lock:
+            if self._worker is None:
+                return
+            process, connection = self._worker
+            self._worker = None
         if kill and process.is_alive():
             process.kill()
         process.join(5)
         connection.close()
 
     def close(self) -> None:
-        for framework, (process, connection) in list(self._workers.items()):
+        self.closed = True
+        worker = self._worker
+        if worker is not None:
             try:
-                connection.send(None)
+                worker[1].send(None)
             except (BrokenPipeError, OSError):
                 pass
-            process.join(2)
-            self._discard(framework, kill=True)
+            worker[0].join(2)
+            self._discard(kill=True)
 
     def __enter__(self) -> "WorkerPool":
         return self

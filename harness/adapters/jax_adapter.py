@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import time
+from collections import OrderedDict
 
 import numpy as np
 
@@ -196,10 +198,45 @@ class JaxAdapter:
         return None
 
     def run(self, case: Case, inputs: Inputs) -> Trace:
+        jax = _import_jax()
+        # device_put, not jnp.asarray: no small program compiled per new shape
+        params = {k: jax.device_put(v) for k, v in inputs.params.items()}
+        x = jax.device_put(inputs.x)
+        y = None if inputs.y is None else jax.device_put(inputs.y)
+        program, compiled_now = _PROGRAMS.get(case, params, x, y)
+        state = program.init(params)
+        steps = []
+        for _ in range(case.steps):
+            loss, out, grads, params, state = program.step(params, state, x, y)
+            steps.append(Step(as_float64(out), as_float64(loss),
+                              {k: as_float64(grads[k]) for k in case.param_names},
+                              {k: as_float64(params[k]) for k in case.param_names}))
+        device = jax.devices()[0]
+        return Trace(self.name, steps, notes=(
+            "each step jit-compiled: jax.value_and_grad and the optax update in one jax.jit",
+            f"ran on {device.platform} ({device.device_kind}); JAX_PLATFORMS="
+            f"{os.environ.get('JAX_PLATFORMS', '')}"),
+            timings={"compile": program.compile_seconds if compiled_now else 0.0})
+
+
+def program_key(case: Case, inputs_shapes: tuple) -> tuple:
+    """Everything that changes the compiled training step: the layers with their activations'
+    settings, the loss and optimizer with theirs (constants in the program), the dtype and every
+    input's shape and dtype. Parameter and data values are arguments, not part of it."""
+    def frozen(settings: dict) -> tuple:
+        return tuple(sorted((k, repr(v)) for k, v in settings.items()))
+    return (case.dtype, tuple((l.units, l.activation, frozen(l.settings)) for l in case.layers),
+            case.loss, frozen(case.loss_settings), case.optimizer.name,
+            frozen(case.optimizer.settings), inputs_shapes)
+
+
+class _Program:
+    """One case structure's optimizer init and training step, compiled ahead of time."""
+
+    def __init__(self, case: Case, params, x, y):
         import optax
 
         jax = _import_jax()
-        jnp = jax.numpy
         forward = _network(case)
         optimizer = _optimizer(case.optimizer)
 
@@ -209,24 +246,40 @@ class JaxAdapter:
 
         value_and_grad = jax.value_and_grad(loss_fn, has_aux=True)
 
-        @jax.jit  # one compilation per case and dtype: the step as users of JAX run it
-        def train_step(params, state, x, y):
+        def train_step(params, state, x, y):  # the step as users of JAX jit it
             (loss, out), grads = value_and_grad(params, x, y)
             updates, state = optimizer.update(grads, state, params)
             return loss, out, grads, optax.apply_updates(params, updates), state
 
-        params = {k: jnp.asarray(v) for k, v in inputs.params.items()}
-        x = jnp.asarray(inputs.x)
-        y = None if inputs.y is None else jnp.asarray(inputs.y)
-        state = optimizer.init(params)
-        steps = []
-        for _ in range(case.steps):
-            loss, out, grads, params, state = train_step(params, state, x, y)
-            steps.append(Step(as_float64(out), as_float64(loss),
-                              {k: as_float64(grads[k]) for k in case.param_names},
-                              {k: as_float64(params[k]) for k in case.param_names}))
-        device = jax.devices()[0]
-        return Trace(self.name, steps, notes=(
-            "each step jit-compiled: jax.value_and_grad and the optax update in one jax.jit",
-            f"ran on {device.platform} ({device.device_kind}); JAX_PLATFORMS="
-            f"{os.environ.get('JAX_PLATFORMS', '')}"))
+        start = time.perf_counter()
+        self.init = jax.jit(optimizer.init).lower(params).compile()
+        state = jax.eval_shape(optimizer.init, params)
+        self.step = jax.jit(train_step).lower(params, state, x, y).compile()
+        self.compile_seconds = time.perf_counter() - start
+
+
+class _ProgramCache:
+    """Compiled programs by program_key, the most recent kept: a worker runs many cases, and an
+    identical program (a case again in another dtype's plan, variants that change values only,
+    cases that differ in data or initial parameters) is compiled once. The same program gives
+    the same bits, so reuse changes no result."""
+
+    def __init__(self, size: int = 128):
+        self.size = size
+        self.programs: OrderedDict = OrderedDict()
+
+    def get(self, case: Case, params, x, y) -> tuple[_Program, bool]:
+        shapes = tuple((k, v.shape, str(v.dtype)) for k, v in sorted(params.items())) + \
+            tuple(None if a is None else (a.shape, str(a.dtype)) for a in (x, y))
+        key = program_key(case, shapes)
+        if key in self.programs:
+            self.programs.move_to_end(key)
+            return self.programs[key], False
+        program = _Program(case, params, x, y)
+        self.programs[key] = program
+        if len(self.programs) > self.size:
+            self.programs.popitem(last=False)
+        return program, True
+
+
+_PROGRAMS = _ProgramCache()

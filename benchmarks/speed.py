@@ -1,0 +1,214 @@
+"""Speed and memory, per phase, on generated cases and on the shipped suite.
+
+Run by hand from the repository root (nothing here is part of the test suite):
+
+    python benchmarks/speed.py                      # 1,000 generated cases, --jobs 1 and 2
+    python benchmarks/speed.py --count 200 --jobs 2
+    python benchmarks/speed.py --shipped --pytest   # also the shipped suite, and pytest -n 0 / 2
+    python benchmarks/speed.py --root OLD_CHECKOUT  # the same end-to-end figures for another
+                                                    # checkout (before/after a change)
+
+For each --jobs value it prints two tables:
+
+- end to end: `python -m harness run` in a fresh process (what a user waits for), with the peak
+  memory of the whole process tree (the sum of every process's resident set, sampled every
+  0.1 s), and report.csv's digest (the same digest for every --jobs value: the report does not
+  depend on the scheduling; micrograd's last bits aside, see docs/frameworks.md);
+- per phase, in this process through the same functions: import (a fresh process importing
+  every framework, once per worker started), compile (JAX's compilation of the training steps),
+  frameworks (every other second spent in the parties' jobs, in the workers), compare (the
+  comparisons and consensus, in the lanes' threads), report (writing report.csv, report.md,
+  heatmap.svg and run.json). Phase seconds are summed over lanes, so with 2 lanes they can add
+  up to more than the wall time.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import casegen  # noqa: E402
+
+FRAMEWORKS = "numpy,torch,jax,micrograd"
+IMPORT_ALL = ("import numpy, torch, micrograd.engine, jax, jax.numpy as jnp, optax; "
+              "jnp.zeros(1).block_until_ready()")
+
+
+# -- measuring ----------------------------------------------------------------------------------
+def _tree_rss(root: int) -> int:
+    """Resident bytes of a process and all its descendants (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid, parent = int(entry), int(fields[1])
+        children.setdefault(parent, []).append(pid)
+        rss[pid] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack += children.get(pid, [])
+    return total
+
+
+def timed_command(args: list[str], cwd: Path) -> tuple[float, int, int, str]:
+    """(wall seconds, peak tree memory in bytes, exit code, stderr tail) of a command."""
+    start = time.perf_counter()
+    process = subprocess.Popen(args, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               text=True)
+    peak = 0
+    done = threading.Event()
+
+    def sample():
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, _tree_rss(process.pid))
+            done.wait(0.1)
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, err = process.communicate()
+    done.set()
+    sampler.join()
+    return time.perf_counter() - start, peak, process.returncode, err[-500:]
+
+
+def digest(path: Path, skip_framework: str | None = None) -> str:
+    """sha256 of report.csv, without one framework's rows when asked."""
+    with open(path, newline="") as handle:
+        rows = [row for row in csv.reader(handle) if row[3:4] != [skip_framework]]
+    return hashlib.sha256(repr(rows).encode()).hexdigest()[:12]
+
+
+def import_seconds() -> float:
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", IMPORT_ALL], check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def phases(folder: Path, jobs: int, frameworks: list[str]) -> dict[str, float]:
+    """Seconds per phase for one run through the same functions the command line uses."""
+    from harness.adapters import adapter_names
+    from harness.loader import load_cases
+    from harness.record import make_record, run_entry
+    from harness.report import write_reports
+    from harness.runner import run_cases
+    from harness.workers import WorkerPool
+
+    cases = load_cases([str(folder)], adapter_names())
+    pools = [WorkerPool() for _ in range(min(jobs, len(cases)))]
+    start = time.perf_counter()
+    try:
+        runs = run_cases(cases, frameworks, pools=pools)
+    finally:
+        for pool in pools:
+            pool.close()
+    ran = time.perf_counter() - start
+    began = time.perf_counter()
+    rows = [row for run in runs for row in run.rows]
+    record = make_record([run_entry(run) for run in runs], reference="numpy",
+                         frameworks=frameworks, options={})
+    with tempfile.TemporaryDirectory() as out:
+        write_reports(rows, record, out)
+    report = time.perf_counter() - began
+    total = {"compile": 0.0, "jobs": 0.0, "compare": 0.0}
+    for run in runs:
+        for key in total:
+            total[key] += run.timings.get(key, 0.0)
+    workers = sum(pool.started for pool in pools)
+    return {"import": import_seconds() * workers, "compile": total["compile"],
+            "frameworks": total["jobs"] - total["compile"], "compare": total["compare"],
+            "report": report, "wall (run + report)": ran + report, "case-dtype runs": len(runs),
+            "workers started": workers}
+
+
+# -- the command --------------------------------------------------------------------------------
+def end_to_end(root: Path, folder: Path, jobs: int | None, frameworks: str) -> dict:
+    with tempfile.TemporaryDirectory() as out:
+        command = [sys.executable, "-m", "harness", "run", str(folder), "-q", "--out", out,
+                   "--frameworks", frameworks]
+        if jobs is not None:
+            command += ["--jobs", str(jobs)]
+        help_text = subprocess.run([sys.executable, "-m", "harness", "run", "--help"], cwd=root,
+                                   capture_output=True, text=True).stdout
+        if "--no-repro" in help_text:
+            command.append("--no-repro")
+        if jobs is not None and "--jobs" not in help_text:
+            return {"wall s": "no --jobs in this checkout"}
+        wall, peak, code, err = timed_command(command, root)
+        report = Path(out) / "report.csv"
+        return {"wall s": f"{wall:.1f}", "peak memory": f"{peak / 2**30:.2f} GiB",
+                "exit": code, "report.csv": digest(report) if report.exists() else err,
+                "report.csv without micrograd": digest(report, "micrograd")
+                if report.exists() else ""}
+
+
+def pytest_seconds(root: Path, workers: int) -> tuple[float, int, str]:
+    command = [sys.executable, "-m", "pytest", "cases", "-q", "-p", "no:randomly",
+               "-n", str(workers)]
+    wall, peak, code, _ = timed_command(command, root)
+    return wall, peak, str(code)
+
+
+def table(title: str, rows: dict) -> None:
+    print(f"\n{title}\n\n| what | value |\n|---|---|")
+    for key, value in rows.items():
+        shown = f"{value:.2f}" if isinstance(value, float) else str(value)
+        print(f"| {key} | {shown} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--frameworks", default=FRAMEWORKS)
+    parser.add_argument("--shipped", action="store_true", help="also the shipped cases")
+    parser.add_argument("--pytest", action="store_true", help="also pytest cases -n 0 and -n 2")
+    parser.add_argument("--no-phases", action="store_true", help="end-to-end figures only")
+    parser.add_argument("--root", type=Path, default=ROOT,
+                        help="the checkout whose `python -m harness` is timed (default: this one)")
+    args = parser.parse_args()
+    root = args.root.resolve()
+    frameworks = args.frameworks.split(",")
+    print(f"machine: {os.cpu_count()} cores; checkout {root}; frameworks {args.frameworks}")
+    with tempfile.TemporaryDirectory() as generated:
+        casegen.write(casegen.generate(args.count, args.seed), generated)
+        folders = [(f"{args.count} generated cases (seed {args.seed})", Path(generated))]
+        if args.shipped:
+            folders.append(("the shipped cases", root / "cases"))
+        for label, folder in folders:
+            for jobs in args.jobs:
+                table(f"{label}, --jobs {jobs}: `python -m harness run`",
+                      end_to_end(root, folder, jobs, args.frameworks))
+                if not args.no_phases and root == ROOT:
+                    table(f"{label}, --jobs {jobs}: per phase (seconds summed over lanes)",
+                          phases(folder, jobs, frameworks))
+    if args.pytest:
+        for workers in (0, 2):
+            wall, peak, code = pytest_seconds(root, workers)
+            table(f"`python -m pytest cases -n {workers}`",
+                  {"wall s": f"{wall:.1f}", "peak memory": f"{peak / 2**30:.2f} GiB",
+                   "exit": code})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,198 @@
+"""Speed without changing a verdict: lanes (--jobs), warm workers, pinned threads, JAX's
+compiled programs reused, and pytest-xdist keeping a case's items on one worker."""
+from __future__ import annotations
+
+import functools
+import os
+import re
+import threading
+import time
+
+import pytest
+
+from conftest import CASES, sigmoid_neuron_text
+from harness.cli import lane_count, main
+from harness.lanes import in_lanes
+from harness.workers import WorkerPool
+
+
+# -- lanes ----------------------------------------------------------------------------------------
+def test_lanes_return_results_in_the_items_order_whatever_finishes_first():
+    """The first items take longest, so they finish last: the results still come in order."""
+    seen: dict[str, set] = {}
+
+    def work(item: int, lane: str) -> int:
+        seen.setdefault(lane, set()).add(item)
+        time.sleep(0.05 * (6 - item))
+        return item * 10
+
+    assert in_lanes(list(range(6)), ["a", "b"], work) == [0, 10, 20, 30, 40, 50]
+    assert set(seen) == {"a", "b"}  # both lanes worked
+    assert seen["a"].isdisjoint(seen["b"])  # no item ran twice
+
+
+def test_a_lane_that_raises_stops_the_others_and_the_error_reaches_the_caller():
+    started = []
+
+    def work(item: int, lane) -> int:
+        started.append(item)
+        if item == 0:
+            raise ValueError("boom")
+        time.sleep(0.05)
+        return item
+
+    stopped = threading.Event()
+    with pytest.raises(ValueError, match="boom"):
+        in_lanes(list(range(40)), [1, 2], work, stopped)
+    assert stopped.is_set() and len(started) < 40
+
+
+def test_one_lane_runs_in_this_thread():
+    threads = set()
+    in_lanes([1, 2, 3], [None], lambda item, lane: threads.add(threading.get_ident()))
+    assert threads == {threading.get_ident()}
+
+
+def test_lanes_default_to_the_usable_cores_and_never_exceed_the_cases():
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert lane_count(None, 1000) == cores
+    assert lane_count(8, 3) == 3 and lane_count(2, 0) == 1 and lane_count(1, 50) == 1
+
+
+# -- warm workers, pinned threads -----------------------------------------------------------------
+def test_one_worker_process_serves_every_job_of_its_lane():
+    with WorkerPool(timeout=120) as pool:
+        pids = {pool.call(party, os.getpid) for party in ("numpy", "torch", "jax", "numpy")}
+        assert len(pids) == 1 and os.getpid() not in pids
+        assert pool.started == 1
+
+
+def test_a_worker_is_restarted_after_a_crash_and_the_pool_counts_it():
+    with WorkerPool(timeout=120) as pool:
+        first = pool.call("numpy", os.getpid)
+        result, skip, error = pool.call("numpy", functools.partial(os._exit, 3))
+        assert result is None and "died (exit code 3)" in error and "numpy" in error
+        assert pool.call("numpy", os.getpid) != first and pool.started == 2
+
+
+def test_a_closed_pool_starts_no_worker():
+    pool = WorkerPool(timeout=60)
+    pool.close()
+    result, _, error = pool.call("numpy", os.getpid)
+    assert result is None and "stopped" in error and pool.started == 0
+
+
+def test_workers_run_one_compute_thread_each(monkeypatch):
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "XLA_FLAGS"):
+        monkeypatch.delenv(name, raising=False)
+    torch = pytest.importorskip("torch")
+    with WorkerPool(timeout=120) as pool:
+        assert pool.call("numpy", functools.partial(os.getenv, "OMP_NUM_THREADS")) == "1"
+        assert "xla_cpu_multi_thread_eigen=false" in \
+            pool.call("jax", functools.partial(os.getenv, "XLA_FLAGS"))
+        assert pool.call("torch", torch.get_num_threads) == 1
+
+
+def test_a_thread_count_the_user_set_is_kept(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    with WorkerPool(timeout=120) as pool:
+        assert pool.call("numpy", functools.partial(os.getenv, "OMP_NUM_THREADS")) == "3"
+
+
+# -- the report does not depend on --jobs ---------------------------------------------------------
+SMALL_CASES = ["activations/gelu-tanh.yaml", "losses/cross-entropy-sum.yaml",
+               "optimizers/adam.yaml", "networks/deep-mixed-5-layers.yaml"]
+
+
+@pytest.fixture(scope="module")
+def reports_by_jobs(tmp_path_factory):
+    """The same four cases through numpy, torch, jax and micrograd with --jobs 1 and 2."""
+    base = tmp_path_factory.mktemp("jobs")
+    paths = [str(CASES / name) for name in SMALL_CASES if (CASES / name).exists()]
+    assert len(paths) >= 3, "pick small shipped cases that exist"
+    out = {}
+    for jobs in (1, 2):
+        folder = base / f"jobs{jobs}"
+        code = main(["run", *paths, "-q", "--no-repro", "--frameworks",
+                     "numpy,torch,jax,micrograd", "--jobs", str(jobs), "--out", str(folder)])
+        assert code == 0
+        out[jobs] = folder
+    return out
+
+
+def test_report_csv_is_byte_identical_with_one_lane_and_two_apart_from_micrograd(reports_by_jobs):
+    import csv
+
+    def rows(folder, keep):
+        with open(folder / "report.csv", newline="") as handle:
+            return [row for row in csv.reader(handle) if keep(row)]
+    one, two = reports_by_jobs[1], reports_by_jobs[2]
+    not_micrograd = lambda row: row[3] != "micrograd"  # noqa: E731
+    assert len(rows(one, not_micrograd)) > 100
+    assert rows(one, not_micrograd) == rows(two, not_micrograd)
+    # micrograd sums a node's gradient contributions in an order its backward() takes from a
+    # set (docs/frameworks.md): its last bits may move, its verdicts may not
+    verdicts = lambda folder: [row[:9] for row in rows(folder, lambda r: True)]  # noqa: E731
+    assert verdicts(one) == verdicts(two)
+
+
+def test_run_json_records_the_lanes(reports_by_jobs):
+    import json
+
+    for jobs, folder in reports_by_jobs.items():
+        assert json.loads((folder / "run.json").read_text())["options"]["jobs"] == jobs
+
+
+# -- JAX: one compilation per program ---------------------------------------------------------------
+def test_jax_reuses_a_compiled_program_and_gets_the_same_bits():
+    pytest.importorskip("jax")
+    import numpy as np
+
+    from harness.adapters import adapter_names
+    from harness.adapters.jax_adapter import JaxAdapter
+    from harness.loader import load_case
+
+    case, problems = load_case(CASES / "optimizers" / "adam.yaml", adapter_names())
+    assert not problems
+    narrowed, inputs = case.for_dtype("float64"), case.inputs("float64")
+    first = JaxAdapter().run(narrowed, inputs)
+    again = JaxAdapter().run(narrowed, inputs)
+    assert again.timings["compile"] == 0.0  # the same program: taken from the cache
+    for a, b in zip(first.steps, again.steps):
+        for (_, name, x), (_, _, y) in zip(a.tensors(), b.tensors()):
+            assert np.array_equal(x, y), name
+    other = narrowed.__class__(**{**narrowed.__dict__, "optimizer": narrowed.optimizer.__class__(
+        narrowed.optimizer.name, {**narrowed.optimizer.settings, "lr": 0.5})})
+    changed = JaxAdapter().run(other, inputs)
+    assert changed.timings["compile"] > 0  # the learning rate is a constant in the program
+    assert not np.array_equal(changed.steps[0].params[case.param_names[0]],
+                              first.steps[0].params[case.param_names[0]])
+
+
+# -- pytest-xdist ---------------------------------------------------------------------------------
+INI = "[pytest]\nharness_cases = cases\naddopts = -p no:cacheprovider -p no:randomly\n"
+
+
+def test_xdist_keeps_every_item_of_a_case_on_one_worker(pytester):
+    pytest.importorskip("xdist", reason="pytest-xdist is part of the test extra")
+    pytester.makefile(".ini", pytest=INI)
+    pytester.makefile(".yaml", **{f"cases/n{k}": sigmoid_neuron_text(name=f"n{k}")
+                                  for k in range(4)})
+    result = pytester.runpytest("-v", "-n", "2", "--harness-frameworks", "numpy,torch,micrograd")
+    workers: dict[str, set] = {}
+    for line in result.outlines:
+        found = re.match(r"\[(gw\d)\].*::(n\d)\[", line)
+        if found:
+            workers.setdefault(found.group(2), set()).add(found.group(1))
+    assert set(workers) == {"n0", "n1", "n2", "n3"}
+    assert all(len(on) == 1 for on in workers.values()), workers
+    assert len(set().union(*workers.values())) == 2  # and both workers had cases
+
+
+def test_a_dist_mode_the_user_gives_is_kept(pytester):
+    pytest.importorskip("xdist", reason="pytest-xdist is part of the test extra")
+    pytester.makefile(".ini", pytest=INI)
+    pytester.makefile(".yaml", **{"cases/n0": sigmoid_neuron_text(name="n0")})
+    result = pytester.runpytest("-v", "-n", "2", "--dist", "each",
+                                "--harness-frameworks", "numpy,torch")
+    assert sum("n0[float64-torch]" in line and "PASSED" in line for line in result.outlines) == 2
