@@ -37,18 +37,20 @@ def torch_precision(precision: str) -> Iterator[None]:
     """torch's float32 matmul precision and TF32 switches for one run, restored after."""
     import torch
 
-    saved = (torch.get_float32_matmul_precision(), torch.backends.cuda.matmul.allow_tf32,
-             torch.backends.cudnn.allow_tf32)
+    matmul, cudnn = torch.backends.cuda.matmul, torch.backends.cudnn
+    saved = (torch.get_float32_matmul_precision(), matmul.allow_tf32, cudnn.allow_tf32)
     try:
         if precision == HIGHEST:
+            # "highest" also turns matmul.allow_tf32 off; setting that flag by hand after the
+            # new API mixes the two, which torch >= 2.9 refuses on the next read
             torch.set_float32_matmul_precision("highest")
-            torch.backends.cuda.matmul.allow_tf32 = False
-            torch.backends.cudnn.allow_tf32 = False
+            cudnn.allow_tf32 = False
         yield
     finally:
+        cudnn.allow_tf32 = saved[2]
         torch.set_float32_matmul_precision(saved[0])
-        torch.backends.cuda.matmul.allow_tf32 = saved[1]
-        torch.backends.cudnn.allow_tf32 = saved[2]
+        if matmul.allow_tf32 != saved[1]:  # set by hand apart from the precision
+            matmul.allow_tf32 = saved[1]
 
 
 def torch_notes(device) -> str:
