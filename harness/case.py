@@ -86,12 +86,26 @@ class KnownDiscrepancy:
     link: str | None = None
     steps: tuple[int, ...] | None = None  # only these steps; None: any
     from_step: int | None = None  # this step and every later one; None: from the first
+    device: str | None = None  # cpu or gpu (harness.devices.kind); None: every device
+
+    @property
+    def party(self) -> str:
+        """The declaration's framework as written in reports: jax, or jax@gpu."""
+        return self.framework if self.device is None else f"{self.framework}@{self.device}"
+
+    def applies_to(self, party: str) -> bool:
+        """Whether it covers that party: its framework on its device (a bare name is the CPU),
+        or on every device when it names none."""
+        from .devices import device_of, kind, split
+
+        return split(party)[0] == self.framework and (
+            self.device is None or kind(device_of(party)) == self.device)
 
     def matches(self, framework: str, dtype: str, quantity: str, tensor: str,
                 step: int | None = None) -> bool:
         from fnmatch import fnmatchcase
 
-        return (framework == self.framework and (self.dtype is None or dtype == self.dtype)
+        return (self.applies_to(framework) and (self.dtype is None or dtype == self.dtype)
                 and (self.quantity is None or quantity == self.quantity)
                 and (self.tensor is None or fnmatchcase(tensor, self.tensor))
                 and self.covers_step(step))
@@ -137,6 +151,7 @@ class Case:
     orders: tuple[int, ...] = (1,)  # 2 adds Hessian-vector products
     finite_differences: dict = field(default_factory=lambda: dict(FD_DEFAULTS))
     variant_of: tuple[str, str] | None = None  # (name, file) of the case a variant was made from
+    precision: str | None = None  # highest | default (harness.precision); None: not set here
 
     @property
     def dtype(self) -> str:
@@ -157,18 +172,32 @@ class Case:
         return list(param_shapes([layer.units for layer in self.layers], self.x.shape[1]))
 
     def wants(self, framework: str) -> bool:
-        return self.frameworks is None or framework in self.frameworks
+        """A listed bare name wants its framework on any device the run names; a listed
+        ``base@device`` only that party."""
+        from .devices import split
+
+        return self.frameworks is None or framework in self.frameworks or \
+            split(framework)[0] in self.frameworks
 
     def tolerance_for(self, dtype: str, framework: str | None = None) -> Tolerance:
         """Defaults for the dtype, then the case's overrides, then the framework's own."""
         tolerance = DEFAULTS[dtype].updated(self.tolerance.get(dtype, {}))
         if framework is not None:
-            tolerance = tolerance.updated(self.framework_tolerance.get(framework, {}).get(dtype, {}))
+            tolerance = tolerance.updated(self._framework_overrides(framework, dtype))
         return tolerance
+
+    def _framework_overrides(self, framework: str, dtype: str) -> dict:
+        """A party's own tolerance: under its full name (jax@gpu), else its framework's (jax)."""
+        from .devices import split
+
+        for name in (framework, split(framework)[0]):
+            if self.framework_tolerance.get(name, {}).get(dtype):
+                return self.framework_tolerance[name][dtype]
+        return {}
 
     def tolerance_source(self, dtype: str, framework: str | None = None) -> str:
         """Where the tolerance of a verdict came from, in words for the report."""
-        if framework and self.framework_tolerance.get(framework, {}).get(dtype):
+        if framework and self._framework_overrides(framework, dtype):
             return f"case, for {framework}"
         return "case" if self.tolerance.get(dtype) else f"{dtype} default"
 

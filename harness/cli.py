@@ -21,6 +21,7 @@ from .compare import DECIDED, ERROR, FAIL, SKIP
 from .diff import DEFAULT_THRESHOLD as DIFF_THRESHOLD
 from .diff import DRIFT_FLOOR as DIFF_FLOOR
 from .errors import CaseError, UsageError
+from .precision import PRECISIONS, apply_option
 from .limits import ENVIRONMENT as LIMITS_ENVIRONMENT
 from .limits import NAMES as LIMIT_NAMES
 from .limits import configured as configured_limits
@@ -39,11 +40,12 @@ def _frameworks(text: str | None) -> list[str]:
     known = adapter_names()
     if not text:
         return known
-    chosen = [name.strip() for name in text.split(",") if name.strip()]
-    unknown = [n for n in chosen if n not in known]
-    if unknown:
-        raise UsageError(f"unknown framework(s) {', '.join(unknown)}; valid: {', '.join(known)}")
-    return chosen
+    from .devices import parse_parties
+
+    chosen, problems = parse_parties([n.strip() for n in text.split(",") if n.strip()], known)
+    if problems:
+        raise UsageError("--frameworks: " + "; ".join(problems))
+    return list(dict.fromkeys(chosen))  # jax@cuda and jax@gpu are one party
 
 
 def _print_problems(error: CaseError, ran: bool = False) -> None:
@@ -143,7 +145,7 @@ def _warn_uninstalled(cases: list[Case]) -> None:
     known = set(adapter_names())
     for case in cases:
         for name in case.frameworks or ():
-            if name not in known:
+            if name not in known and "@" not in name:  # a device party was checked on loading
                 print(f"warning: {case.file}: framework {name!r} is not installed here; its "
                       "comparisons are skipped", file=sys.stderr)
 
@@ -192,6 +194,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     interrupts.install()
     self_check = _self_check(args.self_check or [])
     cases, bad_input = _load(args, args.paths or [DEFAULT_CASES])
+    cases = apply_option(cases, args.precision)  # a case's own precision wins
     with RunLock(out):
         return _run(args, cases, bad_input, frameworks, reference, self_check)
 
@@ -214,7 +217,7 @@ def _run(args: argparse.Namespace, cases: list[Case], bad_input: bool, framework
         if args.isolation == "process" else []
     options = {"frameworks": frameworks, "reference": reference, "isolation": args.isolation,
                "timeout": args.timeout, "variants": args.variants, "self_check": self_check,
-               "jobs": len(pools) or 1}
+               "jobs": len(pools) or 1, "precision": args.precision or "per case (default)"}
 
     repro: list[dict] = []  # the repro folders written (harness.repro), for report.md
 
@@ -416,6 +419,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--isolation", choices=("process", "none"), default="process",
                      help="run each framework in a worker process that can be killed (default), "
                           "or in this process")
+    run.add_argument("--precision", choices=PRECISIONS, default=None,
+                     help="float32 matmul precision for the cases that set none: the frameworks' "
+                          "own defaults (default) or full precision, TF32 off (highest)")
     run.add_argument("--reference", metavar="NAME",
                      help="the base of comparison: any framework or --impl file (default numpy)")
     _add_limit_option(run)

@@ -14,6 +14,7 @@ from typing import Callable, Iterable
 from .case import Case
 from .errors import CaseError, Problem, UsageError
 from .limits import Limits, configured
+from .precision import PRECISIONS
 from .loading.parameters import Parameters
 from .loading.sections import Sections
 from .loading.sources import DataSources
@@ -22,7 +23,7 @@ from .yamlsafe import load_yaml
 CASE_SUFFIXES = (".yaml", ".yml")
 TOP_KEYS = ("name", "description", "tags", "dtype", "network", "params", "init", "data", "loss",
             "optimizer", "steps", "frameworks", "tolerance", "expected", "known_discrepancies",
-            "orders", "finite_differences")
+            "orders", "finite_differences", "precision")
 REQUIRED = ("network", "data", "loss", "optimizer")
 # a file the loader failed on in a way it does not foresee: said as a problem, not a traceback
 INTERNAL_ERROR = "the harness failed to read this case: an internal error"
@@ -58,6 +59,8 @@ class _Validator(Sections, Parameters, DataSources):
                              f"step {last} is beyond the case's {steps} step(s)")
         orders = self.orders(top.get("orders", [1]))
         fd = self.finite_differences(top.get("finite_differences", {}))
+        precision = self.choice(top["precision"], ("precision",), PRECISIONS, "precision") \
+            if "precision" in top else None
 
         x, y = self.data(top.get("data"), layers, loss) if "data" in top else (None, None)
         params = expected = None
@@ -76,7 +79,7 @@ class _Validator(Sections, Parameters, DataSources):
                     initial_params=params, x=x, y=y, tolerance=tolerance,
                     expected=expected, warnings=tuple(self.warnings),
                     known_discrepancies=known, framework_tolerance=framework_tolerance,
-                    orders=orders, finite_differences=fd)
+                    orders=orders, finite_differences=fd, precision=precision)
 
 
 

@@ -22,7 +22,9 @@ from .adapters import REFERENCE, adapter_names
 from .adapters.user_impl import register_implementations
 from .compare import DECIDED, ERROR, FAIL, INCONCLUSIVE, SKIP, XFAIL, Row
 from .diagnose import SELF, hints
+from .devices import parse_parties
 from .errors import CaseError, Problem, UsageError
+from .precision import PRECISIONS, apply_option
 from .loader import CASE_SUFFIXES, load_case
 from .runner import CaseRun, frameworks_for, run_case
 from .workers import DEFAULT_TIMEOUT
@@ -47,12 +49,15 @@ class _State:
             raise pytest.UsageError(str(error)) from None
         frameworks = config.getoption("harness_frameworks")
         self.chosen = bool(frameworks)
-        self.frameworks = frameworks.split(",") if frameworks else adapter_names()
-        self.frameworks += [name for name in impls if name not in self.frameworks]
-        unknown = [n for n in self.frameworks if n not in adapter_names()]
+        known = adapter_names() + [n for n in impls if n not in adapter_names()]
+        self.frameworks, unknown = parse_parties(
+            [n.strip() for n in frameworks.split(",") if n.strip()] if frameworks else known,
+            known)
         if unknown:
-            raise pytest.UsageError(f"--harness-frameworks: unknown framework(s) "
-                                    f"{', '.join(unknown)}; valid: {', '.join(adapter_names())}")
+            raise pytest.UsageError("--harness-frameworks: " + "; ".join(unknown))
+        self.frameworks = list(dict.fromkeys(self.frameworks))
+        self.frameworks += [name for name in impls if name not in self.frameworks]
+        self.precision = config.getoption("harness_precision")
         self.reference = config.getoption("harness_reference") or REFERENCE
         if self.reference not in adapter_names():
             raise pytest.UsageError(f"--harness-reference {self.reference}: unknown framework; "
@@ -95,6 +100,7 @@ class _State:
         """The (case, dtype) run every item of it shares: run at its first item."""
         key = (case.name, dtype)
         if key not in self.plans:
+            case = apply_option([case], self.precision)[0]  # a case's own precision wins
             self.plans[key] = run_case(case, dtype, self.frameworks, self.pool(), self.reference,
                                        uninstalled=not self.chosen)
         return self.plans[key]
@@ -133,6 +139,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     default=DEFAULT_TIMEOUT, help="time limit per case, dtype and framework")
     group.addoption("--harness-out", dest="harness_out", default=None,
                     help="also write report.csv and report.md to this folder at the end")
+    group.addoption("--harness-precision", dest="harness_precision", default=None,
+                    choices=PRECISIONS, help="float32 matmul precision for the cases that set "
+                                             "none: default (the frameworks' own) or highest")
     group.addoption("--harness-reference", dest="harness_reference", default=None,
                     metavar="NAME", help="the base of comparison (default numpy): any framework "
                                          "or --harness-impl file")
@@ -212,7 +221,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
     record = make_record(list(state.entries.values()), reference=state.reference,
                          frameworks=[state.reference] + state.frameworks,
                          options={"frameworks": state.frameworks, "reference": state.reference,
-                                  "isolation": state.isolation, "timeout": state.timeout})
+                                  "isolation": state.isolation, "timeout": state.timeout,
+                                  "precision": state.precision or "per case (default)"})
     write_reports(state.rows, record, out)
 
 
@@ -242,7 +252,7 @@ class CaseFile(pytest.File):
                 item = CaseItem.from_parent(self, name=f"{case.name}[{dtype}-{framework}]",
                                             case=case, dtype=dtype, framework=framework)
                 declared = [k.reason for k in case.known_discrepancies
-                            if k.framework == framework and k.dtype in (None, dtype)]
+                            if k.applies_to(framework) and k.dtype in (None, dtype)]
                 if declared:  # a real pytest xfail: xfailed when it occurs, XPASS when it does not
                     item.add_marker(pytest.mark.xfail(reason="; ".join(declared), strict=False,
                                                       raises=KnownDiscrepancyOccurred))

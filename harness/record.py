@@ -29,7 +29,10 @@ def run_entry(run) -> dict:
     known: dict[str, list[str]] = {}
     for k in case.known_discrepancies:
         if k.dtype in (None, run.dtype):
-            known.setdefault(k.framework, []).append(k.reason + (f" ({k.link})" if k.link else ""))
+            # under the declaration's own name, and under each party of the run it covers
+            # (a declaration for jax covers jax@gpu too)
+            for party in dict.fromkeys([k.party] + [p for p in run.notes if k.applies_to(p)]):
+                known.setdefault(party, []).append(k.reason + (f" ({k.link})" if k.link else ""))
     entry = {"case": case.name, "file": case.file, "dtype": run.dtype, "steps": case.steps,
              "warnings": list(case.warnings), "known": known,
              "notes": {framework: list(notes) for framework, notes in run.notes.items()}}

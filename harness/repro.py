@@ -189,12 +189,12 @@ def _script(case: Case, framework: str, reference: str,
 
     adapter = get_adapter(framework)
     extra: dict[str, Path] = {}
-    if framework == "torch":
+    if framework in ("torch", "torch@cpu"):  # a bare name is the cpu
         from .adapters import torch_adapter as a
 
         needs, imports = "torch and NumPy", "import math\n\nimport torch"
         body = _pasted(a._activation, a._loss, a._optimizer) + t.TORCH_LOOP
-    elif framework == "jax":
+    elif framework in ("jax", "jax@cpu"):
         from .adapters import jax_adapter as a
 
         needs, imports = "jax, optax and NumPy", ""
@@ -212,6 +212,9 @@ def _script(case: Case, framework: str, reference: str,
                "that live in harness/adapters/micrograd_adapter.py (micrograd has no exp, log or "
                "tanh of its own); a repro without harness would have to copy that module, so none "
                "is written." if framework == "micrograd" else
+               f"{framework} runs on a device (harness/devices.py): the repro templates run on "
+               "the CPU at the framework's defaults, so they would not show a difference of the "
+               "device or its precision; none is written." if "@" in framework else
                f"{framework} is run through an adapter of the harness (a plug-in or the NumPy "
                "reference) that has no repro template.")
         text = t.UNAVAILABLE

@@ -12,9 +12,11 @@ from __future__ import annotations
 import json
 
 from . import catalog
+from .precision import PRECISIONS
 from .tolerance import KEYS as TOLERANCE_KEYS
 
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$"
+# a framework, optionally on a device: torch, torch@cuda, jax@gpu (harness.devices)
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.+-]*(@[A-Za-z0-9]+)?$"
 CASE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.+~-]*$"  # ~ names a variant: <case>~variant-<k>
 PARAM_PATTERN = r"^layers\.[0-9]+\.(weight|bias)$"
 FRAMEWORK = {"type": "string", "pattern": NAME_PATTERN}
@@ -98,7 +100,7 @@ def case_schema() -> dict:
     tensors = {"type": "object", "propertyNames": {"pattern": PARAM_PATTERN},
                "additionalProperties": {"anyOf": [MATRIX, VECTOR]}}
     known = {"type": "object", "properties": {
-        "framework": FRAMEWORK, "quantity": {"enum": list(catalog.QUANTITIES)},
+        "framework": FRAMEWORK, "device": {"enum": ["cpu", "gpu", "cuda"]}, "quantity": {"enum": list(catalog.QUANTITIES)},
         "tensor": {"type": "string"}, "dtype": dtype, "reason": {"type": "string", "minLength": 1},
         "link": {"type": "string"},
         "steps": {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 1},
@@ -146,6 +148,9 @@ def case_schema() -> dict:
             "finite_differences": {"type": "object", "additionalProperties": False,
                                    "properties": {"samples": {"type": "integer", "minimum": 1},
                                                   "richardson": {"type": "boolean"}}},
+            "precision": {"enum": list(PRECISIONS), "default": "default",
+                          "description": "float32 matmul precision: the frameworks' own "
+                                         "defaults, or highest (full float32, TF32 off)"},
         },
         "$defs": {
             "activation": _named(catalog.ACTIVATIONS, "activation"),

@@ -9,6 +9,8 @@ error row, and the next job gets a fresh worker.
 One worker serves every party of its lane (a lane runs one case at a time, harness.lanes), not
 one per framework: a plan calls its parties one after another anyway, and N lanes then cost N
 processes, not N times the number of parties (each holding torch or JAX: a few hundred MB).
+The one exception is a GPU party (torch@cuda, jax@gpu, harness.devices): JAX picks its platform
+once per process, so GPU parties share a second worker of the lane, started only when one runs.
 
 Workers are started with "spawn", never "fork": a fork of a process that has started JAX's or
 torch's threads can deadlock. A worker pins its thread counts first (harness.threads), then
@@ -27,14 +29,17 @@ from typing import Any
 DEFAULT_TIMEOUT = 300.0  # seconds per (case, dtype, framework): far above any shipped case
 
 
-def _serve(connection: Connection, adapters: bytes) -> None:
+def _serve(connection: Connection, adapters: bytes, key: str = "cpu") -> None:
     """The worker's loop: run jobs until told to stop. Ctrl-C is the parent's to handle.
 
     The adapters come pickled, so nothing (NumPy's BLAS included) is imported before the thread
-    counts are pinned (harness.threads)."""
+    counts are pinned (harness.threads) and JAX's platform is chosen for the worker's ``key``
+    (harness.devices: JAX reads it once, at import)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from .devices import enter_worker
     from .threads import pin_threads
 
+    enter_worker(key)
     pin_threads()
     from .adapters import register
 
@@ -71,8 +76,9 @@ def _death(exitcode: int | None) -> str:
 
 
 class WorkerPool:
-    """One lane's worker process, started at its first job and restarted after a crash or a
-    time-out."""
+    """One lane's worker processes, by key (harness.devices.worker_key: "cpu" for every party
+    but the GPU ones, "gpu" for those), each started at its first job and restarted after a
+    crash or a time-out."""
 
     def __init__(self, timeout: float = DEFAULT_TIMEOUT):
         from .adapters import registered
@@ -81,46 +87,49 @@ class WorkerPool:
         # adapters registered at run time (--impl files, a test's fakes) travel to the worker
         self.adapters = pickle.dumps([a for a in registered() if _picklable(a)])
         self._context = multiprocessing.get_context("spawn")
-        self._worker: tuple[Any, Connection] | None = None
+        self._workers: dict[str, tuple[Any, Connection]] = {}
         self.closed = False
-        self.started = 0  # worker processes started: 1 for a whole run without a crash
+        self.started = 0  # worker processes started: 1 for a whole CPU run without a crash
         self._lock = threading.Lock()  # close() may come from another thread than call()
 
     def call(self, party: str, job) -> tuple[Any, str | None, str | None]:
         """Run a job (harness.jobs) for ``party`` in the worker: (result, skip, error)."""
         if self.closed:  # a lane still finishing after Ctrl-C: start nothing new
             return None, None, "the run was stopped before this job ran"
-        process, connection = self._start()
+        from .devices import worker_key
+
+        key = worker_key(party)
+        process, connection = self._start(key)
         try:
             connection.send(job)
             if not connection.poll(self.timeout):
-                self._discard(kill=True)
+                self._discard(key, kill=True)
                 return None, None, (f"timed out after {self.timeout:g} s, the limit per "
                                     "comparison (--timeout); the worker was killed")
             return connection.recv()
         except (EOFError, BrokenPipeError, ConnectionResetError, OSError):
             process.join(5)
-            self._discard(kill=True)
+            self._discard(key, kill=True)
             return None, None, (f"the worker process died ({_death(process.exitcode)}) while "
                                 f"{party} ran this case")
 
-    def _start(self):
-        if self._worker is None:
+    def _start(self, key: str = "cpu"):
+        if key not in self._workers:
             parent, child = self._context.Pipe()
-            process = self._context.Process(target=_serve, args=(child, self.adapters),
-                                            name="harness-worker", daemon=True)
+            process = self._context.Process(target=_serve, args=(child, self.adapters, key),
+                                            name=f"harness-worker-{key}", daemon=True)
             process.start()
             child.close()
-            self._worker = (process, parent)
+            self._workers[key] = (process, parent)
             self.started += 1
-        return self._worker
+        return self._workers[key]
 
-    def _discard(self, kill: bool) -> None:
+    def _discard(self, key: str, kill: bool) -> None:
         with self._lock:
-            if self._worker is None:
+            worker = self._workers.pop(key, None)
+            if worker is None:
                 return
-            process, connection = self._worker
-            self._worker = None
+            process, connection = worker
         if kill and process.is_alive():
             process.kill()
         process.join(5)
@@ -128,14 +137,13 @@ class WorkerPool:
 
     def close(self) -> None:
         self.closed = True
-        worker = self._worker
-        if worker is not None:
+        for key, worker in list(self._workers.items()):
             try:
                 worker[1].send(None)
             except (BrokenPipeError, OSError):
                 pass
             worker[0].join(2)
-            self._discard(kill=True)
+            self._discard(key, kill=True)
 
     def __enter__(self) -> "WorkerPool":
         return self

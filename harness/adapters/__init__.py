@@ -122,7 +122,18 @@ class BrokenAdapter:
 
 @lru_cache(maxsize=None)
 def get_adapter(name: str):
-    """The framework or oracle of that name; a stand-in that says why for one not installed."""
+    """The framework or oracle of that name; a stand-in that says why for one not installed.
+
+    ``base@device`` (torch@cuda, jax@gpu) is the framework's adapter bound to that device, its
+    ``name`` the full party name (harness.devices)."""
+    if "@" in name:
+        from ..devices import canonical, problem, split
+
+        trouble = problem(name)
+        if trouble:
+            return BrokenAdapter(name, trouble)
+        base, device = split(canonical(name))
+        return get_adapter(base).on_device(device)
     if name in FRAMEWORKS:
         return FRAMEWORKS.load(name)
     if name in ORACLES:

@@ -8,6 +8,8 @@ from collections import OrderedDict
 import numpy as np
 
 from ..case import Case, Inputs, bias_name, weight_name
+from ..devices import PINNED_MARK
+from ..precision import effective, jax_notes, jax_precision
 from ..trace import Step, Trace, as_float64
 from .base import Availability, package_availability
 
@@ -17,13 +19,22 @@ def _import_jax():
     # takes a GPU, whose default float32 matrix products are reduced-precision (about 1e-3
     # relative: a false alarm on every float32 case), and each worker would preallocate most of
     # its memory. A user who sets JAX_PLATFORMS chooses for themselves.
-    os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    if "JAX_PLATFORMS" not in os.environ:  # marked as the harness's choice (harness.devices)
+        os.environ["JAX_PLATFORMS"] = os.environ[PINNED_MARK] = "cpu"
     os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     import jax
 
     # Without x64, float64 input silently becomes float32. float32 inputs stay float32 with it on.
     jax.config.update("jax_enable_x64", True)
     return jax
+
+
+def _cuda_plugin() -> bool:
+    """Whether a JAX CUDA plugin is installed (found without importing it)."""
+    import importlib.util
+
+    return any(importlib.util.find_spec(m) is not None
+               for m in ("jax_cuda12_plugin", "jax_cuda13_plugin"))
 
 
 def _activation(name: str, settings: dict):
@@ -147,6 +158,20 @@ def _loss_function(case: Case, x, y):
 
 class JaxAdapter:
     name = "jax"
+    devices = ("cpu", "gpu")  # jax@cpu, jax@gpu (harness.devices; jax@cuda is jax@gpu)
+
+    def __init__(self, device: str | None = None):
+        # None: the bare `jax`, on the cpu (a CPU worker's JAX has no other platform)
+        self.device = device
+        if device is not None:
+            self.name = f"jax@{device}"
+
+    def on_device(self, device: str) -> "JaxAdapter":
+        return JaxAdapter(device)
+
+    def _device(self):
+        """The device the party computes on, asked of JAX in this (worker) process."""
+        return _import_jax().devices(self.device or "cpu")[0]
 
     def forward_and_reverse(self, case: Case, param_sets, x, y, indices):
         """For each set of parameters: (jax.grad, jax.jvp along every sampled basis direction).
@@ -195,14 +220,29 @@ class JaxAdapter:
         return package_availability("jax") if optax.available else optax
 
     def supports(self, case: Case) -> str | None:
+        """On the GPU, whether JAX has one in this worker (its JAX_PLATFORMS chose at import)."""
+        if self.device in (None, "cpu"):
+            return None
+        jax = _import_jax()
+        try:
+            jax.devices(self.device)
+        except Exception as exc:  # RuntimeError, or a bare AssertionError with no CUDA plugin
+            said = (str(exc).splitlines() or [""])[0][:200]
+            failed = f"{type(exc).__name__}: {said}" if said else type(exc).__name__
+            plugin = "" if _cuda_plugin() else "; no CUDA plugin installed (pip install " \
+                                               "'jax[cuda12]')"
+            return (f"{self.name}: no GPU backend in jax {jax.__version__} (jax.devices("
+                    f"{self.device!r}) failed: {failed}; JAX_PLATFORMS="
+                    f"{os.environ.get('JAX_PLATFORMS', '')}{plugin})")
         return None
 
     def run(self, case: Case, inputs: Inputs) -> Trace:
         jax = _import_jax()
+        device = self._device()
         # device_put, not jnp.asarray: no small program compiled per new shape
-        params = {k: jax.device_put(v) for k, v in inputs.params.items()}
-        x = jax.device_put(inputs.x)
-        y = None if inputs.y is None else jax.device_put(inputs.y)
+        params = {k: jax.device_put(v, device) for k, v in inputs.params.items()}
+        x = jax.device_put(inputs.x, device)
+        y = None if inputs.y is None else jax.device_put(inputs.y, device)
         program, compiled_now = _PROGRAMS.get(case, params, x, y)
         state = program.init(params)
         steps = []
@@ -211,23 +251,26 @@ class JaxAdapter:
             steps.append(Step(as_float64(out), as_float64(loss),
                               {k: as_float64(grads[k]) for k in case.param_names},
                               {k: as_float64(params[k]) for k in case.param_names}))
-        device = jax.devices()[0]
+        with jax_precision(effective(case)):
+            settings = jax_notes(device)
         return Trace(self.name, steps, notes=(
             "each step jit-compiled: jax.value_and_grad and the optax update in one jax.jit",
             f"ran on {device.platform} ({device.device_kind}); JAX_PLATFORMS="
-            f"{os.environ.get('JAX_PLATFORMS', '')}"),
+            f"{os.environ.get('JAX_PLATFORMS', '')}",
+            f"precision {effective(case)}: {settings}"),
             timings={"compile": program.compile_seconds if compiled_now else 0.0})
 
 
 def program_key(case: Case, inputs_shapes: tuple) -> tuple:
     """Everything that changes the compiled training step: the layers with their activations'
     settings, the loss and optimizer with theirs (constants in the program), the dtype and every
-    input's shape and dtype. Parameter and data values are arguments, not part of it."""
+    input's shape and dtype, and the matmul precision it is compiled at. Parameter and data
+    values are arguments, not part of it. (The device is in the input shapes' entries.)"""
     def frozen(settings: dict) -> tuple:
         return tuple(sorted((k, repr(v)) for k, v in settings.items()))
     return (case.dtype, tuple((l.units, l.activation, frozen(l.settings)) for l in case.layers),
             case.loss, frozen(case.loss_settings), case.optimizer.name,
-            frozen(case.optimizer.settings), inputs_shapes)
+            frozen(case.optimizer.settings), effective(case), inputs_shapes)
 
 
 class _Program:
@@ -252,9 +295,10 @@ class _Program:
             return loss, out, grads, optax.apply_updates(params, updates), state
 
         start = time.perf_counter()
-        self.init = jax.jit(optimizer.init).lower(params).compile()
-        state = jax.eval_shape(optimizer.init, params)
-        self.step = jax.jit(train_step).lower(params, state, x, y).compile()
+        with jax_precision(effective(case)):  # the precision is fixed when the step is traced
+            self.init = jax.jit(optimizer.init).lower(params).compile()
+            state = jax.eval_shape(optimizer.init, params)
+            self.step = jax.jit(train_step).lower(params, state, x, y).compile()
         self.compile_seconds = time.perf_counter() - start
 
 
@@ -270,7 +314,8 @@ class _ProgramCache:
 
     def get(self, case: Case, params, x, y) -> tuple[_Program, bool]:
         shapes = tuple((k, v.shape, str(v.dtype)) for k, v in sorted(params.items())) + \
-            tuple(None if a is None else (a.shape, str(a.dtype)) for a in (x, y))
+            tuple(None if a is None else (a.shape, str(a.dtype)) for a in (x, y)) + \
+            (str(next(iter(x.devices()))),)  # a program is compiled for one device
         key = program_key(case, shapes)
         if key in self.programs:
             self.programs.move_to_end(key)

@@ -107,32 +107,54 @@ def _loss_function(case: Case, x, y):
     return lambda params: _loss(case.loss, case.loss_settings, forward(params, x), y)
 
 
-def _tensors(params, requires_grad: bool = False):
+def _tensors(params, requires_grad: bool = False, device=None):
     import torch
 
-    return {k: torch.tensor(np.asarray(v), requires_grad=requires_grad) for k, v in params.items()}
+    return {k: torch.tensor(np.asarray(v), requires_grad=requires_grad, device=device)
+            for k, v in params.items()}
+
+
+def _host(tensor) -> np.ndarray:
+    """A tensor on any device as a float64 NumPy array."""
+    return as_float64(tensor.detach().cpu())
 
 
 class TorchAdapter:
     name = "torch"
+    devices = ("cpu", "cuda")  # torch@cpu, torch@cuda (harness.devices)
+
+    def __init__(self, device: str | None = None):
+        # None: the bare `torch`, which runs on the cpu wherever the run is
+        self.device = device
+        if device is not None:
+            self.name = f"torch@{device}"
+
+    def on_device(self, device: str) -> "TorchAdapter":
+        return TorchAdapter(device)
+
+    def _device(self):
+        import torch
+
+        return torch.device(self.device or "cpu")
+
+    def _on(self, array):
+        import torch
+
+        return None if array is None else torch.from_numpy(array).to(self._device())
 
     def forward_and_reverse(self, case: Case, param_sets, x, y, indices):
         """For each set of parameters: (reverse-mode gradients, forward-mode derivatives along
         each sampled basis direction): torch.autograd against torch.func.jvp."""
-        import torch
-
-        loss = _loss_function(case, torch.from_numpy(x),
-                              None if y is None else torch.from_numpy(y))
+        loss = _loss_function(case, self._on(x), self._on(y))
         return [self._forward_and_reverse(loss, params, indices) for params in param_sets]
 
-    @staticmethod
-    def _forward_and_reverse(loss, params, indices):
+    def _forward_and_reverse(self, loss, params, indices):
         import torch
         from torch.func import jvp
 
-        tensors = _tensors(params, requires_grad=True)
+        tensors = _tensors(params, requires_grad=True, device=self._device())
         grads = torch.autograd.grad(loss(tensors), list(tensors.values()))
-        reverse = {k: g.detach().numpy().copy() for k, g in zip(tensors, grads)}
+        reverse = {k: g.detach().cpu().numpy().copy() for k, g in zip(tensors, grads)}
         primal = {k: v.detach() for k, v in tensors.items()}
         forward = {}
         for name, chosen in indices.items():
@@ -148,28 +170,44 @@ class TorchAdapter:
         """H·v by double backward: the gradient of (∇L · v)."""
         import torch
 
-        loss = _loss_function(case, torch.from_numpy(x), None if y is None else torch.from_numpy(y))
-        tensors = _tensors(params, requires_grad=True)
+        loss = _loss_function(case, self._on(x), self._on(y))
+        tensors = _tensors(params, requires_grad=True, device=self._device())
         grads = torch.autograd.grad(loss(tensors), list(tensors.values()), create_graph=True)
-        dot = sum((g * torch.from_numpy(np.asarray(vector[k], dtype=case.dtype))).sum()
+        dot = sum((g * self._on(np.asarray(vector[k], dtype=case.dtype))).sum()
                   for k, g in zip(tensors, grads))
         second = torch.autograd.grad(dot, list(tensors.values()), allow_unused=True)
-        return {k: np.zeros(v.shape) if h is None else h.detach().numpy().copy()
+        return {k: np.zeros(v.shape) if h is None else h.detach().cpu().numpy().copy()
                 for (k, v), h in zip(tensors.items(), second)}
 
     def availability(self) -> Availability:
         return package_availability("torch")
 
     def supports(self, case: Case) -> str | None:
+        """On a device, whether it is there: asked in the worker that would run the party."""
+        if self.device != "cuda":
+            return None
+        import torch
+
+        if not torch.cuda.is_available():
+            return (f"{self.name}: no CUDA device (torch.cuda.is_available() is False; "
+                    f"torch {torch.__version__})")
         return None
 
     def run(self, case: Case, inputs: Inputs) -> Trace:
+        from ..precision import effective, torch_notes, torch_precision
+
+        with torch_precision(effective(case)):
+            return self._run(case, inputs, torch_notes(self._device()))
+
+    def _run(self, case: Case, inputs: Inputs, settings: str) -> Trace:
         import torch
 
-        params = {k: torch.tensor(v, requires_grad=True, device="cpu")  # a bare `torch` is the cpu
+        from ..precision import effective
+
+        device = self._device()  # set on every tensor, so nothing lands on another device
+        params = {k: torch.tensor(v, requires_grad=True, device=device)
                   for k, v in inputs.params.items()}
-        x = torch.from_numpy(inputs.x)
-        y = None if inputs.y is None else torch.from_numpy(inputs.y)
+        x, y = self._on(inputs.x), self._on(inputs.y)
         optimizer = _optimizer(case.optimizer, list(params.values()))
         forward = _network(case)
         steps = []
@@ -178,9 +216,11 @@ class TorchAdapter:
             a = forward(params, x)
             loss = _loss(case.loss, case.loss_settings, a, y)
             loss.backward()
-            grads = {k: as_float64(p.grad) for k, p in params.items()}
+            grads = {k: _host(p.grad) for k, p in params.items()}
             optimizer.step()
-            steps.append(Step(as_float64(a.detach()), as_float64(loss.detach()), grads,
-                              {k: as_float64(p.detach()) for k, p in params.items()}))
+            steps.append(Step(_host(a), _host(loss), grads,
+                              {k: _host(p) for k, p in params.items()}))
+        where = "the cpu" if device.type == "cpu" else str(device)
         return Trace(self.name, steps, notes=(
-            f"ran on the cpu; float32 matmul precision {torch.get_float32_matmul_precision()}",))
+            f"ran on {where}; float32 matmul precision {torch.get_float32_matmul_precision()}",
+            f"precision {effective(case)}: {settings}"))

@@ -10,12 +10,16 @@ from typing import Any, Iterable
 import numpy as np
 
 from .. import catalog
+from ..devices import canonical, kind, split
+from ..devices import problem as device_problem
 from ..case import FD_DEFAULTS, Expected, KnownDiscrepancy, Layer, OptimizerSpec, param_shapes
 from ..tolerance import KEYS as TOLERANCE_KEYS
 from ..yamlsafe import format_path, quoted
 from .problems import Checker, _kind, _layout
 
-KNOWN_KEYS = ("framework", "quantity", "tensor", "dtype", "reason", "link", "steps", "from_step")
+KNOWN_KEYS = ("framework", "device", "quantity", "tensor", "dtype", "reason", "link", "steps",
+              "from_step")
+KNOWN_DEVICES = ("cpu", "gpu", "cuda")  # gpu and cuda are one (harness.devices.kind)
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+~-]*")  # fullmatch: $ allows a final newline
 
 
@@ -144,7 +148,15 @@ class Sections(Checker):
 
     def framework_name(self, value: Any, path: tuple, valid: list[str]) -> str | None:
         """A framework name. One that is not installed here (a plug-in) is accepted with a
-        warning, so a shared case still loads; one that looks like a typo is an error."""
+        warning, so a shared case still loads; one that looks like a typo is an error. A name
+        with a device (torch@cuda, harness.devices) must name a framework and device that go
+        together; jax@cuda becomes jax@gpu."""
+        if isinstance(value, str) and "@" in value:
+            trouble = device_problem(value)
+            if trouble:
+                self.problem(path, f"expected a framework, or a framework@device: {trouble}")
+                return None
+            return canonical(value)
         if isinstance(value, str) and value not in self.frameworks and _NAME.fullmatch(value) and \
                 not difflib.get_close_matches(value, valid, n=1, cutoff=0.6):
             self.warnings.append(f"{format_path(path)}: framework {value!r} is not installed "
@@ -224,6 +236,9 @@ class Sections(Checker):
             framework = self.framework_name(spec["framework"], where + ("framework",),
                                             [n for n in self.frameworks if n != "numpy"]) \
                 if "framework" in spec else None
+            device = self.known_device(spec, framework, where)
+            if framework and "@" in framework:  # framework: jax@gpu is framework jax, device gpu
+                framework, device = split(framework)[0], kind(split(framework)[1])
             quantity = self.choice(spec["quantity"], where + ("quantity",), catalog.QUANTITIES,
                                    "quantity") if "quantity" in spec else None
             tensor = self.string(spec["tensor"], where + ("tensor",)) if "tensor" in spec else None
@@ -247,8 +262,19 @@ class Sections(Checker):
                 continue
             if framework and reason:
                 out.append(KnownDiscrepancy(framework, reason.strip(), quantity, tensor, dtype,
-                                            link, steps, from_step))
+                                            link, steps, from_step, device))
         return tuple(out)
+
+    def known_device(self, spec: dict, framework: str | None, where: tuple) -> str | None:
+        """``device: cpu | gpu | cuda``: the declaration holds on that device only."""
+        if "device" not in spec:
+            return None
+        device = self.choice(spec["device"], where + ("device",), KNOWN_DEVICES, "device")
+        if device and framework and "@" in framework:
+            self.problem(where + ("device",), f"the framework {framework!r} already names its "
+                                              "device; give one or the other")
+            return None
+        return kind(device)
 
     def known_steps(self, value: Any, path: tuple) -> tuple[int, ...] | None:
         """The steps a known discrepancy is limited to: a list of step numbers (1-based)."""
