@@ -225,3 +225,19 @@ def test_every_subcommand_is_in_both_synopses():
         named = set(re.findall(r"python -m harness (\w+)", synopsis))
         named |= set(re.findall(r"\| (\w+)", synopsis))
         assert named == commands, (named, commands)
+
+
+def test_every_speed_figure_is_in_a_saved_benchmark_output():
+    """The README's and benchmarks.md's speed tables quote benchmarks/results/*.md, which
+    benchmarks/speed.py and benchmarks/jax_modes.py wrote: a figure typed by hand, or left behind
+    by a new measurement, fails here."""
+    saved = " ".join(p.read_text() for p in sorted((ROOT / "benchmarks" / "results").glob("*.md")))
+    assert saved, "benchmarks/results/ holds the benchmarks' saved output"
+    for page in ("README.md", "docs/benchmarks.md"):
+        section = re.search(r"<!-- speed -->(.*?)<!-- /speed -->", _text(page), re.S)
+        assert section, f"{page} marks its speed table with <!-- speed --> … <!-- /speed -->"
+        figures = re.findall(r"(?<![\w.])\d+(?:\.\d+)?(?= (?:s|GiB|ms)\b)", section.group(1))
+        assert figures, page
+        missing = [f for f in figures if not re.search(rf"(?<![\w.]){re.escape(f)}(?![\d])",
+                                                      saved)]
+        assert not missing, f"{page}: figures not in benchmarks/results/: {missing}"

@@ -74,6 +74,28 @@ def log(v):
 
 
 @_added
+def log1p(v):
+    """log(1 + v), exact where 1 + v would round to 1 (softplus far below 0)."""
+    out = _Value()(math.log1p(v.data) if v.data > -1 else _log_or_nan(1 + v.data), (v,), "log1p")
+
+    def _backward():
+        v.grad += out.grad / (1 + v.data) if v.data != -1 else -math.copysign(math.inf, out.grad)
+    out._backward = _backward
+    return out
+
+
+@_added
+def expm1(v):
+    """e^v − 1, exact where e^v rounds to 1 (elu and selu just below 0)."""
+    out = _Value()(math.expm1(v.data) if v.data < 709 else math.inf, (v,), "expm1")
+
+    def _backward():
+        v.grad += (out.data + 1) * out.grad
+    out._backward = _backward
+    return out
+
+
+@_added
 def tanh(v):
     t = math.tanh(v.data)
     out = _Value()(t, (v,), "tanh")
@@ -115,10 +137,11 @@ def balanced_sum(values: Sequence):
 
 
 def softplus(z):
-    """log(1 + e^z), by the branch that cannot overflow; exact derivative σ(z) on both."""
+    """log(1 + e^z), by the branch that cannot overflow, with log1p: log(1 + e^z) would round
+    1 + e^z to 1 below z ≈ −37 and lose the value (mish's tanh(softplus(z)) term with it)."""
     if z.data > 0:
-        return z + log(1 + exp(-z))
-    return log(1 + exp(z))
+        return z + log1p(exp(-z))
+    return log1p(exp(z))
 
 
 def softmax(zs: list) -> list:
@@ -157,15 +180,15 @@ ACTIVATIONS: dict[str, tuple[Callable, set[str]]] = {
     "tanh": (_per_value(lambda z, s: tanh(z)), {"tanh"}),
     "relu": (_per_value(lambda z, s: z.relu()), set()),
     "leaky_relu": (_per_value(lambda z, s: z if z.data > 0 else z * s["slope"]), set()),
-    "elu": (_per_value(lambda z, s: z if z.data > 0 else (exp(z) - 1) * s["alpha"]), {"exp"}),
-    "selu": (_per_value(lambda z, s: (z if z.data > 0 else (exp(z) - 1) * SELU_ALPHA)
-                        * SELU_SCALE), {"exp"}),
+    "elu": (_per_value(lambda z, s: z if z.data > 0 else expm1(z) * s["alpha"]), {"expm1"}),
+    "selu": (_per_value(lambda z, s: (z if z.data > 0 else expm1(z) * SELU_ALPHA)
+                        * SELU_SCALE), {"expm1"}),
     "gelu": (_per_value(lambda z, s: z * 0.5 * (1 + erf(z * SQRT_HALF)) if s["approximate"] == "none"
                         else z * 0.5 * (1 + tanh((z + z ** 3 * 0.044715) * SQRT_2_OVER_PI))),
              {"erf", "tanh"}),
-    "softplus": (_per_value(lambda z, s: softplus(z * s["beta"]) / s["beta"]), {"exp", "log"}),
+    "softplus": (_per_value(lambda z, s: softplus(z * s["beta"]) / s["beta"]), {"exp", "log1p"}),
     "silu": (_per_value(lambda z, s: z * sigmoid(z)), {"sigmoid"}),
-    "mish": (_per_value(lambda z, s: z * tanh(softplus(z))), {"exp", "log", "tanh"}),
+    "mish": (_per_value(lambda z, s: z * tanh(softplus(z))), {"exp", "log1p", "tanh"}),
     "hardtanh": (_per_value(lambda z, s: z if s["min_val"] < z.data < s["max_val"]
                             else _constant(min(max(z.data, s["min_val"]), s["max_val"]))), set()),
     "softsign": (_per_value(lambda z, s: z / (1 + _abs(z))), set()),
@@ -180,7 +203,7 @@ def _ops(layer) -> set[str]:
 
 
 LOSS_OPS = {"sum": set(), "mse": set(), "l1": set(), "huber": set(), "smooth_l1": set(),
-            "bce": {"log"}, "bce_with_logits": {"exp", "log"}, "poisson_nll": {"exp"},
+            "bce": {"log"}, "bce_with_logits": {"exp", "log1p"}, "poisson_nll": {"exp"},
             "cross_entropy": {"exp", "log"},
             "nll": {"log"}, "kl_div": set()}
 
