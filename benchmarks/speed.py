@@ -183,7 +183,8 @@ def main() -> None:
     parser.add_argument("--frameworks", default=FRAMEWORKS)
     parser.add_argument("--shipped", action="store_true", help="also the shipped cases")
     parser.add_argument("--pytest", action="store_true", help="also pytest cases -n 0 and -n 2")
-    parser.add_argument("--no-phases", action="store_true", help="end-to-end figures only")
+    parser.add_argument("--no-phases", action="store_true", help="end-to-end figures only (the "
+                        "phases are measured on the generated cases only)")
     parser.add_argument("--root", type=Path, default=ROOT,
                         help="the checkout whose `python -m harness` is timed (default: this one)")
     args = parser.parse_args()
@@ -199,7 +200,7 @@ def main() -> None:
             for jobs in args.jobs:
                 table(f"{label}, --jobs {jobs}: `python -m harness run`",
                       end_to_end(root, folder, jobs, args.frameworks))
-                if not args.no_phases and root == ROOT:
+                if not args.no_phases and root == ROOT and folder != root / "cases":
                     table(f"{label}, --jobs {jobs}: per phase (seconds summed over lanes)",
                           phases(folder, jobs, frameworks))
     if args.pytest:

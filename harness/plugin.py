@@ -64,8 +64,9 @@ class _State:
                                     f"valid: {', '.join(adapter_names())}")
         self.names: dict[str, str] = {}  # case name -> file, for uniqueness across files
         self.plans: dict[tuple[str, str], CaseRun] = {}
-        self.rows: list[Row] = []  # every item's rows, as their reports arrive
-        self.entries: dict[tuple[str, str], dict] = {}
+        # every item's rows and run entry, by the item's place in the collection: under xdist
+        # reports arrive in any order, and the report must be the serial run's
+        self.items: dict[int, tuple[list[Row], dict]] = {}
         self.case_items = 0
         self.isolation = config.getoption("harness_isolation")
         self.timeout = config.getoption("harness_timeout")
@@ -108,14 +109,25 @@ class _State:
     def receive(self, payload: dict) -> None:
         """One item's rows and run entry, from this process or an xdist worker."""
         self.case_items += 1
-        self.rows += [Row(**row) for row in payload["rows"]]
-        entry = payload["entry"]
-        key = (entry["case"], entry["dtype"])
-        if key in self.entries:  # the same run seen by several items: notes merge
-            for framework, notes in entry["notes"].items():
-                self.entries[key]["notes"].setdefault(framework, notes)
-        else:
-            self.entries[key] = entry
+        self.items[payload["order"]] = ([Row(**row) for row in payload["rows"]], payload["entry"])
+
+    @property
+    def rows(self) -> list[Row]:
+        return [row for order in sorted(self.items) for row in self.items[order][0]]
+
+    @property
+    def entries(self) -> list[dict]:
+        """One run entry per (case, dtype), in collection order; notes of its items merged."""
+        merged: dict[tuple[str, str], dict] = {}
+        for order in sorted(self.items):
+            entry = self.items[order][1]
+            key = (entry["case"], entry["dtype"])
+            if key in merged:  # the same run seen by several items
+                for framework, notes in entry["notes"].items():
+                    merged[key]["notes"].setdefault(framework, notes)
+            else:
+                merged[key] = {**entry, "notes": dict(entry["notes"])}
+        return list(merged.values())
 
     def is_case_file(self, path: Path) -> bool:
         path = path.resolve()
@@ -180,6 +192,14 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
     return CasesWhole(config, log)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Number the case items in collection order, before any plugin reorders them (every xdist
+    worker collects the same items in the same order): the report follows these numbers."""
+    for number, item in enumerate(i for i in items if isinstance(i, CaseItem)):
+        item.order = number
+
+
 def pytest_collect_file(file_path: Path, parent: pytest.Collector):
     if parent.config.stash[_STATE].is_case_file(file_path):
         return CaseFile.from_parent(parent, path=file_path)
@@ -218,7 +238,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
     from .record import make_record
     from .report import write_reports
 
-    record = make_record(list(state.entries.values()), reference=state.reference,
+    record = make_record(state.entries, reference=state.reference,
                          frameworks=[state.reference] + state.frameworks,
                          options={"frameworks": state.frameworks, "reference": state.reference,
                                   "isolation": state.isolation, "timeout": state.timeout,
@@ -278,6 +298,7 @@ class CaseItem(pytest.Item):
     def __init__(self, *, case, dtype: str, framework: str, **kwargs):
         super().__init__(**kwargs)
         self.case, self.dtype, self.framework = case, dtype, framework
+        self.order = 0  # its place among the case items (pytest_collection_modifyitems)
         self.add_marker(pytest.mark.harness)
 
     def runtest(self) -> None:
@@ -287,7 +308,7 @@ class CaseItem(pytest.Item):
         run = state.plan(self.case, self.dtype)
         rows = [r for r in run.rows if r.framework == self.framework]
         self.user_properties.append((PAYLOAD, {"rows": [r.as_dict() for r in rows],
-                                               "entry": run_entry(run)}))
+                                               "entry": run_entry(run), "order": self.order}))
         bad = [r for r in rows if r.status in (FAIL, ERROR)]
         if bad:
             raise ConformanceFailure(bad, rows)

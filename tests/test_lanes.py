@@ -178,7 +178,8 @@ def test_xdist_keeps_every_item_of_a_case_on_one_worker(pytester):
     pytester.makefile(".ini", pytest=INI)
     pytester.makefile(".yaml", **{f"cases/n{k}": sigmoid_neuron_text(name=f"n{k}")
                                   for k in range(4)})
-    result = pytester.runpytest("-v", "-n", "2", "--harness-frameworks", "numpy,torch,micrograd")
+    args = ("--harness-frameworks", "numpy,torch,micrograd")
+    result = pytester.runpytest("-v", "-n", "2", *args, "--harness-out", "parallel")
     workers: dict[str, set] = {}
     for line in result.outlines:
         found = re.match(r"\[(gw\d)\].*::(n\d)\[", line)
@@ -187,6 +188,10 @@ def test_xdist_keeps_every_item_of_a_case_on_one_worker(pytester):
     assert set(workers) == {"n0", "n1", "n2", "n3"}
     assert all(len(on) == 1 for on in workers.values()), workers
     assert len(set().union(*workers.values())) == 2  # and both workers had cases
+    # the cases finished in parallel, in any order: the report is still the serial run's
+    pytester.runpytest("-q", *args, "--harness-out", "serial").assert_outcomes(passed=12)
+    csv = [(pytester.path / d / "report.csv").read_text() for d in ("serial", "parallel")]
+    assert csv[0] == csv[1] and csv[0].count("\n") > 30
 
 
 def test_a_dist_mode_the_user_gives_is_kept(pytester):
