@@ -126,18 +126,23 @@ def lane_count(jobs: int | None, cases: int) -> int:
     return max(1, min(jobs, cases))
 
 
+def _whole(text: str, least: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < least:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least {least}, "
+                                         f"found {text!r}")
+    return value
+
+
 def _count_positive(text: str) -> int:
-    number = _count(text)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
-    return number
+    return _whole(text, 1)
 
 
 def _count(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number ≥ 0, found {text}")
-    return value
+    return _whole(text, 0)
 
 
 def _warn_uninstalled(cases: list[Case]) -> None:
@@ -297,6 +302,9 @@ def cmd_shrink(args: argparse.Namespace) -> int:
     case, problems = load_case(args.case, adapter_names(), configured_limits(args.limit or ()))
     if problems:
         raise CaseError(problems)
+    from .outdir import check_writable
+
+    check_writable(args.out, "--out")  # found now, not after every attempt has run
     say = (lambda line: None) if args.quiet else \
         (lambda line: print(line, file=sys.stderr, flush=True))
     outcome = Shrinker(case, frameworks, max_attempts=args.max_attempts,
@@ -306,7 +314,11 @@ def cmd_shrink(args: argparse.Namespace) -> int:
               "shrink")
         return EXIT_DISCREPANCY
     path = output_path(case, args.out)
-    write_atomically({path: yaml_text(outcome, frameworks, args.impl or ())})
+    try:
+        write_atomically({path: yaml_text(outcome, frameworks, args.impl or ())})
+    except OSError as error:
+        raise UsageError(f"--out {args.out}: cannot write {path.name} there: "
+                         f"{error.strerror or error}") from None
     changes = "; ".join(outcome.changes()) or "nothing could be removed: it is already minimal"
     print(f"{changes} ({outcome.attempts} attempts"
           f"{'; ' + outcome.stopped if outcome.stopped else ''}); still fails: "
@@ -330,8 +342,9 @@ def cmd_diff(args: argparse.Namespace) -> int:
     """What changed between two reports: verdicts, drift, versions (harness.diff)."""
     from .diff import compare, output_path, read_side, summary_text, write_markdown
 
-    diff = compare(read_side(args.old), read_side(args.new), args.threshold)
-    path = output_path(args.out)
+    old, new = read_side(args.old), read_side(args.new)
+    path = output_path(args.out, args.old, args.new)
+    diff = compare(old, new, args.threshold)
     write_markdown(diff, path)
     sys.stdout.write(summary_text(diff, written=path))
     return EXIT_DISCREPANCY if diff.changed else EXIT_OK

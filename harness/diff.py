@@ -107,10 +107,13 @@ def _run_notes(record: dict) -> dict[str, set[str]]:
 
 def read_side(path: str | Path) -> Side:
     """A report folder or report.csv file; UsageError with the path for anything else."""
-    csv_path = _csv_path(Path(path))
-    _check_columns(csv_path)
     try:
+        csv_path = _csv_path(Path(path))
+        _check_columns(csv_path)
         rows = rows_from_csv(csv_path)
+    except OSError as error:  # a folder or file this user may not read
+        raise UsageError(f"{error.filename or path}: cannot read it: "
+                         f"{error.strerror or error}") from None
     except (ValueError, TypeError, csv.Error, UnicodeDecodeError) as error:
         raise UsageError(f"{csv_path}: not a readable report.csv: {error}") from None
     partial = csv_path.name.startswith("report.partial")
@@ -442,14 +445,28 @@ def markdown(diff: Diff) -> str:
     return out.getvalue()
 
 
-def output_path(out: str | None) -> Path:
+REPORT_FILES = ("report.csv", "report.md", "run.json", "heatmap.svg", "report.partial.csv",
+                "report.partial.md", "run.partial.json", "heatmap.partial.svg")
+
+
+def output_path(out: str | None, *reports: str | Path) -> Path:
     """Where diff.md goes: --out as a file, or DIFF_FILE in --out when it is a folder; by
-    default DIFF_FILE in the current folder, never inside either report folder."""
-    if out is None:
-        return Path(DIFF_FILE)
-    path = Path(out)
-    if path.is_dir() or out.endswith(("/", "\\")):
-        return path / DIFF_FILE
+    default DIFF_FILE in the current folder, never inside either report folder. A path that
+    exists and is not a regular file (a device, a socket), or that is one of the ``reports``'
+    own files, is a UsageError: writing there would replace it."""
+    path = Path(DIFF_FILE) if out is None else Path(out)
+    if out is not None and (path.is_dir() or out.endswith(("/", "\\"))):
+        path = path / DIFF_FILE
+    if path.exists() and not path.is_file():
+        raise UsageError(f"--out {out}: expected a file or a folder to write diff.md in; "
+                         f"{path} is neither (a device or another special file)")
+    target = path.resolve()
+    for report in reports:
+        report = Path(report).resolve()
+        folder = report if report.is_dir() else report.parent
+        if target == report or (target.parent == folder and target.name in REPORT_FILES):
+            raise UsageError(f"--out {out}: {path} is one of the reports being compared; "
+                             "choose another file")
     return path
 
 

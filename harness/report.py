@@ -80,14 +80,32 @@ def _parse(column: str, text: str):
 
 
 def rows_from_csv(path: str | Path) -> list[Row]:
-    """report.csv back into rows; columns it lacks (an older report) take their defaults."""
+    """report.csv back into rows; columns it lacks (an older report) take their defaults.
+    A cell that cannot be what its column holds is a ValueError naming the line and column."""
     import csv
 
     with open(path, newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
         known = set(COLUMNS)
-        return [Row(**{k: _parse(k, v or "") for k, v in line.items() if k in known})
-                for line in reader]
+        return [_row(line, reader.line_num, known) for line in reader]
+
+
+def _row(line: dict, number: int, known: set) -> Row:
+    values = {}
+    for column, text in line.items():
+        if column not in known:
+            continue
+        try:
+            values[column] = _parse(column, text or "")
+        except ValueError:
+            kind = "a whole number" if "int" in _TYPES[column] else "a number"
+            raise ValueError(f"line {number}, column {column}: expected {kind} or nothing, "
+                             f"found {text!r}") from None
+    status = values.get("status")
+    if status is not None and status not in STATUSES:
+        raise ValueError(f"line {number}, column status: expected one of "
+                         f"{', '.join(STATUSES)}, found {status!r}")
+    return Row(**values)
 
 
 def read_report(folder: str | Path) -> tuple[list[Row], dict]:

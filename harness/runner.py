@@ -311,6 +311,8 @@ def run_cases(cases: list[Case], frameworks: list[str],
     def run_all(case: Case, lane, order: tuple) -> list[CaseRun]:
         done = []
         for position, dtype in enumerate(case.dtypes):
+            if stopped.is_set():  # Ctrl-C: a lane finishing its job starts nothing more
+                break
             with lock:
                 counts["number"] += 1
                 if progress:

@@ -5,6 +5,8 @@ import csv
 import subprocess
 import sys
 
+import pytest
+
 from harness.cli import main
 from harness.compare import COLUMNS
 
@@ -87,3 +89,25 @@ def test_shipped_suite_conforms(tmp_path):
     result = cli("run", str(CASES), "--out", str(tmp_path), "-q", "-f", "numpy,torch,fd")
     assert result.returncode == 0, result.stdout + result.stderr
     assert (tmp_path / "report.md").read_text().count("**FAIL**") == 0
+
+
+@pytest.mark.parametrize("args", [["run", "--jobs", "abc"], ["run", "--jobs", "1.5"],
+                                  ["run", "--jobs", "0"], ["shrink", "x.yaml", "--max-attempts",
+                                                           "abc"]])
+def test_counts_are_asked_for_in_words(args, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "expected a whole number of at least" in err
+    assert "_count" not in err
+
+
+def test_shrink_checks_its_out_folder_before_running_anything(tmp_path, capsys):
+    case = tmp_path / "neuron.yaml"
+    case.write_text(sigmoid_neuron_text(), encoding="utf-8")
+    taken = tmp_path / "a-file"
+    taken.write_text("mine")
+    code = main(["shrink", str(case), "--out", str(taken), "-f", "numpy,torch"])
+    captured = capsys.readouterr()
+    assert code == 2 and "expected a folder" in captured.err and "Traceback" not in captured.err
+    assert taken.read_text() == "mine" and "[1]" not in captured.err  # no attempt ran

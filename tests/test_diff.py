@@ -3,6 +3,7 @@ bad input."""
 from __future__ import annotations
 
 import csv
+import os
 import shutil
 
 import pytest
@@ -165,3 +166,28 @@ def test_bad_input_exits_2_naming_the_path(real_report, tmp_path, capsys):
     (tmp_path / "locked").write_text("a file, not a folder", encoding="utf-8")
     code, _, err = diff(capsys, real_report, real_report, "--out", tmp_path / "locked" / "d.md")
     assert code == 2 and "cannot write the diff" in err
+
+
+def test_out_never_replaces_a_report_being_compared_or_a_special_file(real_report, tmp_path,
+                                                                       capsys):
+    old, new = _copy(real_report, tmp_path, "old"), _copy(real_report, tmp_path, "new")
+    before = (old / "report.csv").read_bytes()
+    for target in (old / "report.csv", new / "run.json", old / "report.md"):
+        code, _, err = diff(capsys, old, new, "--out", target)
+        assert code == 2 and "one of the reports being compared" in err
+    assert (old / "report.csv").read_bytes() == before
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    code, _, err = diff(capsys, old, new, "--out", fifo)
+    assert code == 2 and "neither" in err and fifo.is_fifo()  # still a pipe, not replaced
+
+
+@pytest.mark.parametrize("column, text, expected", [("tol_used", "abc", "a number"),
+                                                    ("step", "x", "a whole number"),
+                                                    ("status", "weird", "one of pass")])
+def test_a_malformed_cell_is_named_by_line_and_column(real_report, tmp_path, capsys, column,
+                                                      text, expected):
+    old, new = _copy(real_report, tmp_path, "old"), _copy(real_report, tmp_path, "new")
+    _edit(new, lambda row: {**row, column: text} if _is(row, "grad", "layers.0.bias") else row)
+    code, _, err = diff(capsys, old, new, "--out", tmp_path)
+    assert code == 2 and f"column {column}: expected {expected}" in err and "line " in err
