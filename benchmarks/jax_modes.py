@@ -22,7 +22,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST_FLAGS = "--xla_cpu_use_fusion_emitters=false --xla_backend_optimization_level=0"
-MODES = {"jit": {}, "eager": {}, "jit with fast-compile flags": {"XLA_FLAGS": FAST_FLAGS}}
+MODES = {"jit": {}, "eager": {}, "jit with fast-compile flags": {"XLA_FLAGS": FAST_FLAGS},
+         "jit with one XLA thread": {"XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false"}}
 
 CHILD = """
 import os, pickle, sys, time
@@ -73,10 +74,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--count", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--modes", default=",".join(MODES),
+                        help="comma-separated, from: " + ", ".join(MODES) + " (jit is always run)")
     args = parser.parse_args()
+    chosen = ["jit"] + [m for m in args.modes.split(",") if m in MODES and m != "jit"]
     with tempfile.TemporaryDirectory() as folder, tempfile.TemporaryDirectory() as scratch:
         casegen.write(casegen.generate(args.count, args.seed), folder)
-        results = {name: run_mode(name, folder, scratch) for name in MODES}
+        results = {name: run_mode(name, folder, scratch) for name in chosen}
     base = results["jit"][1]
     print(f"{args.count} generated cases (seed {args.seed}), {len(base)} case runs, "
           f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores\n")
