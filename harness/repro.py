@@ -10,8 +10,9 @@ exits 1 while a tensor differs (0 when none does). Templates: harness.repro_temp
 
 A folder is written for a framework with a failing (or erroring) row against the run's
 reference; failures only against golden values, an oracle or the self-check are not repro'd
-(the repro compares with the reference's trajectory). The reference is run again in this process
-to get its values (runs keep rows, not trajectories). Each folder is built in a temporary folder
+(the repro compares with the reference's trajectory). Its values come from the run itself: a
+run with a failing row keeps the reference's trajectory (harness.runner.CaseRun), so the
+reference is not run again, outside its worker and time limit. Each folder is built in a temporary folder
 beside it and renamed into place: a folder is whole or absent.
 """
 from __future__ import annotations
@@ -32,11 +33,12 @@ from .case import Case
 from .compare import ERROR, FAIL
 from .inherited import trajectory_allowances
 from .jobs import Train
+from .trace import Trace
 from .magnitude import trace_magnitudes
 from .variants import yaml_text
 
 FOLDER = "repro"  # under the report folder
-DEFAULT_LIMIT = 20  # folders per run: each reruns the reference, and report.md lists each
+DEFAULT_LIMIT = 20  # folders per run: report.md lists each
 
 
 def failing(runs) -> list[tuple[object, str]]:
@@ -66,7 +68,8 @@ def write_all(runs, out_dir: str | Path, limit: int = DEFAULT_LIMIT,
     todo = failing(runs)
     for run, framework in todo[:limit]:
         try:
-            entries.append(write(run.case, run.dtype, framework, out_dir, run.reference))
+            entries.append(write(run.case, run.dtype, framework, out_dir, run.reference,
+                                 run.reference_trace))
         except Exception as exc:  # noqa: BLE001 - a repro is extra: the report is still written
             if warn:
                 warn(f"repro folder for {run.case.name} [{run.dtype}-{framework}] not written: "
@@ -81,14 +84,16 @@ def folder_name(case: str, dtype: str, framework: str) -> str:
 
 
 def write(case: Case, dtype: str, framework: str, out_dir: str | Path,
-          reference: str = "numpy") -> dict:
+          reference: str = "numpy", trace: Trace | None = None) -> dict:
     """Write one repro folder (whether or not the framework fails: a test forces one); returns
-    its record entry."""
+    its record entry. ``trace`` is the reference's trajectory as the run computed it; without
+    one the reference is run here, in this process."""
     narrowed = case.for_dtype(dtype)
     inputs = case.inputs(dtype)
-    trace, skip, error = Train(reference, narrowed, inputs)()
     if trace is None:
-        raise RuntimeError(f"the reference {reference} did not run: {skip or error}")
+        trace, skip, error = Train(reference, narrowed, inputs)()
+        if trace is None:
+            raise RuntimeError(f"the reference {reference} did not run: {skip or error}")
     magnitudes = trace_magnitudes(narrowed, inputs, trace)
     inherited = trajectory_allowances(narrowed, inputs, trace, magnitudes,
                                       case.tolerance_for(dtype))

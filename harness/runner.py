@@ -43,6 +43,9 @@ class CaseRun:
     order: tuple = ()  # (case, variant, dtype) positions: runs sort into the cases' order
     # seconds by phase (frameworks' jobs, their compilation, comparing) for benchmarks/speed.py
     timings: dict[str, float] = field(default_factory=dict, compare=False)
+    # the reference's trajectory, kept only when a row failed or erred: repro folders are made
+    # from it (harness.repro) rather than by running the reference again outside its worker
+    reference_trace: Trace | None = field(default=None, compare=False, repr=False)
 
 
 def frameworks_for(case: Case, selected: Iterable[str], reference: str = REFERENCE,
@@ -151,6 +154,8 @@ class _Plan:
         self.result.rows = [row for (framework, against), group in by_group.items()
                             for row in (group if against == SELF else apply_known(
                                 self.case, self.context(framework, against), group))]
+        if any(row.status in (FAIL, ERROR) for row in self.result.rows):
+            self.result.reference_trace = reference
         return self.result
 
     def checks_itself(self, name: str) -> bool:

@@ -89,3 +89,24 @@ def test_micrograd_gets_the_data_and_says_why_there_is_no_script(write_case, tmp
     done = run_repro(tmp_path / entry["folder"])
     assert done.returncode == 3 and "NOT AVAILABLE for micrograd" in done.stdout
     assert (tmp_path / entry["folder"] / "reference.npz").exists()
+
+
+def test_a_run_keeps_the_reference_trajectory_for_its_repro_folders_only_when_it_failed(
+        write_case, tmp_path, monkeypatch):
+    """The folder is made from the run's own reference values: the reference is not run again
+    in the main process, outside its worker's time limit (a planted rerun would raise here)."""
+    from harness.adapters.user_impl import register_implementations
+    from harness.runner import run_case
+
+    case, problems = load_case(write_case(TANH_MLP_16), adapter_names())
+    assert not problems
+    [impl] = register_implementations([str(WRONG_TANH_MLP)])
+    failing = run_case(case, "float64", ["numpy", impl])
+    passing = run_case(case, "float64", ["numpy", "torch"])
+    assert failing.reference_trace is not None and passing.reference_trace is None
+
+    def no_rerun(*args, **kwargs):
+        raise AssertionError("the reference was run again for a repro folder")
+    monkeypatch.setattr(repro, "Train", no_rerun)
+    [entry] = repro.write_all([failing], tmp_path)
+    assert (tmp_path / entry["folder"] / "reference.npz").exists()
