@@ -25,6 +25,23 @@ from ..case import Case, Inputs
 from ..trace import Trace
 
 
+class OnDevice:
+    """For an adapter that can be bound to a device: ``devices`` lists them, and the bound
+    adapter is named ``<name>@<device>`` (harness.devices). Unbound (``device`` None), it is the
+    bare name, on the CPU wherever the run is."""
+
+    name: str
+    devices: tuple[str, ...] = ()
+
+    def __init__(self, device: str | None = None):
+        self.device = device
+        if device is not None:
+            self.name = f"{type(self).name}@{device}"
+
+    def on_device(self, device: str):
+        return type(self)(device)
+
+
 class AdapterError(Exception):
     """An adapter's own, complete explanation of why a case could not run (shown as it is)."""
 

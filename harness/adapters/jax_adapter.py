@@ -11,7 +11,7 @@ from ..case import Case, Inputs, bias_name, weight_name
 from ..devices import PINNED_MARK
 from ..precision import effective, jax_notes, jax_precision
 from ..trace import Step, Trace, as_float64
-from .base import Availability, package_availability
+from .base import Availability, OnDevice, package_availability
 
 
 def _import_jax():
@@ -156,18 +156,9 @@ def _loss_function(case: Case, x, y):
     return lambda params: _loss(case.loss, case.loss_settings, forward(params, x), y)
 
 
-class JaxAdapter:
+class JaxAdapter(OnDevice):
     name = "jax"
     devices = ("cpu", "gpu")  # jax@cpu, jax@gpu (harness.devices; jax@cuda is jax@gpu)
-
-    def __init__(self, device: str | None = None):
-        # None: the bare `jax`, on the cpu (a CPU worker's JAX has no other platform)
-        self.device = device
-        if device is not None:
-            self.name = f"jax@{device}"
-
-    def on_device(self, device: str) -> "JaxAdapter":
-        return JaxAdapter(device)
 
     def _device(self):
         """The device the party computes on, asked of JAX in this (worker) process."""

@@ -7,7 +7,7 @@ import numpy as np
 
 from ..case import Case, Inputs, bias_name, weight_name
 from ..trace import Step, Trace, as_float64
-from .base import Availability, package_availability
+from .base import Availability, OnDevice, package_availability
 
 
 def _activation(name: str, settings: dict):
@@ -119,18 +119,9 @@ def _host(tensor) -> np.ndarray:
     return as_float64(tensor.detach().cpu())
 
 
-class TorchAdapter:
+class TorchAdapter(OnDevice):
     name = "torch"
     devices = ("cpu", "cuda")  # torch@cpu, torch@cuda (harness.devices)
-
-    def __init__(self, device: str | None = None):
-        # None: the bare `torch`, which runs on the cpu wherever the run is
-        self.device = device
-        if device is not None:
-            self.name = f"torch@{device}"
-
-    def on_device(self, device: str) -> "TorchAdapter":
-        return TorchAdapter(device)
 
     def _device(self):
         import torch
