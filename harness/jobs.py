@@ -37,6 +37,27 @@ def _ready(name: str, case: Case) -> str | None:
 
 
 @dataclass(frozen=True)
+class Prepare:
+    """Import what a party needs (its adapter's optional ``prepare()``), before its first timed
+    job in a worker: the time limit is per comparison, and an import of torch or JAX on a cold
+    disk, or the start of a CUDA context, is not part of any comparison. Whatever goes wrong is
+    left for the party's real job to meet and report. (An --impl file has no prepare(): its
+    import runs its author's code, which the limit is there to stop.)"""
+
+    party: str
+
+    def __call__(self) -> Outcome:
+        try:
+            adapter = get_adapter(self.party)
+            prepare = getattr(adapter, "prepare", None)
+            if callable(prepare) and adapter.availability().available:
+                prepare()
+        except Exception:
+            pass
+        return True, None, None
+
+
+@dataclass(frozen=True)
 class Train:
     """A framework trains the case: its Trace."""
 

@@ -6,6 +6,11 @@ worker process, started once and reused across cases with its imports and JAX's 
 programs warm: a job that runs past the time limit, or a worker that dies, costs that one job an
 error row, and the next job gets a fresh worker.
 
+The time limit (--timeout) is per comparison, so what is not part of one runs outside it, under
+the start-up limit (the larger of --timeout and 300 s): a worker's start, and each party's
+imports (torch, JAX, a CUDA context) before its first job in that worker (harness.jobs.Prepare).
+A limit of a few seconds then means a few seconds of computing, not of reading torch from disk.
+
 One worker serves every party of its lane (a lane runs one case at a time, harness.lanes), not
 one per framework: a plan calls its parties one after another anyway, and N lanes then cost N
 processes, not N times the number of parties (each holding torch or JAX: a few hundred MB).
@@ -28,6 +33,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 DEFAULT_TIMEOUT = 300.0  # seconds per (case, dtype, framework): far above any shipped case
+READY = "ready"  # a worker's first message: it has pinned its threads and loaded the adapters
 
 
 def _serve(connection: Connection, adapters: bytes, key: str = "cpu") -> None:
@@ -46,6 +52,7 @@ def _serve(connection: Connection, adapters: bytes, key: str = "cpu") -> None:
 
     for adapter in pickle.loads(adapters):
         register(adapter)
+    connection.send(READY)
     while True:
         try:
             job = connection.recv()
@@ -92,14 +99,18 @@ class WorkerPool:
     but the GPU ones, "gpu" for those), each started at its first job and restarted after a
     crash or a time-out."""
 
-    def __init__(self, timeout: float = DEFAULT_TIMEOUT):
+    def __init__(self, timeout: float = DEFAULT_TIMEOUT, prepare_timeout: float | None = None):
         from .adapters import registered
 
         self.timeout = timeout
+        # a start or an import is not a comparison: never held to a shorter limit than the default
+        self.startup_timeout = max(timeout, DEFAULT_TIMEOUT)
+        self.prepare_timeout = prepare_timeout or self.startup_timeout  # a party's imports
         # adapters registered at run time (--impl files, a test's fakes) travel to the worker
         self.adapters = pickle.dumps([a for a in registered() if _picklable(a)])
         self._context = multiprocessing.get_context("spawn")
         self._workers: dict[str, tuple[Any, Connection]] = {}
+        self._prepared: dict[str, set[str]] = {}  # by worker key: parties already imported there
         self.closed = False
         self.started = 0  # worker processes started: 1 for a whole CPU run without a crash
         self._lock = threading.Lock()  # close() may come from another thread than call()
@@ -109,36 +120,67 @@ class WorkerPool:
         if self.closed:  # a lane still finishing after Ctrl-C: start nothing new
             return None, None, "the run was stopped before this job ran"
         from .devices import worker_key
+        from .jobs import Prepare
 
         key = worker_key(party)
-        process, connection = self._start(key)
+        failed = self._start(key, party)
+        if failed:
+            return None, None, failed
+        if party not in self._prepared.get(key, ()):
+            _, _, failed = self._exchange(key, party, Prepare(party), self.prepare_timeout,
+                                          f"while {party}'s framework was imported")
+            if failed:
+                return None, None, failed
+            self._prepared.setdefault(key, set()).add(party)
+        return self._exchange(key, party, job, self.timeout, "")
+
+    def _exchange(self, key: str, party: str, job, limit: float, doing: str):
+        """Send a job to the worker of ``key`` and wait up to ``limit`` seconds for its outcome;
+        a worker that overruns is killed, one that died is forgotten: the next job starts anew."""
+        process, connection = self._workers[key]
         try:
             connection.send(job)
-            if not connection.poll(self.timeout):
+            if not connection.poll(limit):
                 self._discard(key, kill=True)
-                return None, None, (f"timed out after {self.timeout:g} s, the limit per "
+                if doing:
+                    return None, None, (f"timed out after {limit:g} s {doing} (the start-up "
+                                        "limit); the worker was killed")
+                return None, None, (f"timed out after {limit:g} s, the limit per "
                                     "comparison (--timeout); the worker was killed")
             return connection.recv()
         except (EOFError, BrokenPipeError, ConnectionResetError, OSError):
             process.join(5)
             self._discard(key, kill=True)
-            return None, None, (f"the worker process died ({_death(process.exitcode)}) while "
-                                f"{party} ran this case")
+            return None, None, (f"the worker process died ({_death(process.exitcode)}) "
+                                f"{doing or 'while ' + party + ' ran this case'}")
 
-    def _start(self, key: str = "cpu"):
-        if key not in self._workers:
-            parent, child = self._context.Pipe()
-            process = self._context.Process(target=_serve, args=(child, self.adapters, key),
-                                            name=f"harness-worker-{key}", daemon=True)
-            process.start()
-            child.close()
-            self._workers[key] = (process, parent)
-            self.started += 1
-        return self._workers[key]
+    def _start(self, key: str, party: str) -> str | None:
+        """Start the worker of ``key`` unless it runs, and wait until it is ready; why not, or
+        None."""
+        if key in self._workers:
+            return None
+        parent, child = self._context.Pipe()
+        process = self._context.Process(target=_serve, args=(child, self.adapters, key),
+                                        name=f"harness-worker-{key}", daemon=True)
+        process.start()
+        child.close()
+        self._workers[key] = (process, parent)
+        self._prepared[key] = set()
+        self.started += 1
+        try:
+            if parent.poll(self.startup_timeout) and parent.recv() == READY:
+                return None
+            problem = f"did not start within {self.startup_timeout:g} s"
+        except (EOFError, OSError):
+            process.join(5)
+            problem = f"died while starting ({_death(process.exitcode)})"
+        self._discard(key, kill=True)
+        return f"the worker process {problem}; {party} could not run this case"
 
     def _discard(self, key: str, kill: bool) -> None:
         with self._lock:
             worker = self._workers.pop(key, None)
+            self._prepared.pop(key, None)
             if worker is None:
                 return
             process, connection = worker

@@ -200,3 +200,88 @@ def test_a_dist_mode_the_user_gives_is_kept(pytester):
     result = pytester.runpytest("-v", "-n", "2", "--dist", "each",
                                 "--harness-frameworks", "numpy,torch")
     assert sum("n0[float64-torch]" in line and "PASSED" in line for line in result.outlines) == 2
+
+
+# -- the time limit is per comparison: starts and imports run outside it ---------------------------
+class _SlowImport:
+    """A framework whose import (prepare) takes ``seconds``; its jobs are instant."""
+
+    prepared = 0  # in the worker process: how many times prepare ran there
+
+    def __init__(self, name: str, seconds: float):
+        self.name, self.seconds = name, seconds
+
+    def availability(self):
+        from harness.adapters.base import Availability
+
+        return Availability(True, "1")
+
+    def supports(self, case):
+        return None
+
+    def prepare(self) -> None:
+        type(self).prepared += 1
+        time.sleep(self.seconds)
+
+    def run(self, case, inputs):
+        raise NotImplementedError
+
+
+def _times_prepared() -> int:
+    return _SlowImport.prepared
+
+
+@pytest.fixture
+def slow_import():
+    from harness.adapters import register, unregister
+
+    names = []
+
+    def add(name: str, seconds: float) -> str:
+        register(_SlowImport(name, seconds))
+        names.append(name)
+        return name
+
+    yield add
+    for name in names:
+        unregister(name)
+
+
+def test_a_slow_import_does_not_count_against_the_time_limit_and_runs_once(slow_import):
+    party = slow_import("slowimport", 3)
+    with WorkerPool(timeout=1) as pool:  # a third of the import's time
+        assert pool.call(party, _times_prepared) == 1
+        assert pool.call(party, _times_prepared) == 1  # the same worker: not imported again
+        assert pool.started == 1
+
+
+def test_an_import_that_hangs_is_stopped_by_the_start_up_limit_and_the_next_job_runs(slow_import):
+    party = slow_import("hangsonimport", 600)
+    with WorkerPool(timeout=60, prepare_timeout=2) as pool:
+        result, skip, error = pool.call(party, os.getpid)
+        assert result is None and skip is None
+        assert "timed out after 2 s while hangsonimport's framework was imported" in error
+        assert isinstance(pool.call("numpy", os.getpid), int) and pool.started == 2
+
+
+class _DiesOnArrival:
+    """Unpickled in the worker, it ends the process: a worker that dies while starting."""
+
+    name = "diesonarrival"
+
+    def __reduce__(self):
+        return os._exit, (4,)
+
+
+def test_a_worker_that_dies_while_starting_is_an_error_for_the_job_not_a_hang():
+    from harness.adapters import register, unregister
+
+    register(_DiesOnArrival())
+    try:
+        with WorkerPool(timeout=60) as pool:
+            result, skip, error = pool.call("numpy", os.getpid)
+    finally:
+        unregister(_DiesOnArrival.name)
+    assert result is None and skip is None
+    assert error == ("the worker process died while starting (exit code 4); numpy could not run "
+                     "this case")

@@ -114,6 +114,10 @@ class AutogradAdapter:
     def availability(self) -> Availability:
         return package_availability("autograd")
 
+    def prepare(self) -> None:
+        """Optional: the import, done before the first timed job of a worker."""
+        import autograd  # noqa: F401
+
     def supports(self, case: Case) -> str | None:
         for layer in case.layers:
             if layer.activation not in ACTIVATIONS:

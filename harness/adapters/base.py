@@ -13,6 +13,9 @@ Rules every adapter follows:
 - it returns plain float64 NumPy arrays in canonical names and layouts: ``layers.{i}.weight`` is
   (units, fan_in), ``layers.{i}.bias`` is (units,), the output is (batch, units);
 - ``supports`` says up front why a case is beyond it; the runner reports that as a skip.
+
+Optionally, ``prepare()`` imports the framework (and starts its device): a worker calls it once,
+before the party's first job, outside the per-comparison time limit (harness.jobs.Prepare).
 """
 from __future__ import annotations
 

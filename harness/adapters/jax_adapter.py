@@ -206,6 +206,17 @@ class JaxAdapter(OnDevice):
         return {k: np.asarray(v) for k, v in
                 jax.jvp(jax.grad(loss), (primal,), (tangent,))[1].items()}
 
+    def prepare(self) -> None:
+        """JAX's and optax's imports and the start of its backend: outside the time limit
+        (harness.jobs). A device JAX lacks is left for supports() to explain."""
+        import optax  # noqa: F401
+
+        jax = _import_jax()
+        try:
+            jax.devices(self.device or "cpu")
+        except Exception:
+            pass
+
     def availability(self) -> Availability:
         optax = package_availability("optax")  # JAX's optimizers and losses come from optax
         return package_availability("jax") if optax.available else optax

@@ -287,6 +287,10 @@ class MicrogradAdapter:
     def availability(self) -> Availability:
         return package_availability("micrograd")
 
+    def prepare(self) -> None:
+        """micrograd's import: outside the time limit (harness.jobs)."""
+        import micrograd.engine  # noqa: F401
+
     def supports(self, case: Case) -> str | None:
         nodes = estimated_nodes(case)
         if nodes > MAX_NODES:

@@ -173,6 +173,13 @@ class TorchAdapter(OnDevice):
     def availability(self) -> Availability:
         return package_availability("torch")
 
+    def prepare(self) -> None:
+        """torch's import, and on a GPU its CUDA context: outside the time limit (harness.jobs)."""
+        import torch
+
+        if self.device == "cuda" and torch.cuda.is_available():
+            torch.cuda.init()
+
     def supports(self, case: Case) -> str | None:
         """On a device, whether it is there: asked in the worker that would run the party."""
         if self.device != "cuda":

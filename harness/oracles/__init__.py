@@ -111,6 +111,14 @@ class ForwardMode:
     def supports(self, case: Case) -> str | None:
         return None
 
+    def prepare(self) -> None:
+        """The framework's imports, as its own adapter prepares them (harness.jobs)."""
+        from ..adapters import get_adapter
+
+        prepare = getattr(get_adapter(self.framework), "prepare", None)
+        if callable(prepare):
+            prepare()
+
     def check(self, case: Case, inputs: Inputs, reference: Trace, ctx: Context) -> list[Row]:
         from ..adapters import get_adapter
 
