@@ -7,6 +7,11 @@ Run by hand from the repository root (nothing here is part of the test suite):
     python benchmarks/speed.py --shipped --pytest   # also the shipped suite, and pytest -n 0 / 2
     python benchmarks/speed.py --root OLD_CHECKOUT  # the same end-to-end figures for another
                                                     # checkout (before/after a change)
+    python benchmarks/speed.py --cache warm         # with JAX's programs kept by a first run
+
+Every timed run gets a compilation cache of its own (harness.compile_cache), never the user's:
+`--cache cold` (the default) an empty one, so nothing compiled before is reused; `--cache warm`
+one filled by an untimed run of the same cases first, as a second run on a user's machine.
 
 For each --jobs value it prints two tables:
 
@@ -140,6 +145,16 @@ def phases(folder: Path, jobs: int, frameworks: list[str]) -> dict[str, float]:
 
 
 # -- the command --------------------------------------------------------------------------------
+def fresh_cache(warm_with=None) -> tempfile.TemporaryDirectory:
+    """A compilation cache folder for the timed runs (the harness's own environment variable:
+    the workers inherit it), filled first by ``warm_with()`` when given."""
+    folder = tempfile.TemporaryDirectory(prefix="speed-cache-")
+    os.environ["HARNESS_COMPILE_CACHE"] = folder.name
+    if warm_with is not None:
+        warm_with()
+    return folder
+
+
 def end_to_end(root: Path, folder: Path, jobs: int | None, frameworks: str) -> dict:
     with tempfile.TemporaryDirectory() as out:
         command = [sys.executable, "-m", "harness", "run", str(folder), "-q", "--out", out,
@@ -185,12 +200,17 @@ def main() -> None:
     parser.add_argument("--pytest", action="store_true", help="also pytest cases -n 0 and -n 2")
     parser.add_argument("--no-phases", action="store_true", help="end-to-end figures only (the "
                         "phases are measured on the generated cases only)")
+    parser.add_argument("--cache", choices=("cold", "warm"), default="cold",
+                        help="time with an empty compilation cache (default), or one filled by "
+                             "an untimed run of the same cases")
     parser.add_argument("--root", type=Path, default=ROOT,
                         help="the checkout whose `python -m harness` is timed (default: this one)")
     args = parser.parse_args()
     root = args.root.resolve()
     frameworks = args.frameworks.split(",")
-    print(f"machine: {os.cpu_count()} cores; checkout {root}; frameworks {args.frameworks}")
+    print(f"machine: {os.cpu_count()} cores; checkout {root}; frameworks {args.frameworks}; "
+          f"compilation cache {args.cache}")
+    os.environ.pop("HARNESS_JOBS", None)  # --jobs is given for every timed run
     with tempfile.TemporaryDirectory() as generated:
         casegen.write(casegen.generate(args.count, args.seed), generated)
         folders = [(f"{args.count} generated cases (seed {args.seed})", Path(generated))]
@@ -198,14 +218,20 @@ def main() -> None:
             folders.append(("the shipped cases", root / "cases"))
         for label, folder in folders:
             for jobs in args.jobs:
-                table(f"{label}, --jobs {jobs}: `python -m harness run`",
-                      end_to_end(root, folder, jobs, args.frameworks))
+                def fill(folder=folder, jobs=jobs):
+                    end_to_end(root, folder, jobs, args.frameworks)
+                with fresh_cache(fill if args.cache == "warm" else None):
+                    table(f"{label}, --jobs {jobs}: `python -m harness run`",
+                          end_to_end(root, folder, jobs, args.frameworks))
                 if not args.no_phases and root == ROOT and folder != root / "cases":
-                    table(f"{label}, --jobs {jobs}: per phase (seconds summed over lanes)",
-                          phases(folder, jobs, frameworks))
+                    with fresh_cache(fill if args.cache == "warm" else None):
+                        table(f"{label}, --jobs {jobs}: per phase (seconds summed over lanes)",
+                              phases(folder, jobs, frameworks))
     if args.pytest:
         for workers in (0, 2):
-            wall, peak, code = pytest_seconds(root, workers)
+            with fresh_cache((lambda: pytest_seconds(root, workers))
+                             if args.cache == "warm" else None):
+                wall, peak, code = pytest_seconds(root, workers)
             table(f"`python -m pytest cases -n {workers}`",
                   {"wall s": f"{wall:.1f}", "peak memory": f"{peak / 2**30:.2f} GiB",
                    "exit": code})

@@ -13,7 +13,7 @@ import sys
 import time
 from typing import Sequence
 
-from . import interrupts
+from . import compile_cache, interrupts
 from .adapters import REFERENCE, adapter_names, get_adapter, is_oracle
 from .adapters.user_impl import register_implementations
 from .case import Case
@@ -118,8 +118,27 @@ def _self_check(names: list[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+JOBS_ENVIRONMENT = "HARNESS_JOBS"
+
+
+def default_jobs(environ=os.environ) -> int | None:
+    """HARNESS_JOBS, the lanes of a run that gives no --jobs: for a machine shared with other
+    work (CI, a test suite running several harness runs at once), where one lane per core
+    would only make runs compete for the same cores. None when unset."""
+    text = environ.get(JOBS_ENVIRONMENT, "").strip()
+    if not text:
+        return None
+    try:
+        return _whole(text, 1)
+    except argparse.ArgumentTypeError as error:
+        raise UsageError(f"{JOBS_ENVIRONMENT}: {error}") from None
+
+
 def lane_count(jobs: int | None, cases: int) -> int:
-    """Lanes for a run: --jobs, else the cores this process may use; never more than cases."""
+    """Lanes for a run: --jobs, else HARNESS_JOBS, else the cores this process may use; never
+    more than cases."""
+    if jobs is None:
+        jobs = default_jobs()
     if jobs is None:
         jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
             else (os.cpu_count() or 1)
@@ -196,6 +215,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     frameworks += [n for n in impls if n not in frameworks]
     reference = _reference(args.reference, frameworks)  # runs as the base, selected or not
     out = check_writable(args.out)  # usage found at once, not after every case has run
+    default_jobs()  # a bad HARNESS_JOBS too
     interrupts.install()
     self_check = _self_check(args.self_check or [])
     cases, bad_input = _load(args, args.paths or [DEFAULT_CASES])
@@ -218,11 +238,14 @@ def _run(args: argparse.Namespace, cases: list[Case], bad_input: bool, framework
     if args.isolation != "process" and args.jobs not in (None, 1):
         print("warning: --jobs needs --isolation process; running every case in this process",
               file=sys.stderr)
+    if args.no_compile_cache:  # read by the JAX adapter, in workers started after this
+        os.environ[compile_cache.ENVIRONMENT] = compile_cache.OFF
     pools = [WorkerPool(args.timeout) for _ in range(jobs)] \
         if args.isolation == "process" else []
     options = {"frameworks": frameworks, "reference": reference, "isolation": args.isolation,
                "timeout": args.timeout, "variants": args.variants, "self_check": self_check,
-               "jobs": len(pools) or 1, "precision": args.precision or "per case (default)"}
+               "jobs": len(pools) or 1, "precision": args.precision or "per case (default)",
+               "compile_cache": compile_cache.describe()}
 
     repro: list[dict] = []  # the repro folders written (harness.repro), for report.md
 
@@ -429,7 +452,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "a worker's start and a framework's imports are not counted")
     run.add_argument("--jobs", "-j", type=_count_positive, default=None, metavar="N",
                      help="run N cases at a time, each lane in a worker process of its own "
-                          "(default: the cores this process may use, at most one per case)")
+                          "(default: HARNESS_JOBS if set, else the cores this process may use; "
+                          "at most one per case)")
     run.add_argument("--isolation", choices=("process", "none"), default="process",
                      help="run each framework in a worker process that can be killed (default), "
                           "or in this process")
@@ -446,6 +470,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--self-check", action="append", metavar="NAME",
                      help="also check this framework's gradients against finite differences of "
                           "its own loss (--impl files always are; repeatable)")
+    run.add_argument("--no-compile-cache", action="store_true",
+                     help="compile JAX's programs afresh, not loading any kept by an earlier run "
+                          "(as HARNESS_COMPILE_CACHE=off; the cache: ~/.cache/gradient-harness)")
     run.add_argument("--no-repro", action="store_true",
                      help="write no repro folders (OUT/repro/<case>-<dtype>-<framework>/) for "
                           "failing frameworks")

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from . import compile_cache
 from .adapters import REFERENCE, adapter_names
 from .adapters.user_impl import register_implementations
 from .compare import DECIDED, ERROR, FAIL, INCONCLUSIVE, SKIP, XFAIL, Row
@@ -81,6 +82,8 @@ class _State:
                 check_writable(out, "--harness-out")
             except UsageError as error:
                 raise pytest.UsageError(str(error)) from None
+        if config.getoption("harness_no_compile_cache"):  # before any worker starts
+            os.environ[compile_cache.ENVIRONMENT] = compile_cache.OFF
         self._pool = None
 
     def pool(self):
@@ -154,6 +157,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--harness-precision", dest="harness_precision", default=None,
                     choices=PRECISIONS, help="float32 matmul precision for the cases that set "
                                              "none: default (the frameworks' own) or highest")
+    group.addoption("--harness-no-compile-cache", dest="harness_no_compile_cache",
+                    action="store_true", help="compile JAX's programs afresh (as "
+                                              "HARNESS_COMPILE_CACHE=off)")
     group.addoption("--harness-reference", dest="harness_reference", default=None,
                     metavar="NAME", help="the base of comparison (default numpy): any framework "
                                          "or --harness-impl file")

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -9,6 +12,35 @@ from harness.adapters import FRAMEWORKS, adapter_names, get_adapter
 from harness.loader import load_case
 
 pytest_plugins = ["pytester"]
+
+_CACHE = "HARNESS_COMPILE_CACHE"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One JAX compilation cache for the session (harness.compile_cache), new and empty, shared
+    by every xdist worker and every run the tests start (they inherit the environment): the
+    shipped cases are compiled once, not once per test that runs them, and nothing is read from
+    or written to the user's own cache. And one lane per harness run (HARNESS_JOBS) unless a
+    test asks for more: xdist already keeps every core busy, and a second lane would only start
+    a second worker (torch and JAX imported again) to compete for them."""
+    if hasattr(config, "workerinput"):
+        return
+    os.environ.setdefault("HARNESS_JOBS", "1")
+    if os.environ.get(_CACHE):
+        return
+    folder = tempfile.mkdtemp(prefix="harness-test-cache-")
+    os.environ[_CACHE] = folder
+    config.stash[_session_cache] = folder
+
+
+_session_cache = pytest.StashKey[str]()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    folder = config.stash.get(_session_cache, None)
+    if folder:
+        os.environ.pop(_CACHE, None)
+        shutil.rmtree(folder, ignore_errors=True)
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = ROOT / "cases"

@@ -227,6 +227,25 @@ def test_every_subcommand_is_in_both_synopses():
         assert named == commands, (named, commands)
 
 
+def test_every_option_of_every_subcommand_is_in_both_synopses():
+    from harness.cli import build_parser
+
+    subcommands = build_parser()._subparsers._group_actions[0].choices
+    for page in (README, (ROOT / "docs" / "command-line.md").read_text(encoding="utf-8")):
+        synopsis = page[page.index("python -m harness run ["):]
+        synopsis = synopsis[:synopsis.index("```")]
+        lines = {}  # subcommand -> its synopsis (continuation lines included)
+        for line in synopsis.splitlines():
+            found = re.match(r"python -m harness (\w+)", line)
+            current = found.group(1) if found else current
+            lines[current] = lines.get(current, "") + line
+        for name, parser in subcommands.items():
+            options = {o for action in parser._actions for o in action.option_strings
+                       if o.startswith("--") and o != "--help"}
+            missing = {o for o in options if o not in lines.get(name, "")}
+            assert not missing, (name, missing)
+
+
 def test_every_speed_figure_is_in_a_saved_benchmark_output():
     """The README's and benchmarks.md's speed tables quote benchmarks/results/*.md, which
     benchmarks/speed.py and benchmarks/jax_modes.py wrote: a figure typed by hand, or left behind

@@ -53,11 +53,28 @@ def test_one_lane_runs_in_this_thread():
     assert threads == {threading.get_ident()}
 
 
-def test_lanes_default_to_the_usable_cores_and_never_exceed_the_cases():
+def test_lanes_default_to_the_usable_cores_and_never_exceed_the_cases(monkeypatch):
+    monkeypatch.delenv("HARNESS_JOBS", raising=False)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     assert lane_count(None, 1000) == cores
     assert lane_count(8, 3) == 3 and lane_count(2, 0) == 1 and lane_count(1, 50) == 1
 
+
+
+def test_harness_jobs_sets_the_lanes_a_run_gives_no_jobs_for(monkeypatch):
+    monkeypatch.setenv("HARNESS_JOBS", "3")
+    assert lane_count(None, 1000) == 3 and lane_count(2, 1000) == 2  # --jobs wins
+
+
+@pytest.mark.parametrize("value", ["0", "two", "-1", "1.5"])
+def test_a_bad_harness_jobs_is_a_usage_error_before_anything_runs(monkeypatch, tmp_path, capsys,
+                                                                  value):
+    monkeypatch.setenv("HARNESS_JOBS", value)
+    assert main(["run", str(CASES / "golden" / "sigmoid-neuron.yaml"), "-q",
+                 "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert f"HARNESS_JOBS: expected a whole number of at least 1, found {value!r}" in err
+    assert "Traceback" not in err and not (tmp_path / "out").exists()
 
 # -- warm workers, pinned threads -----------------------------------------------------------------
 def test_one_worker_process_serves_every_job_of_its_lane():

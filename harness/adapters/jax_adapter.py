@@ -8,6 +8,7 @@ from collections import OrderedDict
 import numpy as np
 
 from ..case import Case, Inputs, bias_name, weight_name
+from ..compile_cache import configure_jax, describe, hits
 from ..devices import PINNED_MARK
 from ..precision import effective, jax_notes, jax_precision
 from ..trace import Step, Trace, as_float64
@@ -26,6 +27,7 @@ def _import_jax():
 
     # Without x64, float64 input silently becomes float32. float32 inputs stay float32 with it on.
     jax.config.update("jax_enable_x64", True)
+    configure_jax(jax)  # compiled programs kept between runs (harness.compile_cache)
     return jax
 
 
@@ -255,8 +257,11 @@ class JaxAdapter(OnDevice):
                               {k: as_float64(params[k]) for k in case.param_names}))
         with jax_precision(effective(case)):
             settings = jax_notes(device)
+        compiled = "loaded from JAX's persistent compilation cache (" + describe() + ")" \
+            if program.step_from_cache else "compiled by XLA in this run"
         return Trace(self.name, steps, notes=(
-            "each step jit-compiled: jax.value_and_grad and the optax update in one jax.jit",
+            "each step jit-compiled: jax.value_and_grad and the optax update in one jax.jit; "
+            f"the program {compiled}",
             f"ran on {device.platform} ({device.device_kind}); JAX_PLATFORMS="
             f"{os.environ.get('JAX_PLATFORMS', '')}",
             f"precision {effective(case)}: {settings}"),
@@ -300,8 +305,12 @@ class _Program:
         with jax_precision(effective(case)):  # the precision is fixed when the step is traced
             self.init = jax.jit(optimizer.init).lower(params).compile()
             state = jax.eval_shape(optimizer.init, params)
+            loaded = hits()
             self.step = jax.jit(train_step).lower(params, state, x, y).compile()
         self.compile_seconds = time.perf_counter() - start
+        # loaded from the persistent cache (harness.compile_cache): the executable a compile
+        # gives, and said in the trace's notes for whoever suspects otherwise
+        self.step_from_cache = hits() > loaded
 
 
 class _ProgramCache:

@@ -1,0 +1,93 @@
+"""JAX's persistent compilation cache: a program compiled once is loaded, not compiled, next run.
+
+Compiling the training step is most of what JAX costs the harness (about 0.2 s a case, against
+milliseconds to run it: docs/benchmarks.md). JAX can keep what it compiled on disk, keyed by the
+program itself (its HLO), the compile options, the jaxlib version, the platform and XLA_FLAGS, so
+a hit is the very executable a compile would give, never one for another program or version.
+The harness turns it on for JAX parties, in a folder of the user's cache:
+
+- ``HARNESS_COMPILE_CACHE`` chooses the folder, or ``off`` to compile every time (``run
+  --no-compile-cache`` sets it for one run); the default is ``$XDG_CACHE_HOME/gradient-harness``
+  (``~/.cache/gradient-harness``), JAX's entries in ``jax/`` under it;
+- a user who set ``JAX_COMPILATION_CACHE_DIR`` chose for themselves: JAX's own settings are then
+  left as they are;
+- the folder is made private (mode 0700): JAX runs what it loads from there, so nobody else may
+  write to it (JAX's documentation says the same);
+- it is capped at ``MAX_BYTES``, least recently used entries evicted, under a file lock, so lanes
+  and pytest-xdist workers that share it never read an entry half written.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ENVIRONMENT = "HARNESS_COMPILE_CACHE"
+OFF = "off"
+MAX_BYTES = 512 * 2**20  # a generated case's step is about 15 kB: tens of thousands fit
+HITS = "/jax/compilation_cache/cache_hits"  # the event JAX records for each program it loads
+
+
+def cache_root(environ: os._Environ | dict = os.environ) -> Path | None:
+    """The harness's cache folder, or None when the user turned it off."""
+    chosen = environ.get(ENVIRONMENT, "").strip()
+    if chosen.lower() == OFF:
+        return None
+    if chosen:
+        return Path(chosen).expanduser()
+    base = environ.get("XDG_CACHE_HOME", "").strip() or os.path.join("~", ".cache")
+    return Path(base).expanduser() / "gradient-harness"
+
+
+def jax_cache_dir(environ: os._Environ | dict = os.environ) -> Path | None:
+    """Where JAX's compiled programs are kept: None when off, or when the user set JAX's own."""
+    if environ.get("JAX_COMPILATION_CACHE_DIR"):
+        return None
+    root = cache_root(environ)
+    return None if root is None else root / "jax"
+
+
+def describe(environ: os._Environ | dict = os.environ) -> str:
+    """For run.json and the docs: where compiled programs are kept, in words."""
+    if environ.get("JAX_COMPILATION_CACHE_DIR"):
+        return f"JAX's own: {environ['JAX_COMPILATION_CACHE_DIR']} (JAX_COMPILATION_CACHE_DIR)"
+    folder = jax_cache_dir(environ)
+    return "off" if folder is None else str(folder)
+
+
+_hits = 0
+_configured = False
+
+
+def _count(event: str, **kwargs) -> None:
+    global _hits
+    if event == HITS:
+        _hits += 1
+
+
+def hits() -> int:
+    """Programs this process has loaded from the persistent cache so far."""
+    return _hits
+
+
+def configure_jax(jax) -> None:
+    """Point JAX at the cache (before its first compile), unless it is off or the user's own.
+    A folder that cannot be made is no error: JAX then compiles every time, as without one.
+    Once per process: later calls change nothing."""
+    global _configured
+    if _configured:
+        return
+    _configured = True
+    folder = jax_cache_dir()
+    if folder is None:
+        return
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        folder.chmod(0o700)
+        import filelock  # noqa: F401  (JAX's eviction locks with it; without it, no cache)
+    except (OSError, ImportError):
+        return
+    jax.config.update("jax_compilation_cache_dir", str(folder))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)  # ours take ~0.2 s
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)  # every size
+    jax.config.update("jax_compilation_cache_max_size", MAX_BYTES)
+    jax.monitoring.register_event_listener(_count)

@@ -1,0 +1,74 @@
+"""JAX's persistent compilation cache (harness.compile_cache): a second run loads what the first
+compiled, with the same bits, says so, and never trusts a damaged entry."""
+from __future__ import annotations
+
+import json
+import stat
+
+import pytest
+
+from conftest import CASES
+from harness.cli import main
+from harness.compile_cache import cache_root, describe, jax_cache_dir
+
+pytest.importorskip("jax")
+
+CASE = str(CASES / "golden" / "mse-neuron.yaml")
+
+
+def test_the_folder_follows_the_environment(tmp_path):
+    assert cache_root({"XDG_CACHE_HOME": "/x"}) == tmp_path.__class__("/x/gradient-harness")
+    assert str(cache_root({})).endswith(".cache/gradient-harness")
+    assert jax_cache_dir({"HARNESS_COMPILE_CACHE": str(tmp_path)}) == tmp_path / "jax"
+    assert jax_cache_dir({"HARNESS_COMPILE_CACHE": "OFF"}) is None
+    assert describe({"HARNESS_COMPILE_CACHE": "off"}) == "off"
+    # a user who set JAX's own folder chose for themselves: the harness sets nothing
+    users = {"HARNESS_COMPILE_CACHE": str(tmp_path), "JAX_COMPILATION_CACHE_DIR": "/theirs"}
+    assert jax_cache_dir(users) is None and "/theirs" in describe(users)
+
+
+def _run(out, *extra) -> tuple[str, list[str]]:
+    """Run the case through jax alone: (report.csv, the jax traces' notes on compiling)."""
+    assert main(["run", CASE, "-f", "jax", "-q", "--out", str(out), *extra]) == 0
+    record = json.loads((out / "run.json").read_text())
+    notes = [note for run in record["runs"] for note in json.dumps(run["notes"]).split('"')
+             if "the program" in note]
+    return (out / "report.csv").read_text(), notes
+
+
+def test_a_second_run_loads_the_programs_and_gets_the_same_report(tmp_path, monkeypatch):
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("HARNESS_COMPILE_CACHE", str(folder))
+    first, compiled = _run(tmp_path / "first")
+    entries = sorted(p.name for p in (folder / "jax").iterdir())
+    assert any(name.endswith("-cache") for name in entries)
+    assert stat.S_IMODE((folder / "jax").stat().st_mode) == 0o700  # JAX runs what it loads
+    second, loaded = _run(tmp_path / "second")
+    assert second == first
+    assert compiled and all("compiled by XLA in this run" in n for n in compiled)
+    assert loaded and all(f"loaded from JAX's persistent compilation cache ({folder / 'jax'})"
+                          in n for n in loaded)
+
+
+def test_no_compile_cache_reads_and_writes_nothing(tmp_path, monkeypatch):
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("HARNESS_COMPILE_CACHE", str(folder))
+    _run(tmp_path / "first")
+    before = sorted((folder / "jax").iterdir())
+    _, notes = _run(tmp_path / "second", "--no-compile-cache")
+    assert sorted((folder / "jax").iterdir()) == before
+    assert notes and all("compiled by XLA in this run" in n for n in notes)
+    record = json.loads((tmp_path / "second" / "run.json").read_text())
+    assert record["options"]["compile_cache"] == "off"
+
+
+def test_a_damaged_entry_is_compiled_again_never_run(tmp_path, monkeypatch):
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("HARNESS_COMPILE_CACHE", str(folder))
+    first, _ = _run(tmp_path / "first")
+    for entry in (folder / "jax").iterdir():
+        if entry.name.endswith("-cache"):
+            entry.write_bytes(entry.read_bytes()[: len(entry.read_bytes()) // 2])
+    again, notes = _run(tmp_path / "again")
+    assert again == first
+    assert notes and all("compiled by XLA in this run" in n for n in notes)
