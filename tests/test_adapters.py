@@ -55,13 +55,23 @@ def assert_conforms(case, frameworks=FRAMEWORKS):
 
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
 @pytest.mark.parametrize("loss", sorted(catalog.LOSSES))
-def test_every_loss_and_activation_conforms_in_every_adapter(load, loss, reduction):
+def test_every_loss_conforms_in_every_adapter(load, loss, reduction):
+    """Each loss behind the last activation it is used with, and two hidden layers its gradient
+    flows back through (every activation is in the deep network below: a loss's gradient does
+    not depend on which layers come before, and 20 layers compile for long in JAX)."""
     if loss == "sum" and reduction == "sum":
         pytest.skip("the loss `sum` has no reduction setting")
+    case, problems = load(case_text(loss, ["tanh", "elu"], LAST.get(loss, "tanh"),
+                                    reduction=reduction))
+    assert problems == []
+    assert_conforms(case)
+
+
+@pytest.mark.parametrize("loss", ["mse", "cross_entropy"])
+def test_every_activation_conforms_in_every_adapter_in_one_deep_network(load, loss):
     # 19 hidden layers of unlike activations amplify float32 rounding past the default
     tolerance = "tolerance: {float32: {rtol: 1.0e-4, scale_rtol: 1.0e-4}}\n"
-    case, problems = load(case_text(loss, HIDDEN, LAST.get(loss, "tanh"), reduction=reduction)
-                          + tolerance)
+    case, problems = load(case_text(loss, HIDDEN, LAST.get(loss, "tanh")) + tolerance)
     assert problems == []
     assert_conforms(case)
 

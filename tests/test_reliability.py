@@ -27,8 +27,9 @@ SUITE = [str(CASES / "golden" / name) for name in
 # Other faults get the default.
 HANG_LIMIT = 5
 
-# each fault strikes only in the case named linear-sum-batch: the cases before and after it must
-# run normally, in a fresh worker where the fault killed the old one
+# each fault strikes only in the case named linear-sum-batch, in float64: the cases before and
+# after it, and its own float32 run, must run normally, in a fresh worker where the fault killed
+# the old one
 FAULTS = {
     "raises": ("raise RuntimeError('planted fault')",
                "forward_backward raised RuntimeError: planted fault at line"),
@@ -47,7 +48,8 @@ FAULTS = {
 def faulty_impl(tmp_path, name: str, statement: str):
     body = CLEAN.replace(
         "    W, b = params[\"layers.0.weight\"], params[\"layers.0.bias\"]",
-        f"    if case.name == 'linear-sum-batch':\n        {statement}\n"
+        f"    if case.name == 'linear-sum-batch' and case.dtype == 'float64':\n"
+        f"        {statement}\n"
         "    W, b = params[\"layers.0.weight\"], params[\"layers.0.bias\"]")
     path = tmp_path / f"{name}.py"
     path.write_text(body)
@@ -74,12 +76,15 @@ def test_an_injected_fault_costs_one_comparison_and_nothing_else(tmp_path, fault
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
     mine = [r for r in rows if r["framework"] == fault]
-    broken = [r for r in mine if r["case"] == "linear-sum-batch"]
-    assert [r["status"] for r in broken] == ["error", "error"]  # float32 and float64
-    assert all(message in r["message"] for r in broken), broken[0]["message"]
-    # the faulty framework's other cases, and every torch comparison, are all there and pass
-    for case in ("sigmoid-neuron", "mse-neuron"):
-        assert {r["status"] for r in mine if r["case"] == case} == {"pass"}
+    broken = [r for r in mine if r["case"] == "linear-sum-batch" and r["dtype"] == "float64"]
+    assert [r["status"] for r in broken] == ["error"]
+    assert message in broken[0]["message"], broken[0]["message"]
+    # the faulty framework's other cases and dtypes, and every torch comparison, are all there
+    # and pass
+    for case, dtype in (("sigmoid-neuron", "float64"), ("linear-sum-batch", "float32"),
+                        ("mse-neuron", "float64"), ("mse-neuron", "float32")):
+        assert {r["status"] for r in mine if (r["case"], r["dtype"]) == (case, dtype)} == \
+            {"pass"}, (case, dtype)
     torch = [r for r in rows if r["framework"] == "torch"]
     # (the cases the file ran are run again at variants, <case>~variant-<k>: torch runs them too)
     assert {r["case"].split("~")[0] for r in torch} == \

@@ -140,21 +140,31 @@ class TorchAdapter(OnDevice):
         return [self._forward_and_reverse(loss, params, indices) for params in param_sets]
 
     def _forward_and_reverse(self, loss, params, indices):
+        """The basis directions of every sampled index, stacked: one torch.func.jvp, vmapped
+        over them (as JAX's is), not one call per direction."""
         import torch
-        from torch.func import jvp
+        from torch.func import jvp, vmap
 
         tensors = _tensors(params, requires_grad=True, device=self._device())
         grads = torch.autograd.grad(loss(tensors), list(tensors.values()))
         reverse = {k: g.detach().cpu().numpy().copy() for k, g in zip(tensors, grads)}
         primal = {k: v.detach() for k, v in tensors.items()}
-        forward = {}
+        total = sum(len(chosen) for chosen in indices.values())
+        tangents = {k: torch.zeros((total, v.numel()), dtype=v.dtype, device=v.device)
+                    for k, v in primal.items()}
+        start = 0
         for name, chosen in indices.items():
-            values = []
-            for j in chosen:
-                tangent = {k: torch.zeros_like(v) for k, v in primal.items()}
-                tangent[name].view(-1)[int(j)] = 1.0
-                values.append(float(jvp(loss, (primal,), (tangent,))[1]))
-            forward[name] = np.array(values)
+            rows = torch.arange(start, start + len(chosen), device=tangents[name].device)
+            tangents[name][rows, torch.as_tensor(np.asarray(chosen, dtype=np.int64),
+                                                 device=rows.device)] = 1.0
+            start += len(chosen)
+        tangents = {k: t.reshape((total,) + tuple(primal[k].shape)) for k, t in tangents.items()}
+        directional = vmap(lambda t: jvp(loss, (primal,), (t,))[1])(tangents)
+        directional = directional.detach().cpu().numpy()
+        forward, start = {}, 0
+        for name, chosen in indices.items():
+            forward[name] = directional[start:start + len(chosen)].astype(np.float64)
+            start += len(chosen)
         return reverse, forward
 
     def hvp(self, case: Case, params, x, y, vector):
