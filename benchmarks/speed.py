@@ -16,8 +16,9 @@ one filled by an untimed run of the same cases first, as a second run on a user'
 For each --jobs value it prints two tables:
 
 - end to end: `python -m harness run` in a fresh process (what a user waits for), with the peak
-  memory of the whole process tree (the sum of every process's resident set, sampled every
-  0.1 s), and report.csv's digest (the same digest for every --jobs value: the report does not
+  memory of the whole process tree (the sum of every process's proportional set size, shared
+  pages divided among their sharers, sampled every 0.1 s; before 2026-11-28 the sum of resident
+  sets, which counts a shared page once per process), and report.csv's digest (the same digest for every --jobs value: the report does not
   depend on the scheduling; micrograd's last bits aside, see docs/frameworks.md);
 - per phase, in this process through the same functions: import (a fresh process importing
   every framework, once per worker started), compile (JAX's compilation of the training steps),
@@ -51,10 +52,23 @@ IMPORT_ALL = ("import numpy, torch, micrograd.engine, jax, jax.numpy as jnp, opt
 
 
 # -- measuring ----------------------------------------------------------------------------------
+def _pss(pid: int) -> int:
+    """Proportional set size: resident bytes with each shared page divided among the processes
+    that share it (forked workers share the fork server's imported torch and JAX)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as handle:
+            for line in handle:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
 def _tree_rss(root: int) -> int:
-    """Resident bytes of a process and all its descendants (Linux /proc)."""
+    """Memory of a process and all its descendants (Linux /proc): the sum of their proportional
+    set sizes, so pages forked processes share are counted once, not once per process."""
     children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -63,13 +77,11 @@ def _tree_rss(root: int) -> int:
                 fields = handle.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        pid, parent = int(entry), int(fields[1])
-        children.setdefault(parent, []).append(pid)
-        rss[pid] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+        children.setdefault(int(fields[1]), []).append(int(entry))
     total, stack = 0, [root]
     while stack:
         pid = stack.pop()
-        total += rss.get(pid, 0)
+        total += _pss(pid)
         stack += children.get(pid, [])
     return total
 

@@ -17,8 +17,17 @@ processes, not N times the number of parties (each holding torch or JAX: a few h
 The one exception is a GPU party (torch@cuda, jax@gpu, harness.devices): JAX picks its platform
 once per process, so GPU parties share a second worker of the lane, started only when one runs.
 
-Workers are started with "spawn", never "fork": a fork of a process that has started JAX's or
-torch's threads can deadlock. A worker pins its thread counts first (harness.threads), then
+Workers are never forked from the main process: a fork of a process that has started JAX's or
+torch's threads can deadlock. CPU workers are forked from multiprocessing's fork server, a
+process with one thread that has imported torch, JAX and the adapters and computed nothing
+(harness.preload): a worker then starts in milliseconds with its frameworks imported, where a
+spawned one spends about 2.5 s of a core importing them (torch's optimizers alone pull in
+torch._dynamo), and a run with N lanes imports them once, not N times. The server's imports
+read the environment (thread counts, JAX's platform) once, when it starts, so a pool whose
+environment differs from the one it started under (a test, a pytest session that changes it)
+spawns instead, as GPU workers always do (JAX picks its platform at import), as every worker
+does where the platform has no fork server, and as HARNESS_WORKER_START=spawn asks. A worker
+takes the environment of the run that starts it, pins its thread counts (harness.threads), then
 rebuilds adapters by name (built-ins and installed plug-ins) and registers the run-time adapters
 it is sent (``--impl`` files, tests' fakes).
 """
@@ -26,6 +35,7 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+import os
 import pickle
 import signal
 import threading
@@ -36,13 +46,18 @@ DEFAULT_TIMEOUT = 300.0  # seconds per (case, dtype, framework): far above any s
 READY = "ready"  # a worker's first message: it has pinned its threads and loaded the adapters
 
 
-def _serve(connection: Connection, adapters: bytes, key: str = "cpu") -> None:
+def _serve(connection: Connection, adapters: bytes, key: str = "cpu",
+           environment: dict[str, str] | None = None) -> None:
     """The worker's loop: run jobs until told to stop. Ctrl-C is the parent's to handle.
 
     The adapters come pickled, so nothing (NumPy's BLAS included) is imported before the thread
     counts are pinned (harness.threads) and JAX's platform is chosen for the worker's ``key``
-    (harness.devices: JAX reads it once, at import)."""
+    (harness.devices: JAX reads it once, at import). ``environment`` is the run's: a forked
+    worker would otherwise keep the fork server's, from when the server started."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if environment is not None:
+        os.environ.clear()
+        os.environ.update(environment)
     from .devices import enter_worker
     from .threads import pin_threads
 
@@ -77,6 +92,30 @@ def _settle() -> None:
     gc.freeze()
 
 
+START_METHOD = "HARNESS_WORKER_START"  # "spawn": never fork, even from the fork server
+# what the fork server's imports read from the environment, once (harness.preload)
+_IMPORT_ENVIRONMENT = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "XLA_FLAGS",
+                       "JAX_PLATFORMS", "XLA_PYTHON_CLIENT_PREALLOCATE",
+                       "HARNESS_PINNED_JAX_PLATFORMS")
+_server_environment: dict | None = None  # the environment the fork server started under
+_server_lock = threading.Lock()
+
+
+def _start_method(key: str) -> str:
+    """"forkserver" for a CPU worker where the fork server can serve this environment, else
+    "spawn" (see the module's docstring)."""
+    global _server_environment
+    if key != "cpu" or os.environ.get(START_METHOD, "").strip().lower() == "spawn" or \
+            "forkserver" not in multiprocessing.get_all_start_methods():
+        return "spawn"
+    now = {name: os.environ.get(name) for name in _IMPORT_ENVIRONMENT}
+    with _server_lock:
+        if _server_environment is None:
+            multiprocessing.get_context("forkserver").set_forkserver_preload(["harness.preload"])
+            _server_environment = now
+        return "forkserver" if now == _server_environment else "spawn"
+
+
 def _picklable(adapter) -> bool:
     try:
         pickle.dumps(adapter)
@@ -108,7 +147,6 @@ class WorkerPool:
         self.prepare_timeout = prepare_timeout or self.startup_timeout  # a party's imports
         # adapters registered at run time (--impl files, a test's fakes) travel to the worker
         self.adapters = pickle.dumps([a for a in registered() if _picklable(a)])
-        self._context = multiprocessing.get_context("spawn")
         self._workers: dict[str, tuple[Any, Connection]] = {}
         self._prepared: dict[str, set[str]] = {}  # by worker key: parties already imported there
         self.closed = False
@@ -159,9 +197,11 @@ class WorkerPool:
         None."""
         if key in self._workers:
             return None
-        parent, child = self._context.Pipe()
-        process = self._context.Process(target=_serve, args=(child, self.adapters, key),
-                                        name=f"harness-worker-{key}", daemon=True)
+        context = multiprocessing.get_context(_start_method(key))
+        parent, child = context.Pipe()
+        process = context.Process(target=_serve,
+                                  args=(child, self.adapters, key, dict(os.environ)),
+                                  name=f"harness-worker-{key}", daemon=True)
         process.start()
         child.close()
         self._workers[key] = (process, parent)

@@ -302,3 +302,41 @@ def test_a_worker_that_dies_while_starting_is_an_error_for_the_job_not_a_hang():
     assert result is None and skip is None
     assert error == ("the worker process died while starting (exit code 4); numpy could not run "
                      "this case")
+
+
+# -- CPU workers forked from a fork server that has imported the frameworks ----------------------
+def _torch_imported() -> bool:
+    import sys
+
+    return "torch" in sys.modules
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts threads in /proc")
+def test_the_fork_servers_imports_start_no_thread():
+    """Forking is safe only from a process with one thread: harness.preload must start none,
+    whatever torch and JAX versions are installed."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    code = "import os, harness.preload; print(len(os.listdir('/proc/self/task')))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=ROOT, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "1"
+
+
+def test_cpu_workers_start_with_the_frameworks_imported_and_the_runs_environment(monkeypatch):
+    from harness.workers import _start_method
+
+    if _start_method("cpu") != "forkserver":
+        pytest.skip("no fork server here (platform, or an environment changed by another test)")
+    monkeypatch.setenv("HARNESS_TEST_MARK", "this run's")  # set after the server started
+    with WorkerPool(timeout=120) as pool:
+        assert pool.call("numpy", _torch_imported) is True  # imported once, in the server
+        assert pool.call("numpy", functools.partial(os.getenv, "HARNESS_TEST_MARK")) == \
+            "this run's"
+    monkeypatch.setenv("HARNESS_WORKER_START", "spawn")
+    with WorkerPool(timeout=120) as pool:
+        assert pool.call("numpy", _torch_imported) is False

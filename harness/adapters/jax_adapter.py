@@ -15,7 +15,7 @@ from ..trace import Step, Trace, as_float64
 from .base import Availability, OnDevice, package_availability
 
 
-def _import_jax():
+def _import_jax(configure_cache: bool = True):
     # A bare `jax` runs on the CPU, the same on a laptop and on a GPU machine: left to choose, JAX
     # takes a GPU, whose default float32 matrix products are reduced-precision (about 1e-3
     # relative: a false alarm on every float32 case), and each worker would preallocate most of
@@ -27,7 +27,8 @@ def _import_jax():
 
     # Without x64, float64 input silently becomes float32. float32 inputs stay float32 with it on.
     jax.config.update("jax_enable_x64", True)
-    configure_jax(jax)  # compiled programs kept between runs (harness.compile_cache)
+    if configure_cache:  # compiled programs kept between runs (harness.compile_cache)
+        configure_jax(jax)
     return jax
 
 
