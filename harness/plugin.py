@@ -93,7 +93,7 @@ class _State:
         if self._pool is None:
             from .workers import WorkerPool
 
-            self._pool = WorkerPool(self.timeout)
+            self._pool = WorkerPool(self.timeout, parties=[self.reference] + self.frameworks)
         return self._pool
 
     def close(self) -> None:

@@ -1,7 +1,8 @@
-"""What CPU workers import before they are forked (harness.workers): torch, JAX, optax, micrograd
-and the harness's adapters, once per run, not once per worker.
+"""What CPU workers import before they are forked (harness.workers): the harness's adapters here,
+torch in harness.preload_torch and JAX in harness.preload_jax when the run has parties that use
+them; once per run, not once per worker.
 
-This module is imported only in the fork server, a process multiprocessing starts for the
+These modules are imported only in the fork server, a process multiprocessing starts for the
 purpose, never in the main process. Forking is safe from a process with one thread, so nothing
 here computes: importing torch, JAX and the rest starts no thread (a test checks it, for every
 version the suite runs with), where a first matrix product or JAX's first array would. The
@@ -11,31 +12,24 @@ worker, from the environment of the run that starts it.
 """
 from __future__ import annotations
 
+import gc
+
 from .devices import enter_worker
 from .threads import pin_threads
 
 enter_worker("cpu")
 pin_threads()
 
-try:  # torch's optimizers import torch._dynamo at their first use: about 0.8 s, paid here once
-    import torch  # noqa: F401
-    import torch._dynamo  # noqa: F401
-    import torch.func  # noqa: F401
-    import torch.optim  # noqa: F401
-except ImportError:
-    pass
-try:
-    import optax  # noqa: F401
-
-    from .adapters.jax_adapter import _import_jax
-
-    _import_jax(configure_cache=False)
-except ImportError:
-    pass
-try:
-    import micrograd.engine  # noqa: F401
-except ImportError:
-    pass
-
 from . import jobs  # noqa: E402,F401  (and through it the adapters' registry)
-from .adapters import micrograd_adapter, numpy_ref, torch_adapter  # noqa: E402,F401
+from .adapters import numpy_ref  # noqa: E402,F401
+
+
+def freeze() -> None:
+    """The server's objects stay out of the workers' garbage collections: a collection would
+    write to every inherited object's header, copying each page torch and JAX were imported
+    into, once per worker (Python's gc.freeze documentation describes this use)."""
+    gc.collect()
+    gc.freeze()
+
+
+freeze()

@@ -40,7 +40,7 @@ import pickle
 import signal
 import threading
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, Sequence
 
 DEFAULT_TIMEOUT = 300.0  # seconds per (case, dtype, framework): far above any shipped case
 READY = "ready"  # a worker's first message: it has pinned its threads and loaded the adapters
@@ -95,25 +95,53 @@ def _settle() -> None:
 START_METHOD = "HARNESS_WORKER_START"  # "spawn": never fork, even from the fork server
 # what the fork server's imports read from the environment, once (harness.preload)
 _IMPORT_ENVIRONMENT = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "XLA_FLAGS",
-                       "JAX_PLATFORMS", "XLA_PYTHON_CLIENT_PREALLOCATE",
-                       "HARNESS_PINNED_JAX_PLATFORMS")
+                       "JAX_PLATFORMS", "XLA_PYTHON_CLIENT_PREALLOCATE")
 _server_environment: dict | None = None  # the environment the fork server started under
 _server_lock = threading.Lock()
 
 
-def _start_method(key: str) -> str:
+def preload_modules(parties: Sequence[str] | None) -> list[str]:
+    """What the fork server imports for a run of these parties (all of it when not known):
+    torch only for torch's parties, JAX only for JAX's, so a run without them imports neither."""
+    bases = None if parties is None else {p.split("@")[0].removesuffix("-fwd") for p in parties}
+    modules = ["harness.preload"]
+    if bases is None or "torch" in bases:
+        modules.append("harness.preload_torch")
+    if bases is None or "jax" in bases:
+        modules.append("harness.preload_jax")
+    return modules
+
+
+def _start_method(key: str, parties: Sequence[str] | None = None) -> str:
     """"forkserver" for a CPU worker where the fork server can serve this environment, else
-    "spawn" (see the module's docstring)."""
+    "spawn" (see the module's docstring). The first pool to start a worker chooses what the
+    server imports; a party it did not import is imported by the worker, as a spawned one
+    would."""
     global _server_environment
     if key != "cpu" or os.environ.get(START_METHOD, "").strip().lower() == "spawn" or \
             "forkserver" not in multiprocessing.get_all_start_methods():
         return "spawn"
-    now = {name: os.environ.get(name) for name in _IMPORT_ENVIRONMENT}
+    now = _import_environment()
     with _server_lock:
         if _server_environment is None:
-            multiprocessing.get_context("forkserver").set_forkserver_preload(["harness.preload"])
+            multiprocessing.get_context("forkserver").set_forkserver_preload(
+                preload_modules(parties))
             _server_environment = now
         return "forkserver" if now == _server_environment else "spawn"
+
+
+def _import_environment() -> dict[str, str | None]:
+    """What a CPU worker's imports would read, given this process's environment: after the
+    worker's own settings (harness.devices, harness.threads), so that the pin JAX's adapter
+    leaves in this process (an in-process run) compares equal to no pin at all."""
+    from .devices import worker_environment
+    from .threads import THREAD_VARIABLES
+
+    environment = dict(os.environ)
+    environment.update(worker_environment("cpu", environment))
+    for name in THREAD_VARIABLES:
+        environment.setdefault(name, "1")
+    return {name: environment.get(name) for name in _IMPORT_ENVIRONMENT}
 
 
 def _picklable(adapter) -> bool:
@@ -138,10 +166,14 @@ class WorkerPool:
     but the GPU ones, "gpu" for those), each started at its first job and restarted after a
     crash or a time-out."""
 
-    def __init__(self, timeout: float = DEFAULT_TIMEOUT, prepare_timeout: float | None = None):
+    def __init__(self, timeout: float = DEFAULT_TIMEOUT, prepare_timeout: float | None = None,
+                 parties: Sequence[str] | None = None):
+        """``parties``: the run's, when known, so that a fork server started for it imports
+        only the frameworks they need (preload_modules)."""
         from .adapters import registered
 
         self.timeout = timeout
+        self.parties = None if parties is None else list(parties)
         # a start or an import is not a comparison: never held to a shorter limit than the default
         self.startup_timeout = max(timeout, DEFAULT_TIMEOUT)
         self.prepare_timeout = prepare_timeout or self.startup_timeout  # a party's imports
@@ -197,7 +229,7 @@ class WorkerPool:
         None."""
         if key in self._workers:
             return None
-        context = multiprocessing.get_context(_start_method(key))
+        context = multiprocessing.get_context(_start_method(key, self.parties))
         parent, child = context.Pipe()
         process = context.Process(target=_serve,
                                   args=(child, self.adapters, key, dict(os.environ)),

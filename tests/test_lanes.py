@@ -320,7 +320,8 @@ def test_the_fork_servers_imports_start_no_thread():
 
     from conftest import ROOT
 
-    code = "import os, harness.preload; print(len(os.listdir('/proc/self/task')))"
+    code = ("import os, harness.preload, harness.preload_torch, harness.preload_jax; "
+            "print(len(os.listdir('/proc/self/task')))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             cwd=ROOT, timeout=300)
     assert result.returncode == 0, result.stderr
@@ -340,3 +341,13 @@ def test_cpu_workers_start_with_the_frameworks_imported_and_the_runs_environment
     monkeypatch.setenv("HARNESS_WORKER_START", "spawn")
     with WorkerPool(timeout=120) as pool:
         assert pool.call("numpy", _torch_imported) is False
+
+
+def test_the_fork_server_imports_only_the_frameworks_of_the_runs_parties():
+    from harness.workers import preload_modules
+
+    assert preload_modules(["numpy", "mine"]) == ["harness.preload"]
+    assert preload_modules(["numpy", "torch-fwd"]) == ["harness.preload", "harness.preload_torch"]
+    assert preload_modules(["numpy", "jax@cpu"]) == ["harness.preload", "harness.preload_jax"]
+    assert preload_modules(None) == ["harness.preload", "harness.preload_torch",
+                                     "harness.preload_jax"]
