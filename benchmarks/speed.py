@@ -11,7 +11,8 @@ Run by hand from the repository root (nothing here is part of the test suite):
 
 Every timed run gets a compilation cache of its own (harness.compile_cache), never the user's:
 `--cache cold` (the default) an empty one, so nothing compiled before is reused; `--cache warm`
-one filled by an untimed run of the same cases first, as a second run on a user's machine.
+one filled by a run of the same cases first (timed and printed too: the cold figure), as a
+second run on a user's machine.
 
 For each --jobs value it prints two tables:
 
@@ -230,10 +231,12 @@ def main() -> None:
             folders.append(("the shipped cases", root / "cases"))
         for label, folder in folders:
             for jobs in args.jobs:
-                def fill(folder=folder, jobs=jobs):
-                    end_to_end(root, folder, jobs, args.frameworks)
+                def fill(folder=folder, jobs=jobs, label=label):  # timed too: the cold run
+                    table(f"{label}, --jobs {jobs}, filling the empty cache: `python -m "
+                          "harness run`", end_to_end(root, folder, jobs, args.frameworks))
                 with fresh_cache(fill if args.cache == "warm" else None):
-                    table(f"{label}, --jobs {jobs}: `python -m harness run`",
+                    table(f"{label}, --jobs {jobs}, compilation cache {args.cache}: "
+                          "`python -m harness run`",
                           end_to_end(root, folder, jobs, args.frameworks))
                 if not args.no_phases and root == ROOT and folder != root / "cases":
                     with fresh_cache(fill if args.cache == "warm" else None):
