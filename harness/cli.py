@@ -240,6 +240,7 @@ def _run(args: argparse.Namespace, cases: list[Case], bad_input: bool, framework
               file=sys.stderr)
     if args.no_compile_cache:  # read by the JAX adapter, in workers started after this
         os.environ[compile_cache.ENVIRONMENT] = compile_cache.OFF
+    compile_cache.prune()  # before any worker writes to it
     pools = [WorkerPool(args.timeout, parties=[reference] + frameworks) for _ in range(jobs)] \
         if args.isolation == "process" else []
     options = {"frameworks": frameworks, "reference": reference, "isolation": args.isolation,

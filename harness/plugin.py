@@ -84,6 +84,8 @@ class _State:
                 raise pytest.UsageError(str(error)) from None
         if config.getoption("harness_no_compile_cache"):  # before any worker starts
             os.environ[compile_cache.ENVIRONMENT] = compile_cache.OFF
+        if not hasattr(config, "workerinput"):  # once per session, before any worker writes
+            compile_cache.prune()
         self._pool = None
 
     def pool(self):
@@ -248,7 +250,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
                          frameworks=[state.reference] + state.frameworks,
                          options={"frameworks": state.frameworks, "reference": state.reference,
                                   "isolation": state.isolation, "timeout": state.timeout,
-                                  "precision": state.precision or "per case (default)"})
+                                  "precision": state.precision or "per case (default)",
+                                  "compile_cache": compile_cache.describe()})
     write_reports(state.rows, record, out)
 
 

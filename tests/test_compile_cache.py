@@ -3,6 +3,7 @@ compiled, with the same bits, says so, and never trusts a damaged entry."""
 from __future__ import annotations
 
 import json
+import os
 import stat
 
 import pytest
@@ -72,3 +73,19 @@ def test_a_damaged_entry_is_compiled_again_never_run(tmp_path, monkeypatch):
     again, notes = _run(tmp_path / "again")
     assert again == first
     assert notes and all("compiled by XLA in this run" in n for n in notes)
+
+
+def test_a_cache_over_its_limit_loses_its_oldest_entries_first_and_nothing_else(tmp_path):
+    from harness.compile_cache import prune
+
+    for age in range(10):  # entry-0 is the newest, entry-9 the oldest
+        entry = tmp_path / f"entry-{age}-cache"
+        entry.write_bytes(b"x" * 100)
+        os.utime(entry, (1_000_000 - age, 1_000_000 - age))
+    (tmp_path / "notes.txt").write_bytes(b"y" * 5000)  # not JAX's: never touched
+    assert prune(tmp_path, limit=1000) == 0  # at the limit: nothing to do
+    assert prune(tmp_path, limit=900) == 3  # down to KEEP_FRACTION of it, oldest first
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == ["entry-0-cache", "entry-1-cache", "entry-2-cache", "entry-3-cache",
+                    "entry-4-cache", "entry-5-cache", "entry-6-cache", "notes.txt"]
+    assert prune(tmp_path / "absent", limit=1) == 0
