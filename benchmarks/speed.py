@@ -243,13 +243,15 @@ def main() -> None:
                         table(f"{label}, --jobs {jobs}: per phase (seconds summed over lanes)",
                               phases(folder, jobs, frameworks))
     if args.pytest:
-        for workers in (0, 2):
-            with fresh_cache((lambda: pytest_seconds(root, workers))
-                             if args.cache == "warm" else None):
-                wall, peak, code = pytest_seconds(root, workers)
-            table(f"`python -m pytest cases -n {workers}`",
+        def pytest_table(workers: int, cache: str) -> None:
+            wall, peak, code = pytest_seconds(root, workers)
+            table(f"`python -m pytest cases -n {workers}`, compilation cache {cache}",
                   {"wall s": f"{wall:.1f}", "peak memory": f"{peak / 2**30:.2f} GiB",
                    "exit": code})
+        for workers in (0, 2):
+            with fresh_cache((lambda: pytest_table(workers, "cold (filling it)"))
+                             if args.cache == "warm" else None):
+                pytest_table(workers, args.cache)
 
 
 if __name__ == "__main__":
