@@ -215,7 +215,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     frameworks += [n for n in impls if n not in frameworks]
     reference = _reference(args.reference, frameworks)  # runs as the base, selected or not
     out = check_writable(args.out)  # usage found at once, not after every case has run
-    default_jobs()  # a bad HARNESS_JOBS too
+    if args.jobs is None:
+        default_jobs()  # a bad HARNESS_JOBS too (--jobs, given, wins)
     interrupts.install()
     self_check = _self_check(args.self_check or [])
     cases, bad_input = _load(args, args.paths or [DEFAULT_CASES])
@@ -239,6 +240,11 @@ def _run(args: argparse.Namespace, cases: list[Case], bad_input: bool, framework
         print("warning: --jobs needs --isolation process; running every case in this process",
               file=sys.stderr)
     if args.no_compile_cache:  # read by the JAX adapter, in workers started after this
+        os.environ[compile_cache.ENVIRONMENT] = compile_cache.OFF
+    problem = compile_cache.unusable()
+    if problem:  # said once, and run.json says off, rather than naming a folder never written
+        print(f"warning: the compilation cache cannot be used ({problem}); JAX compiles every "
+              "program in this run", file=sys.stderr)
         os.environ[compile_cache.ENVIRONMENT] = compile_cache.OFF
     compile_cache.prune()  # before any worker writes to it
     pools = [WorkerPool(args.timeout, parties=[reference] + frameworks) for _ in range(jobs)] \
@@ -473,7 +479,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "its own loss (--impl files always are; repeatable)")
     run.add_argument("--no-compile-cache", action="store_true",
                      help="compile JAX's programs afresh, not loading any kept by an earlier run "
-                          "(as HARNESS_COMPILE_CACHE=off; the cache: ~/.cache/gradient-harness)")
+                          "(as HARNESS_COMPILE_CACHE=off; the cache: "
+                          "$XDG_CACHE_HOME/gradient-harness, by default ~/.cache/…)")
     run.add_argument("--no-repro", action="store_true",
                      help="write no repro folders (OUT/repro/<case>-<dtype>-<framework>/) for "
                           "failing frameworks")

@@ -10,7 +10,7 @@ The harness turns it on for JAX parties, in a folder of the user's cache:
   --no-compile-cache`` sets it for one run); the default is ``$XDG_CACHE_HOME/gradient-harness``
   (``~/.cache/gradient-harness``), JAX's entries in ``jax/`` under it;
 - a user who set ``JAX_COMPILATION_CACHE_DIR`` chose for themselves: JAX's own settings are then
-  left as they are;
+  left as they are (but ``off`` turns JAX's cache off too: off means off);
 - the folder is made private (mode 0700): JAX runs what it loads from there, so nobody else may
   write to it (JAX's documentation says the same);
 - it is kept under ``MAX_BYTES`` by ``prune``, once at the start of a run, oldest entries
@@ -55,10 +55,26 @@ def jax_cache_dir(environ: os._Environ | dict = os.environ) -> Path | None:
 
 def describe(environ: os._Environ | dict = os.environ) -> str:
     """For run.json and the docs: where compiled programs are kept, in words."""
+    if cache_root(environ) is None:
+        return "off"
     if environ.get("JAX_COMPILATION_CACHE_DIR"):
         return f"JAX's own: {environ['JAX_COMPILATION_CACHE_DIR']} (JAX_COMPILATION_CACHE_DIR)"
+    return str(jax_cache_dir(environ))
+
+
+def unusable(environ: os._Environ | dict = os.environ) -> str | None:
+    """Why the harness's cache folder cannot be used (made, made private), or None. Asked once
+    by the main process, so a run says it compiles everything rather than naming a folder it
+    never wrote to."""
     folder = jax_cache_dir(environ)
-    return "off" if folder is None else str(folder)
+    if folder is None:
+        return None
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        folder.chmod(0o700)
+    except OSError as error:
+        return f"{folder}: {error.strerror or error}"
+    return None
 
 
 _hits = 0
@@ -84,18 +100,16 @@ def configure_jax(jax) -> None:
     if _configured:
         return
     _configured = True
-    folder = jax_cache_dir()
-    if folder is None:
+    if cache_root() is None:  # off, JAX's own folder included
+        jax.config.update("jax_enable_compilation_cache", False)
         return
-    try:
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        folder.chmod(0o700)
-    except OSError:
+    jax.monitoring.register_event_listener(_count)  # hits in the harness's folder or the user's
+    folder = jax_cache_dir()
+    if folder is None or unusable():
         return
     jax.config.update("jax_compilation_cache_dir", str(folder))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)  # ours take ~0.2 s
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)  # every size
-    jax.monitoring.register_event_listener(_count)
 
 
 def prune(folder: Path | None = None, limit: int = MAX_BYTES) -> int:

@@ -1,16 +1,13 @@
-"""torch for the fork server (harness.preload): its optimizers import torch._dynamo at their
-first use, about 0.8 s, paid here once."""
+"""torch for the fork server (harness.preload): the imports a torch party's first job would make
+(harness.adapters.torch_adapter.import_torch), paid here once."""
 from __future__ import annotations
 
 from . import preload
 
 try:
-    import torch  # noqa: F401
-    import torch._dynamo  # noqa: F401
-    import torch.func  # noqa: F401
-    import torch.optim  # noqa: F401
+    from .adapters.torch_adapter import import_torch
 
-    from .adapters import torch_adapter  # noqa: F401
+    import_torch()
 except ImportError:  # the worker reports it, as without a fork server
     pass
 preload.freeze()

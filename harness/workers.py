@@ -23,9 +23,9 @@ process with one thread that has imported torch, JAX and the adapters and comput
 (harness.preload): a worker then starts in milliseconds with its frameworks imported, where a
 spawned one spends about 2.5 s of a core importing them (torch's optimizers alone pull in
 torch._dynamo), and a run with N lanes imports them once, not N times. The server's imports
-read the environment (thread counts, JAX's platform) once, when it starts, so a pool whose
-environment differs from the one it started under (a test, a pytest session that changes it)
-spawns instead, as GPU workers always do (JAX picks its platform at import), as every worker
+read the environment (thread counts, JAX's whole configuration, torch's and CUDA's settings)
+once, when it starts, so a pool whose environment differs there from the one it started under
+(a test, a pytest session that changes it) spawns instead, as GPU workers always do (JAX picks its platform at import), as every worker
 does where the platform has no fork server, and as HARNESS_WORKER_START=spawn asks. A worker
 takes the environment of the run that starts it, pins its thread counts (harness.threads), then
 rebuilds adapters by name (built-ins and installed plug-ins) and registers the run-time adapters
@@ -93,9 +93,11 @@ def _settle() -> None:
 
 
 START_METHOD = "HARNESS_WORKER_START"  # "spawn": never fork, even from the fork server
-# what the fork server's imports read from the environment, once (harness.preload)
-_IMPORT_ENVIRONMENT = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "XLA_FLAGS",
-                       "JAX_PLATFORMS", "XLA_PYTHON_CLIENT_PREALLOCATE")
+# what the fork server's imports may read from the environment, once (harness.preload): thread
+# counts, and every setting of JAX, XLA, torch and CUDA (JAX reads its whole configuration from
+# JAX_* variables at import)
+_IMPORT_PREFIXES = ("OMP_", "MKL_", "OPENBLAS_", "JAX_", "XLA_", "TORCH", "PYTORCH_", "CUDA",
+                    "NVIDIA_", "TF_")
 _server_environment: dict | None = None  # the environment the fork server started under
 _server_lock = threading.Lock()
 
@@ -141,7 +143,8 @@ def _import_environment() -> dict[str, str | None]:
     environment.update(worker_environment("cpu", environment))
     for name in THREAD_VARIABLES:
         environment.setdefault(name, "1")
-    return {name: environment.get(name) for name in _IMPORT_ENVIRONMENT}
+    return {name: value for name, value in environment.items()
+            if name.startswith(_IMPORT_PREFIXES)}
 
 
 def _picklable(adapter) -> bool:

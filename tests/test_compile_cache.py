@@ -89,3 +89,41 @@ def test_a_cache_over_its_limit_loses_its_oldest_entries_first_and_nothing_else(
     assert left == ["entry-0-cache", "entry-1-cache", "entry-2-cache", "entry-3-cache",
                     "entry-4-cache", "entry-5-cache", "entry-6-cache", "notes.txt"]
     assert prune(tmp_path / "absent", limit=1) == 0
+
+
+def test_off_turns_off_a_cache_the_user_set_for_jax_too(tmp_path, monkeypatch):
+    theirs = tmp_path / "theirs"
+    monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(theirs))
+    monkeypatch.setenv("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")  # would cache all
+    _, notes = _run(tmp_path / "out", "--no-compile-cache")
+    assert not theirs.exists() or not any(theirs.iterdir())
+    record = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert record["options"]["compile_cache"] == "off"
+    assert notes and all("compiled by XLA in this run" in n for n in notes)
+
+
+def test_a_users_own_jax_cache_is_used_and_its_hits_are_said(tmp_path, monkeypatch):
+    theirs = tmp_path / "theirs"
+    monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(theirs))
+    monkeypatch.setenv("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+    monkeypatch.setenv("HARNESS_COMPILE_CACHE", str(tmp_path / "ours"))
+    _run(tmp_path / "first")
+    _, notes = _run(tmp_path / "second")
+    assert any(theirs.iterdir()) and not (tmp_path / "ours" / "jax").exists()
+    assert notes and all("loaded from JAX's persistent compilation cache (JAX's own: "
+                         f"{theirs}" in n for n in notes)
+
+
+def test_a_folder_that_cannot_be_used_is_said_once_and_the_run_compiles(tmp_path, monkeypatch,
+                                                                       capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("HARNESS_COMPILE_CACHE", str(blocker))
+    first, notes = _run(tmp_path / "out")
+    err = capsys.readouterr().err
+    assert f"warning: the compilation cache cannot be used ({blocker / 'jax'}" in err
+    assert "Traceback" not in err
+    record = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert record["options"]["compile_cache"] == "off"
+    assert notes and all("compiled by XLA in this run" in n for n in notes)
+    assert blocker.read_text() == "not a folder"
