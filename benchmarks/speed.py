@@ -19,8 +19,9 @@ For each --jobs value it prints two tables:
 - end to end: `python -m harness run` in a fresh process (what a user waits for), with the peak
   memory of the whole process tree (the sum of every process's proportional set size, shared
   pages divided among their sharers, sampled every 0.1 s; before 2026-11-28 the sum of resident
-  sets, which counts a shared page once per process), and report.csv's digest (the same digest for every --jobs value: the report does not
-  depend on the scheduling; micrograd's last bits aside, see docs/frameworks.md);
+  sets, which counts a shared page once per process), and report.csv's digest (the same
+  digest for every --jobs value: the report does not depend on the scheduling; micrograd's
+  last bits aside, see docs/frameworks.md);
 - per phase, in this process through the same functions: import (a fresh process importing
   every framework, once per worker started), compile (JAX's compilation of the training steps),
   frameworks (every other second spent in the parties' jobs, in the workers), compare (the

@@ -455,8 +455,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--keep-going", action="store_true",
                      help="run the valid cases even if some files are bad (exit code still 2)")
     run.add_argument("--timeout", type=_seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS",
-                     help=f"time limit per case, dtype and framework (default {DEFAULT_TIMEOUT:g}); "
-                          "a worker's start and a framework's imports are not counted")
+                     help=f"time limit per case, dtype and framework (default "
+                          f"{DEFAULT_TIMEOUT:g}); a worker's start and a framework's imports are "
+                          "not counted")
     run.add_argument("--jobs", "-j", type=_count_positive, default=None, metavar="N",
                      help="run N cases at a time, each lane in a worker process of its own "
                           "(default: HARNESS_JOBS if set, else the cores this process may use; "

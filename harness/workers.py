@@ -25,8 +25,9 @@ spawned one spends about 2.5 s of a core importing them (torch's optimizers alon
 torch._dynamo), and a run with N lanes imports them once, not N times. The server's imports
 read the environment (thread counts, JAX's whole configuration, torch's and CUDA's settings)
 once, when it starts, so a pool whose environment differs there from the one it started under
-(a test, a pytest session that changes it) spawns instead, as GPU workers always do (JAX picks its platform at import), as every worker
-does where the platform has no fork server, and as HARNESS_WORKER_START=spawn asks. A worker
+(a test, a pytest session that changes it) spawns instead, as GPU workers always do (JAX picks
+its platform at import), as every worker does where the platform has no fork server, and as
+HARNESS_WORKER_START=spawn asks. A worker
 takes the environment of the run that starts it, pins its thread counts (harness.threads), then
 rebuilds adapters by name (built-ins and installed plug-ins) and registers the run-time adapters
 it is sent (``--impl`` files, tests' fakes).

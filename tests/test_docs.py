@@ -234,7 +234,7 @@ def test_every_option_of_every_subcommand_is_in_both_synopses():
     for page in (README, (ROOT / "docs" / "command-line.md").read_text(encoding="utf-8")):
         synopsis = page[page.index("python -m harness run ["):]
         synopsis = synopsis[:synopsis.index("```")]
-        lines = {}  # subcommand -> its synopsis (continuation lines included)
+        lines, current = {}, None  # subcommand -> its synopsis (continuation lines included)
         for line in synopsis.splitlines():
             found = re.match(r"python -m harness (\w+)", line)
             current = found.group(1) if found else current
