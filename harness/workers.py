@@ -99,6 +99,10 @@ START_METHOD = "HARNESS_WORKER_START"  # "spawn": never fork, even from the fork
 # JAX_* variables at import)
 _IMPORT_PREFIXES = ("OMP_", "MKL_", "OPENBLAS_", "JAX_", "XLA_", "TORCH", "PYTORCH_", "CUDA",
                     "NVIDIA_", "TF_")
+# set by torch and JAX themselves when they are imported or first used, in the fork server as in
+# any process: a process that ran them in-process (the pytest plugin without isolation) is no
+# different for it (a test checks that using them leaves the comparison unchanged)
+_SET_BY_FRAMEWORKS = {"TORCHINDUCTOR_CACHE_DIR", "TF_CPP_MIN_LOG_LEVEL", "TPU_SKIP_MDS_QUERY"}
 _server_environment: dict | None = None  # the environment the fork server started under
 _server_lock = threading.Lock()
 
@@ -145,7 +149,7 @@ def _import_environment() -> dict[str, str | None]:
     for name in THREAD_VARIABLES:
         environment.setdefault(name, "1")
     return {name: value for name, value in environment.items()
-            if name.startswith(_IMPORT_PREFIXES)}
+            if name.startswith(_IMPORT_PREFIXES) and name not in _SET_BY_FRAMEWORKS}
 
 
 def _picklable(adapter) -> bool:

@@ -370,3 +370,24 @@ def test_a_torch_partys_preparation_imports_what_its_first_job_would():
                             cwd=ROOT, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_running_torch_and_jax_in_this_process_keeps_the_fork_server_usable():
+    """torch and JAX set variables of their own when used; were they compared, every pool after
+    an in-process run would spawn its workers (slower, silently)."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    code = ("from harness.workers import _import_environment as env; before = env(); "
+            "import torch; p = torch.zeros(2, requires_grad=True); "
+            "o = torch.optim.SGD([p], lr=0.1); (p * p).sum().backward(); o.step(); "
+            "from harness.adapters.jax_adapter import _import_jax; jax = _import_jax(); "
+            "jax.numpy.zeros(1).block_until_ready(); after = env(); "
+            "print({k: (before.get(k), after.get(k)) for k in set(before) | set(after) "
+            "if before.get(k) != after.get(k)})")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=ROOT, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "{}"
