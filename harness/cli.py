@@ -217,6 +217,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = check_writable(args.out)  # usage found at once, not after every case has run
     if args.jobs is None:
         default_jobs()  # a bad HARNESS_JOBS too (--jobs, given, wins)
+    from .workers import check_start_method
+
+    problem = check_start_method()
+    if problem:
+        raise UsageError(problem)
     interrupts.install()
     self_check = _self_check(args.self_check or [])
     cases, bad_input = _load(args, args.paths or [DEFAULT_CASES])

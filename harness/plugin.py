@@ -82,6 +82,11 @@ class _State:
                 check_writable(out, "--harness-out")
             except UsageError as error:
                 raise pytest.UsageError(str(error)) from None
+        from .workers import check_start_method
+
+        problem = check_start_method()
+        if problem:
+            raise pytest.UsageError(problem)
         if config.getoption("harness_no_compile_cache"):  # before any worker starts
             os.environ[compile_cache.ENVIRONMENT] = compile_cache.OFF
         if not hasattr(config, "workerinput"):  # once per session, before any worker writes

@@ -94,6 +94,17 @@ def _settle() -> None:
 
 
 START_METHOD = "HARNESS_WORKER_START"  # "spawn": never fork, even from the fork server
+START_CHOICES = ("auto", "spawn")  # auto (or unset): the fork server where it can serve
+
+
+def check_start_method(environ=os.environ) -> str | None:
+    """Why HARNESS_WORKER_START is not a value it takes, or None (asked once, at a run's
+    start, so a misspelt value is a usage error rather than silently the default)."""
+    value = environ.get(START_METHOD, "").strip().lower()
+    if value and value not in START_CHOICES:
+        return (f"{START_METHOD}: expected one of {', '.join(START_CHOICES)}, found "
+                f"{environ[START_METHOD]!r}")
+    return None
 # what the fork server's imports may read from the environment, once (harness.preload): thread
 # counts, and every setting of JAX, XLA, torch and CUDA (JAX reads its whole configuration from
 # JAX_* variables at import)

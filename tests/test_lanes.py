@@ -391,3 +391,12 @@ def test_running_torch_and_jax_in_this_process_keeps_the_fork_server_usable():
                             cwd=ROOT, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "{}"
+
+
+def test_a_misspelt_worker_start_method_is_a_usage_error(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("HARNESS_WORKER_START", "spwan")
+    assert main(["run", str(CASES / "golden" / "sigmoid-neuron.yaml"), "-q",
+                 "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "HARNESS_WORKER_START: expected one of auto, spawn, found 'spwan'" in err
+    assert "Traceback" not in err and not (tmp_path / "out").exists()
