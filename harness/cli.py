@@ -244,14 +244,9 @@ def _run(args: argparse.Namespace, cases: list[Case], bad_input: bool, framework
     if args.isolation != "process" and args.jobs not in (None, 1):
         print("warning: --jobs needs --isolation process; running every case in this process",
               file=sys.stderr)
-    if args.no_compile_cache:  # read by the JAX adapter, in workers started after this
-        os.environ[compile_cache.ENVIRONMENT] = compile_cache.OFF
-    problem = compile_cache.unusable()
-    if problem:  # said once, and run.json says off, rather than naming a folder never written
-        print(f"warning: the compilation cache cannot be used ({problem}); JAX compiles every "
-              "program in this run", file=sys.stderr)
-        os.environ[compile_cache.ENVIRONMENT] = compile_cache.OFF
-    compile_cache.prune()  # before any worker writes to it
+    warning = compile_cache.begin_run(turn_off=args.no_compile_cache)
+    if warning:
+        print(warning, file=sys.stderr)
     pools = [WorkerPool(args.timeout, parties=[reference] + frameworks) for _ in range(jobs)] \
         if args.isolation == "process" else []
     options = {"frameworks": frameworks, "reference": reference, "isolation": args.isolation,

@@ -145,3 +145,19 @@ def prune(folder: Path | None = None, limit: int = MAX_BYTES) -> int:
         total -= size
         deleted += 1
     return deleted
+
+
+def begin_run(turn_off: bool = False) -> str | None:
+    """A run's one step for the cache, in its main process before any worker starts (workers
+    inherit the environment): off when asked, off with a warning (returned, for the caller to
+    print) when the folder cannot be used, so run.json never names a folder nothing was written
+    to; then pruned."""
+    if turn_off:
+        os.environ[ENVIRONMENT] = OFF
+    problem = unusable()
+    if problem:
+        os.environ[ENVIRONMENT] = OFF
+        return (f"warning: the compilation cache cannot be used ({problem}); JAX compiles every "
+                "program in this run")
+    prune()
+    return None

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -87,10 +88,11 @@ class _State:
         problem = check_start_method()
         if problem:
             raise pytest.UsageError(problem)
-        if config.getoption("harness_no_compile_cache"):  # before any worker starts
-            os.environ[compile_cache.ENVIRONMENT] = compile_cache.OFF
-        if not hasattr(config, "workerinput"):  # once per session, before any worker writes
-            compile_cache.prune()
+        if not hasattr(config, "workerinput"):  # once per session; xdist workers inherit it
+            warning = compile_cache.begin_run(
+                turn_off=config.getoption("harness_no_compile_cache"))
+            if warning:
+                print(warning, file=sys.stderr)
         self._pool = None
 
     def pool(self):

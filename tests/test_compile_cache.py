@@ -127,3 +127,22 @@ def test_a_folder_that_cannot_be_used_is_said_once_and_the_run_compiles(tmp_path
     assert record["options"]["compile_cache"] == "off"
     assert notes and all("compiled by XLA in this run" in n for n in notes)
     assert blocker.read_text() == "not a folder"
+
+
+def test_the_pytest_plugin_says_an_unusable_folder_and_its_report_says_off(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", CASE, "-q", "-n", "0", "-p", "no:cacheprovider",
+         "--harness-frameworks", "jax", "--harness-out", str(out)],
+        capture_output=True, text=True, cwd=ROOT, timeout=300,
+        env={**os.environ, "HARNESS_COMPILE_CACHE": str(blocker)})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"warning: the compilation cache cannot be used ({blocker / 'jax'}" in result.stderr
+    assert json.loads((out / "run.json").read_text())["options"]["compile_cache"] == "off"
