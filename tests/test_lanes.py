@@ -5,12 +5,14 @@ from __future__ import annotations
 import functools
 import os
 import re
+import subprocess
+import sys
 import threading
 import time
 
 import pytest
 
-from conftest import CASES, sigmoid_neuron_text
+from conftest import CASES, ROOT, sigmoid_neuron_text
 from harness.cli import lane_count, main
 from harness.lanes import in_lanes
 from harness.workers import WorkerPool
@@ -305,11 +307,17 @@ def test_a_worker_that_dies_while_starting_is_an_error_for_the_job_not_a_hang():
 
 
 # -- CPU workers forked from a fork server that has imported the frameworks ----------------------
+def _fresh_python(code: str) -> str:
+    """What ``code`` prints in a new interpreter (nothing imported there before it)."""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=ROOT, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
 def _forked_from_the_server() -> bool:
     """Whether this worker holds the fork server's imports (the first pool to start a worker
     chose which frameworks; harness.preload is always among them)."""
-    import sys
-
     return "harness.preload" in sys.modules
 
 
@@ -317,17 +325,8 @@ def _forked_from_the_server() -> bool:
 def test_the_fork_servers_imports_start_no_thread():
     """Forking is safe only from a process with one thread: harness.preload must start none,
     whatever torch and JAX versions are installed."""
-    import subprocess
-    import sys
-
-    from conftest import ROOT
-
-    code = ("import os, harness.preload, harness.preload_torch, harness.preload_jax; "
-            "print(len(os.listdir('/proc/self/task')))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            cwd=ROOT, timeout=300)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "1"
+    assert _fresh_python("import os, harness.preload, harness.preload_torch, "
+                         "harness.preload_jax; print(len(os.listdir('/proc/self/task')))") == "1"
 
 
 def test_cpu_workers_start_with_the_frameworks_imported_and_the_runs_environment(monkeypatch):
@@ -358,28 +357,14 @@ def test_the_fork_server_imports_only_the_frameworks_of_the_runs_parties():
 def test_a_torch_partys_preparation_imports_what_its_first_job_would():
     """Else a spawned worker (GPU, HARNESS_WORKER_START=spawn) pays torch._dynamo's import, about
     a second, inside its first timed job: a false time-out under a short --timeout."""
-    import subprocess
-    import sys
-
-    from conftest import ROOT
-
-    code = ("import sys; from harness.adapters.torch_adapter import TorchAdapter; "
-            "TorchAdapter().prepare(); print(sorted({'torch._dynamo', 'torch.optim', "
-            "'torch.func'} - set(sys.modules)))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            cwd=ROOT, timeout=300)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[]"
+    assert _fresh_python("import sys; from harness.adapters.torch_adapter import TorchAdapter; "
+                         "TorchAdapter().prepare(); print(sorted({'torch._dynamo', "
+                         "'torch.optim', 'torch.func'} - set(sys.modules)))") == "[]"
 
 
 def test_running_torch_and_jax_in_this_process_keeps_the_fork_server_usable():
     """torch and JAX set variables of their own when used; were they compared, every pool after
     an in-process run would spawn its workers (slower, silently)."""
-    import subprocess
-    import sys
-
-    from conftest import ROOT
-
     code = ("from harness.workers import _import_environment as env; before = env(); "
             "import torch; p = torch.zeros(2, requires_grad=True); "
             "o = torch.optim.SGD([p], lr=0.1); (p * p).sum().backward(); o.step(); "
@@ -387,10 +372,7 @@ def test_running_torch_and_jax_in_this_process_keeps_the_fork_server_usable():
             "jax.numpy.zeros(1).block_until_ready(); after = env(); "
             "print({k: (before.get(k), after.get(k)) for k in set(before) | set(after) "
             "if before.get(k) != after.get(k)})")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            cwd=ROOT, timeout=300)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "{}"
+    assert _fresh_python(code) == "{}"
 
 
 def test_a_misspelt_worker_start_method_is_a_usage_error(monkeypatch, tmp_path, capsys):
