@@ -44,8 +44,10 @@ def run_entry(run) -> dict:
 
 def make_record(entries: list[dict], *, reference: str, frameworks: list[str],
                 options: dict | None = None) -> dict:
-    """The record of a run from its per-(case, dtype) entries (see :func:`run_entry`)."""
+    """The record of a run from its per-(case, dtype) entries (see :func:`run_entry`).
+    ``frameworks``: the reference first, then the parties; each once (the reference is often a
+    party too, checked against golden values)."""
     return {"format": 2, "generated": f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}",
             "environment": environment(), "reference": reference,
-            "frameworks": list(frameworks), "options": dict(options or {}),
+            "frameworks": list(dict.fromkeys(frameworks)), "options": dict(options or {}),
             "runs": entries}

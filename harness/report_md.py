@@ -106,7 +106,8 @@ def markdown_text(rows: list[Row], record: dict, *, partial: bool = False,
     rows, runs = ordered(rows, record)
     reference = record.get("reference", "numpy")
     present = {r.framework for r in rows}
-    frameworks = [n for n in record["frameworks"] if n in present]
+    # each once: a run.json written before 2026-11-28 listed the reference twice
+    frameworks = list(dict.fromkeys(n for n in record["frameworks"] if n in present))
     frameworks += sorted(present - set(frameworks))
     out = io.StringIO()
     w = lambda line="": out.write(line + "\n")  # noqa: E731

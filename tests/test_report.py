@@ -1,8 +1,13 @@
-"""report.md details: merged notes, the CSV cell format."""
+"""report.md details: merged notes, the CSV cell format, one matrix column per framework."""
 from __future__ import annotations
 
+import json
+
+from harness.cli import main
 from harness.report import _cell_text
 from harness.report_md import _merge_notes
+
+from conftest import sigmoid_neuron_text
 
 
 def test_notes_ending_in_name_lists_merge_per_framework():
@@ -20,3 +25,27 @@ def test_csv_cells_keep_full_precision_and_spell_out_nan():
     assert _cell_text(0.1 + 0.2) == "0.30000000000000004"
     assert (_cell_text(float("nan")), _cell_text(float("-inf")), _cell_text(None)) == \
         ("nan", "-inf", "")
+
+
+def test_the_matrix_has_one_column_per_framework_when_the_reference_is_also_a_party(
+        write_case, tmp_path):
+    """The reference (numpy) is also a party checked against golden values: one column, not two,
+    also when a report is rendered again from a run.json that listed it twice."""
+    out = tmp_path / "out"
+    case = write_case(sigmoid_neuron_text())
+    assert main(["run", str(case), "--out", str(out), "-q", "-f", "numpy,micrograd",
+                 "--isolation", "none"]) == 0
+    record = json.loads((out / "run.json").read_text())
+    assert record["frameworks"] == ["numpy", "micrograd"]
+    assert _matrix_header(out / "report.md") == ["case", "dtype", "numpy", "micrograd"]
+    record["frameworks"] = ["numpy"] + record["frameworks"]  # as older runs wrote it
+    (out / "run.json").write_text(json.dumps(record))
+    assert main(["report", str(out)]) == 0
+    assert _matrix_header(out / "report.md") == ["case", "dtype", "numpy", "micrograd"]
+
+
+def _matrix_header(path) -> list[str]:
+    lines = path.read_text().splitlines()
+    header = lines[lines.index("## Matrix") + 1:]
+    header = next(line for line in header if line.startswith("| case |"))
+    return [cell.strip() for cell in header.strip("|").split("|")]
