@@ -187,6 +187,42 @@ def test_jax_reuses_a_compiled_program_and_gets_the_same_bits():
                               first.steps[0].params[case.param_names[0]])
 
 
+def test_jax_forward_mode_check_reuses_its_program_for_other_data():
+    """The jax-fwd oracle's program takes the data as arguments: a second case of the same
+    structure with other data compiles nothing, and its gradients are its own (jax.grad's)."""
+    jax = pytest.importorskip("jax")
+    import numpy as np
+
+    from harness.adapters import adapter_names
+    from harness.adapters import jax_adapter
+    from harness.loader import load_case
+
+    case, problems = load_case(CASES / "optimizers" / "adam.yaml", adapter_names())
+    assert not problems
+    narrowed, inputs = case.for_dtype("float64"), case.inputs("float64")
+    indices = {name: np.array([0]) for name in case.param_names}
+    adapter = jax_adapter.JaxAdapter()
+    first = adapter.forward_and_reverse(narrowed, [inputs.params], inputs.x, inputs.y, indices)
+    both = jax_adapter._FORWARD_AND_REVERSE.get(narrowed)
+    compiles, listening = [], [True]  # JAX has no public way to remove a listener
+    jax.monitoring.register_event_duration_secs_listener(
+        lambda event, seconds, **kw: listening[0] and "backend_compile" in event
+        and compiles.append(event))
+    other_x = inputs.x * 1.5 + 0.25
+    again = adapter.forward_and_reverse(narrowed, [inputs.params], other_x, inputs.y, indices)
+    listening[0] = False
+    assert jax_adapter._FORWARD_AND_REVERSE.get(narrowed) is both
+    assert compiles == []  # same shapes: no new program
+    loss = jax_adapter._loss_function(narrowed, other_x, inputs.y)
+    expected = jax.grad(loss)({k: np.asarray(v) for k, v in inputs.params.items()})
+    for name in case.param_names:
+        assert np.allclose(again[0][0][name], expected[name], rtol=1e-12, atol=0)
+        assert not np.allclose(again[0][0][name], first[0][0][name])  # not the first data's
+        # forward mode along the first basis direction: that element of the gradient
+        assert np.isclose(again[0][1][name][0], np.asarray(expected[name]).reshape(-1)[0],
+                          rtol=1e-12)
+
+
 # -- pytest-xdist ---------------------------------------------------------------------------------
 INI = "[pytest]\nharness_cases = cases\naddopts = -p no:cacheprovider -p no:randomly\n"
 

@@ -154,9 +154,25 @@ def _network(case: Case):
 
 
 def _loss_function(case: Case, x, y):
-    """params -> loss, for the forward-mode and second-order checks."""
+    """params -> loss, for the second-order check."""
     forward = _network(case)
     return lambda params: _loss(case.loss, case.loss_settings, forward(params, x), y)
+
+
+def _forward_and_reverse_program(case: Case):
+    """(params, tangents, x, y) -> (jax.grad, the jvp along each stacked tangent), jitted; the data
+    are arguments, not constants folded into the program, so it serves every case of the same
+    structure (and JAX's persistent cache can hold it)."""
+    jax = _import_jax()
+    forward = _network(case)
+
+    def both(primal, tangents, x, y):
+        def loss(params):
+            return _loss(case.loss, case.loss_settings, forward(params, x), y)
+
+        directional = jax.vmap(lambda t: jax.jvp(loss, (primal,), (t,))[1])
+        return jax.grad(loss)(primal), directional(tangents)
+    return jax.jit(both)
 
 
 class JaxAdapter(OnDevice):
@@ -171,8 +187,6 @@ class JaxAdapter(OnDevice):
         """For each set of parameters: (jax.grad, jax.jvp along every sampled basis direction).
         The basis directions of all tensors are stacked and vmapped, in one jit for all sets."""
         jax = _import_jax()
-        jnp = jax.numpy
-        loss = _loss_function(case, jnp.asarray(x), None if y is None else jnp.asarray(y))
         shapes = {k: v.shape for k, v in param_sets[0].items()}
         total = sum(len(chosen) for chosen in indices.values())
         tangents = {k: np.zeros((total, int(np.prod(shape))), dtype=case.dtype)
@@ -181,16 +195,16 @@ class JaxAdapter(OnDevice):
         for name, chosen in indices.items():
             tangents[name][np.arange(start, start + len(chosen)), chosen] = 1
             start += len(chosen)
-        tangents = {k: jnp.asarray(t.reshape((total,) + shapes[k])) for k, t in tangents.items()}
-
-        @jax.jit
-        def both(primal, tangents):
-            directional = jax.vmap(lambda t: jax.jvp(loss, (primal,), (t,))[1])
-            return jax.grad(loss)(primal), directional(tangents)
-
+        # device_put, not jnp.asarray: no small program compiled per new shape
+        tangents = {k: jax.device_put(t.reshape((total,) + shapes[k]))
+                    for k, t in tangents.items()}
+        x = jax.device_put(x)
+        y = None if y is None else jax.device_put(y)
+        both = _FORWARD_AND_REVERSE.get(case)
         results = []
         for params in param_sets:
-            reverse, directional = both({k: jnp.asarray(v) for k, v in params.items()}, tangents)
+            reverse, directional = both({k: jax.device_put(v) for k, v in params.items()},
+                                        tangents, x, y)
             directional = np.asarray(directional)
             forward, start = {}, 0
             for name, chosen in indices.items():
@@ -202,10 +216,9 @@ class JaxAdapter(OnDevice):
     def hvp(self, case: Case, params, x, y, vector):
         """H·v as the jvp of the gradient (forward over reverse)."""
         jax = _import_jax()
-        jnp = jax.numpy
-        loss = _loss_function(case, jnp.asarray(x), None if y is None else jnp.asarray(y))
-        primal = {k: jnp.asarray(v) for k, v in params.items()}
-        tangent = {k: jnp.asarray(np.asarray(vector[k], dtype=case.dtype)) for k in primal}
+        loss = _loss_function(case, jax.device_put(x), None if y is None else jax.device_put(y))
+        primal = {k: jax.device_put(v) for k, v in params.items()}
+        tangent = {k: jax.device_put(np.asarray(vector[k], dtype=case.dtype)) for k in primal}
         return {k: np.asarray(v) for k, v in
                 jax.jvp(jax.grad(loss), (primal,), (tangent,))[1].items()}
 
@@ -269,16 +282,24 @@ class JaxAdapter(OnDevice):
             timings={"compile": program.compile_seconds if compiled_now else 0.0})
 
 
+def _frozen(settings: dict) -> tuple:
+    return tuple(sorted((k, repr(v)) for k, v in settings.items()))
+
+
+def _loss_structure(case: Case) -> tuple:
+    """What a function of the loss closes over: the layers with their activations' settings, the
+    loss with its settings."""
+    return (tuple((l.units, l.activation, _frozen(l.settings)) for l in case.layers), case.loss,
+            _frozen(case.loss_settings))
+
+
 def program_key(case: Case, inputs_shapes: tuple) -> tuple:
     """Everything that changes the compiled training step: the layers with their activations'
     settings, the loss and optimizer with theirs (constants in the program), the dtype and every
     input's shape and dtype, and the matmul precision it is compiled at. Parameter and data
     values are arguments, not part of it. (The device is in the input shapes' entries.)"""
-    def frozen(settings: dict) -> tuple:
-        return tuple(sorted((k, repr(v)) for k, v in settings.items()))
-    return (case.dtype, tuple((l.units, l.activation, frozen(l.settings)) for l in case.layers),
-            case.loss, frozen(case.loss_settings), case.optimizer.name,
-            frozen(case.optimizer.settings), effective(case), inputs_shapes)
+    return (case.dtype, _loss_structure(case), case.optimizer.name,
+            _frozen(case.optimizer.settings), effective(case), inputs_shapes)
 
 
 class _Program:
@@ -340,3 +361,26 @@ class _ProgramCache:
 
 
 _PROGRAMS = _ProgramCache()
+
+
+class _JittedByStructure:
+    """Jitted functions by the loss structure they close over, the most recent kept; each keeps
+    its compiled programs per input shapes and dtypes (jax.jit's own cache), so a case again in
+    another plan, or another case of the same structure, compiles nothing."""
+
+    def __init__(self, make, size: int = 64):
+        self.make, self.size = make, size
+        self.functions: OrderedDict = OrderedDict()
+
+    def get(self, case: Case):
+        key = _loss_structure(case)
+        if key in self.functions:
+            self.functions.move_to_end(key)
+        else:
+            self.functions[key] = self.make(case)
+            if len(self.functions) > self.size:
+                self.functions.popitem(last=False)
+        return self.functions[key]
+
+
+_FORWARD_AND_REVERSE = _JittedByStructure(_forward_and_reverse_program)
