@@ -16,7 +16,9 @@ second run on a user's machine.
 
 For each --jobs value it prints two tables:
 
-- end to end: `python -m harness run` in a fresh process (what a user waits for), with the peak
+- end to end: `python -m harness run` in a fresh process (what a user waits for), with the
+  machine's mean number of busy cores while it ran (from /proc/stat: run on an idle machine; a
+  serial run already busy on 1.3 cores can gain at most 2 / 1.3 from a second lane), the peak
   memory of the whole process tree (the sum of every process's proportional set size, shared
   pages divided among their sharers, sampled every 0.1 s; before 2026-11-28 the sum of resident
   sets, which counts a shared page once per process), and report.csv's digest (the same
@@ -88,8 +90,18 @@ def _tree_rss(root: int) -> int:
     return total
 
 
-def timed_command(args: list[str], cwd: Path) -> tuple[float, int, int, str]:
-    """(wall seconds, peak tree memory in bytes, exit code, stderr tail) of a command."""
+def _busy_jiffies() -> tuple[int, int]:
+    """(busy, all) CPU time of the whole machine from /proc/stat, in clock ticks."""
+    with open("/proc/stat") as handle:
+        ticks = [int(v) for v in handle.readline().split()[1:9]]
+    return sum(ticks) - ticks[3] - ticks[4], sum(ticks)  # less idle and iowait
+
+
+def timed_command(args: list[str], cwd: Path) -> tuple[float, int, int, str, float]:
+    """(wall seconds, peak tree memory in bytes, exit code, stderr tail, cores busy) of a
+    command; cores busy: the machine's mean number of busy cores while it ran (the machine is
+    assumed otherwise idle: its processes' CPU time, orphaned workers included)."""
+    busy_before, all_before = _busy_jiffies()
     start = time.perf_counter()
     process = subprocess.Popen(args, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                text=True)
@@ -106,7 +118,9 @@ def timed_command(args: list[str], cwd: Path) -> tuple[float, int, int, str]:
     _, err = process.communicate()
     done.set()
     sampler.join()
-    return time.perf_counter() - start, peak, process.returncode, err[-500:]
+    busy_after, all_after = _busy_jiffies()
+    cores = (os.cpu_count() or 1) * (busy_after - busy_before) / max(all_after - all_before, 1)
+    return time.perf_counter() - start, peak, process.returncode, err[-500:], cores
 
 
 def digest(path: Path, skip_framework: str | None = None) -> str:
@@ -181,19 +195,19 @@ def end_to_end(root: Path, folder: Path, jobs: int | None, frameworks: str) -> d
             command.append("--no-repro")
         if jobs is not None and "--jobs" not in help_text:  # an older checkout: as it runs
             command = command[:command.index("--jobs")] + command[command.index("--jobs") + 2:]
-        wall, peak, code, err = timed_command(command, root)
+        wall, peak, code, err, cores = timed_command(command, root)
         report = Path(out) / "report.csv"
-        return {"wall s": f"{wall:.1f}", "peak memory": f"{peak / 2**30:.2f} GiB",
-                "exit": code, "report.csv": digest(report) if report.exists() else err,
+        return {"wall s": f"{wall:.1f}", "cores busy": f"{cores:.2f}",
+                "peak memory": f"{peak / 2**30:.2f} GiB", "exit": code, "report.csv": digest(report) if report.exists() else err,
                 "report.csv without micrograd": digest(report, "micrograd")
                 if report.exists() else ""}
 
 
-def pytest_seconds(root: Path, workers: int) -> tuple[float, int, str]:
+def pytest_seconds(root: Path, workers: int) -> tuple[float, int, str, float]:
     command = [sys.executable, "-m", "pytest", "cases", "-q", "-p", "no:randomly",
                "-n", str(workers)]
-    wall, peak, code, _ = timed_command(command, root)
-    return wall, peak, str(code)
+    wall, peak, code, _, cores = timed_command(command, root)
+    return wall, peak, str(code), cores
 
 
 def table(title: str, rows: dict) -> None:
@@ -245,10 +259,10 @@ def main() -> None:
                               phases(folder, jobs, frameworks))
     if args.pytest:
         def pytest_table(workers: int, cache: str) -> None:
-            wall, peak, code = pytest_seconds(root, workers)
+            wall, peak, code, cores = pytest_seconds(root, workers)
             table(f"`python -m pytest cases -n {workers}`, compilation cache {cache}",
-                  {"wall s": f"{wall:.1f}", "peak memory": f"{peak / 2**30:.2f} GiB",
-                   "exit": code})
+                  {"wall s": f"{wall:.1f}", "cores busy": f"{cores:.2f}",
+                   "peak memory": f"{peak / 2**30:.2f} GiB", "exit": code})
         for workers in (0, 2):
             with fresh_cache((lambda: pytest_table(workers, "cold (filling it)"))
                              if args.cache == "warm" else None):

@@ -100,6 +100,25 @@ def test_forward_mode_agrees_with_reverse_mode(oracle):
         assert {r.status for r in rows} == {"pass"}
 
 
+@pytest.mark.parametrize("framework", ["jax", "torch"])
+def test_a_forward_mode_one_percent_off_its_reverse_mode_is_caught(monkeypatch, framework):
+    """A planted disagreement: forward mode 1 % off where reverse mode is right fails the
+    oracle's rows, and only its own."""
+    from harness.adapters import get_adapter
+
+    adapter = type(get_adapter(framework))
+    original = adapter.forward_and_reverse
+
+    def off(self, *args):
+        return [(reverse, {k: v * 1.01 for k, v in forward.items()})
+                for reverse, forward in original(self, *args)]
+    monkeypatch.setattr(adapter, "forward_and_reverse", off)
+    case = case_named("networks/deep-mixed-5-layers.yaml")
+    rows = run_case(case, "float64", [f"{framework}-fwd", framework]).rows
+    assert {r.status for r in rows if r.framework == f"{framework}-fwd"} == {"fail"}
+    assert {r.status for r in rows if r.framework == framework} == {"pass"}
+
+
 def test_hessian_vector_products_from_torch_and_jax_against_finite_differences():
     case = case_named("second-order/hvp-tanh-mse.yaml")
     rows = run_case(case, "float64", ["torch", "jax", "micrograd"]).rows
