@@ -14,6 +14,7 @@ Mutator(seed) making variants 0, 1, … in order remakes it.
 from __future__ import annotations
 
 import copy
+import functools
 import os
 import random
 import subprocess
@@ -99,17 +100,24 @@ def _set(doc, path, value):
     _get(doc, path[:-1])[path[-1]] = value
 
 
+@functools.lru_cache(maxsize=1)
+def _shipped_documents() -> dict:
+    """The shipped cases' YAML documents, parsed once per session (pure-Python YAML: seconds)."""
+    docs = {}
+    for path in SHIPPED:
+        doc, problems = load_yaml(path.read_bytes(), str(path))
+        assert doc is not None and not problems, problems
+        docs[path] = doc.value
+    return docs
+
+
 class Mutator:
     """Makes variants of the shipped cases; each family of mutation is one method."""
 
     def __init__(self, seed: int):
         self.seed = seed
         self.rng = random.Random(seed)
-        self.docs = {}
-        for path in SHIPPED:
-            doc, problems = load_yaml(path.read_bytes(), str(path))
-            assert doc is not None and not problems, problems
-            self.docs[path] = doc.value
+        self.docs = copy.deepcopy(_shipped_documents())  # a variant may change its own copy
         self.raw: dict[str, str] = {}
 
     # -- structure: change the document, dump it again -----------------------------------
