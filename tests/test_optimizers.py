@@ -90,3 +90,28 @@ def test_rmsprop_centered_with_momentum():
 def test_every_catalog_optimizer_is_written():
     for name in catalog.OPTIMIZERS:
         assert len(run(name, lr=0.01)) == 2
+
+
+SETTINGS_THAT_SHAPE_THE_STATE = [("sgd", {}), ("sgd", {"momentum": 0.9, "nesterov": True}),
+                                 ("adam", {}), ("adam", {"amsgrad": True}), ("adamw", {}),
+                                 ("rmsprop", {"centered": True, "momentum": 0.5})]
+
+
+@pytest.mark.parametrize("name,settings", SETTINGS_THAT_SHAPE_THE_STATE)
+def test_jax_optimizer_state_made_outside_jit_is_bit_for_bit_the_compiled_one(name, settings):
+    """The jax adapter calls optax's init eagerly, as optax's users do; nothing may differ from
+    a compiled init (the state the step is traced with), in values, dtypes or structure."""
+    jax = pytest.importorskip("jax")
+    from harness.adapters.jax_adapter import _import_jax, _optimizer
+
+    _import_jax()
+    spec = Spec(name, catalog.settings_with_defaults(settings, catalog.OPTIMIZERS[name]))
+    optimizer = _optimizer(spec)
+    for dtype in ("float32", "float64"):
+        params = {"layers.0.weight": jax.device_put(np.full((3, 2), 0.5, dtype=dtype)),
+                  "layers.0.bias": jax.device_put(np.full((3,), -0.5, dtype=dtype))}
+        eager, compiled = optimizer.init(params), jax.jit(optimizer.init)(params)
+        assert jax.tree_util.tree_structure(eager) == jax.tree_util.tree_structure(compiled)
+        for a, b in zip(jax.tree_util.tree_leaves(eager), jax.tree_util.tree_leaves(compiled)):
+            a, b = np.asarray(a), np.asarray(b)
+            assert a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
