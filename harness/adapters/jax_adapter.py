@@ -335,7 +335,8 @@ class _Program:
             return loss, out, grads, optax.apply_updates(params, updates), state
 
         # The optimizer's state is made as optax's users make it, outside jit: zeros and a
-        # step count, the values a compiled init would give, with no program compiled per case.
+        # step count, the values a compiled init would give; its small programs, one per new
+        # shape, serve every later case (a compiled init was a program per case).
         self.init = optimizer.init
         start = time.perf_counter()
         with jax_precision(effective(case)):  # the precision is fixed when the step is traced
