@@ -395,8 +395,8 @@ _PROGRAMS = _ProgramCache()
 
 class _JittedByStructure:
     """Jitted functions by the loss structure they close over, the most recent kept; each keeps
-    its compiled programs per input shapes and dtypes (jax.jit's own cache), so a case again in
-    another plan, or another case of the same structure, compiles nothing."""
+    its compiled programs per input shapes and dtypes (jax.jit's own cache), so a variant, or
+    another case of the same structure, shapes and dtype, compiles nothing."""
 
     def __init__(self, make, size: int = 64):
         self.make, self.size = make, size
