@@ -187,8 +187,8 @@ def _check_compiler_options() -> dict:
 
 def _forward_and_reverse_program(case: Case):
     """(params, tangents, x, y) -> (jax.grad, the jvp along each stacked tangent), jitted; the data
-    are arguments, not constants folded into the program, so it serves every case of the same
-    structure (and JAX's persistent cache can hold it)."""
+    are arguments, not constants folded into the program, so one compiled program serves every
+    case of the same structure, shapes and dtype (and JAX's persistent cache can hold it)."""
     jax = _import_jax()
     forward = _network(case)
 
