@@ -58,7 +58,10 @@ MISTAKES = {
 @pytest.mark.parametrize("mistake", sorted(MISTAKES))
 def test_every_classic_mistake_is_caught_and_named(tmp_path, mistake):
     quantity, where, hint = MISTAKES[mistake]
-    code, rows, report = run_impl(EXAMPLES / "mistakes" / f"{mistake}.py", tmp_path)
+    # the worked cases and the examples' own: a student's first run (the whole suite is the
+    # clean example's test above)
+    code, rows, report = run_impl(EXAMPLES / "mistakes" / f"{mistake}.py", tmp_path,
+                                  str(CASES / "golden"), str(EXAMPLES / "cases"))
     assert code == 1
     failing = [r for r in rows if r["framework"] == mistake and r["status"] == "fail"]
     first = [r for r in failing if r["step"] == "1"]
