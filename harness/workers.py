@@ -27,8 +27,8 @@ read the environment (thread counts, JAX's whole configuration, torch's and CUDA
 once, when it starts, so a pool whose environment differs there from the one it started under
 (a test, a pytest session that changes it) spawns instead, as GPU workers always do (JAX picks
 its platform at import), as every worker does where the platform has no fork server, and as
-HARNESS_WORKER_START=spawn asks. A worker
-takes the environment of the run that starts it, pins its thread counts (harness.threads), then
+HARNESS_WORKER_START=spawn asks. A worker takes the environment of the run that starts it, pins
+its thread counts (harness.threads), then
 rebuilds adapters by name (built-ins and installed plug-ins) and registers the run-time adapters
 it is sent (``--impl`` files, tests' fakes).
 """
@@ -97,14 +97,20 @@ START_METHOD = "HARNESS_WORKER_START"  # "spawn": never fork, even from the fork
 START_CHOICES = ("auto", "spawn")  # auto (or unset): the fork server where it can serve
 
 
+def _start_choice(environ=os.environ) -> str:
+    return environ.get(START_METHOD, "").strip().lower()
+
+
 def check_start_method(environ=os.environ) -> str | None:
     """Why HARNESS_WORKER_START is not a value it takes, or None (asked once, at a run's
     start, so a misspelt value is a usage error rather than silently the default)."""
-    value = environ.get(START_METHOD, "").strip().lower()
+    value = _start_choice(environ)
     if value and value not in START_CHOICES:
         return (f"{START_METHOD}: expected one of {', '.join(START_CHOICES)}, found "
                 f"{environ[START_METHOD]!r}")
     return None
+
+
 # what the fork server's imports may read from the environment, once (harness.preload): thread
 # counts, and every setting of JAX, XLA, torch and CUDA (JAX reads its whole configuration from
 # JAX_* variables at import)
@@ -136,7 +142,7 @@ def _start_method(key: str, parties: Sequence[str] | None = None) -> str:
     server imports; a party it did not import is imported by the worker, as a spawned one
     would."""
     global _server_environment
-    if key != "cpu" or os.environ.get(START_METHOD, "").strip().lower() == "spawn" or \
+    if key != "cpu" or _start_choice() == "spawn" or \
             "forkserver" not in multiprocessing.get_all_start_methods():
         return "spawn"
     now = _import_environment()

@@ -226,7 +226,7 @@ class JaxAdapter(OnDevice):
                     for k, t in tangents.items()}
         x = jax.device_put(x)
         y = None if y is None else jax.device_put(y)
-        both = _FORWARD_AND_REVERSE.get(case)
+        both = _forward_and_reverse(case)
         results = []
         for params in param_sets:
             reverse, directional = both({k: jax.device_put(v) for k, v in params.items()},
@@ -287,7 +287,7 @@ class JaxAdapter(OnDevice):
         params = {k: jax.device_put(v, device) for k, v in inputs.params.items()}
         x = jax.device_put(inputs.x, device)
         y = None if inputs.y is None else jax.device_put(inputs.y, device)
-        program, compiled_now = _PROGRAMS.get(case, params, x, y)
+        program, compiled_now = _program(case, params, x, y)
         state = program.init(params)
         steps = []
         for _ in range(case.steps):
@@ -365,52 +365,43 @@ class _Program:
         self.step_from_cache = hits() > loaded
 
 
-class _ProgramCache:
-    """Compiled programs by program_key, the most recent kept: a worker runs many cases, and an
-    identical program (a case again in another dtype's plan, variants that change values only,
-    cases that differ in data or initial parameters) is compiled once. The same program gives
-    the same bits, so reuse changes no result."""
+class _Recent:
+    """The most recently used values by key, up to ``size``: a worker runs many cases, and what
+    one compiled (a training step, the forward-mode check's jitted function) serves every later
+    case with the same key. The same program gives the same bits, so reuse changes no result."""
 
-    def __init__(self, size: int = 128):
+    def __init__(self, size: int):
         self.size = size
-        self.programs: OrderedDict = OrderedDict()
+        self.values: OrderedDict = OrderedDict()
 
-    def get(self, case: Case, params, x, y) -> tuple[_Program, bool]:
-        shapes = tuple((k, v.shape, str(v.dtype)) for k, v in sorted(params.items())) + \
-            tuple(None if a is None else (a.shape, str(a.dtype)) for a in (x, y)) + \
-            (str(next(iter(x.devices()))),)  # a program is compiled for one device
-        key = program_key(case, shapes)
-        if key in self.programs:
-            self.programs.move_to_end(key)
-            return self.programs[key], False
-        program = _Program(case, params, x, y)
-        self.programs[key] = program
-        if len(self.programs) > self.size:
-            self.programs.popitem(last=False)
-        return program, True
+    def get(self, key, make) -> tuple[object, bool]:
+        """(the value for key, whether it was made now by calling ``make()``)."""
+        if key in self.values:
+            self.values.move_to_end(key)
+            return self.values[key], False
+        value = self.values[key] = make()
+        if len(self.values) > self.size:
+            self.values.popitem(last=False)
+        return value, True
 
 
-_PROGRAMS = _ProgramCache()
+# training steps by program_key: a case again in another plan, variants that change values only,
+# cases that differ in data or initial parameters compile once
+_PROGRAMS = _Recent(128)
+# the forward-mode check's jitted function by loss structure; jax.jit keeps its programs per
+# input shapes and dtypes
+_FORWARD_AND_REVERSE = _Recent(64)
 
 
-class _JittedByStructure:
-    """Jitted functions by the loss structure they close over, the most recent kept; each keeps
-    its compiled programs per input shapes and dtypes (jax.jit's own cache), so a variant, or
-    another case of the same structure, shapes and dtype, compiles nothing."""
-
-    def __init__(self, make, size: int = 64):
-        self.make, self.size = make, size
-        self.functions: OrderedDict = OrderedDict()
-
-    def get(self, case: Case):
-        key = _loss_structure(case)
-        if key in self.functions:
-            self.functions.move_to_end(key)
-        else:
-            self.functions[key] = self.make(case)
-            if len(self.functions) > self.size:
-                self.functions.popitem(last=False)
-        return self.functions[key]
+def _program(case: Case, params, x, y) -> tuple[_Program, bool]:
+    """The case's compiled training step, and whether it was compiled (or loaded) just now."""
+    shapes = tuple((k, v.shape, str(v.dtype)) for k, v in sorted(params.items())) + \
+        tuple(None if a is None else (a.shape, str(a.dtype)) for a in (x, y)) + \
+        (str(next(iter(x.devices()))),)  # a program is compiled for one device
+    return _PROGRAMS.get(program_key(case, shapes), lambda: _Program(case, params, x, y))
 
 
-_FORWARD_AND_REVERSE = _JittedByStructure(_forward_and_reverse_program)
+def _forward_and_reverse(case: Case):
+    """The forward-mode check's jitted function for the case's network and loss."""
+    return _FORWARD_AND_REVERSE.get(_loss_structure(case),
+                                    lambda: _forward_and_reverse_program(case))[0]
