@@ -69,7 +69,7 @@ def _pss(pid: int) -> int:
     return 0
 
 
-def _tree_rss(root: int) -> int:
+def _tree_memory(root: int) -> int:
     """Memory of a process and all its descendants (Linux /proc): the sum of their proportional
     set sizes, so pages forked processes share are counted once, not once per process."""
     children: dict[int, list[int]] = {}
@@ -111,7 +111,7 @@ def timed_command(args: list[str], cwd: Path) -> tuple[float, int, int, str, flo
     def sample():
         nonlocal peak
         while not done.is_set():
-            peak = max(peak, _tree_rss(process.pid))
+            peak = max(peak, _tree_memory(process.pid))
             done.wait(0.1)
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -198,7 +198,8 @@ def end_to_end(root: Path, folder: Path, jobs: int | None, frameworks: str) -> d
         wall, peak, code, err, cores = timed_command(command, root)
         report = Path(out) / "report.csv"
         return {"wall s": f"{wall:.1f}", "cores busy": f"{cores:.2f}",
-                "peak memory": f"{peak / 2**30:.2f} GiB", "exit": code, "report.csv": digest(report) if report.exists() else err,
+                "peak memory": f"{peak / 2**30:.2f} GiB", "exit": code,
+                "report.csv": digest(report) if report.exists() else err,
                 "report.csv without micrograd": digest(report, "micrograd")
                 if report.exists() else ""}
 
