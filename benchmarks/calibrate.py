@@ -30,8 +30,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 import casegen  # noqa: E402
 from harness.adapters import adapter_names  # noqa: E402
-from harness.loader import load_cases  # noqa: E402
-from harness.runner import run_cases  # noqa: E402
+from harness.format.loader import load_cases  # noqa: E402
+from harness.running.runner import run_cases  # noqa: E402
 
 FRAMEWORKS = ["numpy", "torch", "jax", "micrograd"]
 UNIT = {"float32": 2.0 ** -24, "float64": 2.0 ** -53}

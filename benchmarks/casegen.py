@@ -6,7 +6,7 @@ Run by hand from the repository root:
     python -m harness validate DIR
     python -m harness run DIR --isolation none -q --out DIR_OUT
 
-Every name comes from harness.catalog, so a case can use any activation, loss, optimizer and
+Every name comes from harness.format.catalog, so a case can use any activation, loss, optimizer and
 init scheme the catalog lists; settings are drawn at random now and then, always valid. What
 would make a case ill-defined or put a point on a kink on purpose is avoided:
 
@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
-from harness import catalog  # noqa: E402
+from harness.format import catalog  # noqa: E402
 
 # the activations this generator was written with (a later one is drawn with its defaults)
 KNOWN_ACTIVATIONS = {"identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "gelu",

@@ -30,7 +30,7 @@ import os, pickle, sys, time
 sys.path.insert(0, {root!r})
 from harness.adapters import adapter_names
 from harness.adapters import jax_adapter
-from harness.loader import load_cases
+from harness.format.loader import load_cases
 jax = jax_adapter._import_jax()
 if {eager!r}:  # the step and init run op by op: jit becomes the identity
     class Eager:

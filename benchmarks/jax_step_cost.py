@@ -36,7 +36,7 @@ def main() -> None:
     from benchmarks import casegen
     from harness.adapters import adapter_names
     from harness.adapters import jax_adapter as adapter
-    from harness.loader import load_cases
+    from harness.format.loader import load_cases
 
     jax = adapter._import_jax()
     with tempfile.TemporaryDirectory() as folder:

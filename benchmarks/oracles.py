@@ -8,8 +8,8 @@ from __future__ import annotations
 import time
 
 from harness.adapters import adapter_names
-from harness.loader import load_cases
-from harness.runner import run_case
+from harness.format.loader import load_cases
+from harness.running.runner import run_case
 
 ORACLES = ["fd", "jax-fwd", "torch-fwd"]
 

@@ -9,7 +9,7 @@ Run by hand from the repository root (nothing here is part of the test suite):
                                                     # checkout (before/after a change)
     python benchmarks/speed.py --cache warm         # with JAX's programs kept by a first run
 
-Every timed run gets a compilation cache of its own (harness.compile_cache), never the user's:
+Every timed run gets a compilation cache of its own (harness.adapters.compile_cache), never the user's:
 `--cache cold` (the default) an empty one, so nothing compiled before is reused; `--cache warm`
 one filled by a run of the same cases first (timed and printed too: the cold figure), as a
 second run on a user's machine.
@@ -139,11 +139,11 @@ def import_seconds() -> float:
 def phases(folder: Path, jobs: int, frameworks: list[str]) -> dict[str, float]:
     """Seconds per phase for one run through the same functions the command line uses."""
     from harness.adapters import adapter_names
-    from harness.loader import load_cases
-    from harness.record import make_record, run_entry
-    from harness.report import write_reports
-    from harness.runner import run_cases
-    from harness.workers import WorkerPool
+    from harness.format.loader import load_cases
+    from harness.reports.record import make_record, run_entry
+    from harness.reports.files import write_reports
+    from harness.running.runner import run_cases
+    from harness.running.workers import WorkerPool
 
     cases = load_cases([str(folder)], adapter_names())
     pools = [WorkerPool() for _ in range(min(jobs, len(cases)))]

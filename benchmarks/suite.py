@@ -28,8 +28,8 @@ IMPORTS = {
 PER_FRAMEWORK = """
 import time
 from harness.adapters import adapter_names
-from harness.loader import load_cases
-from harness.runner import run_case
+from harness.format.loader import load_cases
+from harness.running.runner import run_case
 cases = load_cases(["cases"], adapter_names())
 totals = {}
 for name in adapter_names():

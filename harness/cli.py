@@ -13,34 +13,34 @@ import sys
 import time
 from typing import Sequence
 
-from . import compile_cache, interrupts
+from .adapters import compile_cache, interrupts
 from .adapters import REFERENCE, adapter_names, get_adapter, is_oracle
 from .adapters.user_impl import register_implementations
-from .case import Case
-from .compare import DECIDED, ERROR, FAIL, SKIP
-from .diff import DEFAULT_THRESHOLD as DIFF_THRESHOLD
-from .diff import DRIFT_FLOOR as DIFF_FLOOR
-from .errors import CaseError, UsageError
-from .precision import PRECISIONS, apply_option
-from .limits import ENVIRONMENT as LIMITS_ENVIRONMENT
-from .limits import NAMES as LIMIT_NAMES
-from .limits import configured as configured_limits
-from .loader import load_cases
-from .variants import DEFAULT_COUNT as DEFAULT_VARIANTS
-from .workers import DEFAULT_TIMEOUT
+from .format.case import Case
+from .verdicts.compare import DECIDED, ERROR, FAIL, SKIP
+from .reports.diff import DEFAULT_THRESHOLD as DIFF_THRESHOLD
+from .reports.diff import DRIFT_FLOOR as DIFF_FLOOR
+from .format.errors import CaseError, UsageError
+from .adapters.precision import PRECISIONS, apply_option
+from .format.limits import ENVIRONMENT as LIMITS_ENVIRONMENT
+from .format.limits import NAMES as LIMIT_NAMES
+from .format.limits import configured as configured_limits
+from .format.loader import load_cases
+from .running.variants import DEFAULT_COUNT as DEFAULT_VARIANTS
+from .running.workers import DEFAULT_TIMEOUT
 
 EXIT_OK, EXIT_DISCREPANCY, EXIT_BAD_INPUT, EXIT_NOTHING_COMPARED = 0, 1, 2, 5
 DEFAULT_CASES, DEFAULT_OUT = "cases", "results"
 VARIANTS_FOLDER = "variants"  # under --out: each variant as a case file
 SHRINK_OUT = os.path.join(DEFAULT_OUT, "shrink")
-SHRINK_ATTEMPTS, SHRINK_SECONDS = 300, 300.0  # harness.shrink's defaults, said in --help
+SHRINK_ATTEMPTS, SHRINK_SECONDS = 300, 300.0  # harness.tools.shrink's defaults, said in --help
 
 
 def _frameworks(text: str | None) -> list[str]:
     known = adapter_names()
     if not text:
         return known
-    from .devices import parse_parties
+    from .running.devices import parse_parties
 
     chosen, problems = parse_parties([n.strip() for n in text.split(",") if n.strip()], known)
     if problems:
@@ -208,7 +208,7 @@ class _Interrupts:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .outdir import RunLock, check_writable
+    from .reports.outdir import RunLock, check_writable
 
     frameworks = _frameworks(args.frameworks)
     impls = _add_implementations(args)
@@ -217,7 +217,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = check_writable(args.out)  # usage found at once, not after every case has run
     if args.jobs is None:
         default_jobs()  # a bad HARNESS_JOBS too (--jobs, given, wins)
-    from .workers import check_start_method
+    from .running.workers import check_start_method
 
     problem = check_start_method()
     if problem:
@@ -232,10 +232,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, cases: list[Case], bad_input: bool, frameworks: list[str],
          reference: str, self_check: list[str]) -> int:
-    from .record import make_record, run_entry
-    from .report import STATUSES, write_reports
-    from .runner import run_cases
-    from .workers import WorkerPool
+    from .reports.record import make_record, run_entry
+    from .reports.files import STATUSES, write_reports
+    from .running.runner import run_cases
+    from .running.workers import WorkerPool
 
     if args.frameworks is None:
         _warn_uninstalled(cases)
@@ -254,7 +254,7 @@ def _run(args: argparse.Namespace, cases: list[Case], bad_input: bool, framework
                "jobs": len(pools) or 1, "precision": args.precision or "per case (default)",
                "compile_cache": compile_cache.describe()}
 
-    repro: list[dict] = []  # the repro folders written (harness.repro), for report.md
+    repro: list[dict] = []  # the repro folders written (harness.reports.repro), for report.md
 
     def report(partial: bool = False):
         done = sorted(runs, key=lambda run: run.order)  # lanes finish in any order
@@ -282,7 +282,7 @@ def _run(args: argparse.Namespace, cases: list[Case], bad_input: bool, framework
                 pool.close()
     runs.sort(key=lambda run: run.order)  # lanes finish in any order; the report does not
     if not args.no_repro:
-        from .repro import write_all
+        from .reports.repro import write_all
 
         repro += write_all(runs, args.out, warn=lambda message: print(f"warning: {message}",
                                                                        file=sys.stderr))
@@ -322,17 +322,17 @@ def _run(args: argparse.Namespace, cases: list[Case], bad_input: bool, framework
 
 
 def cmd_shrink(args: argparse.Namespace) -> int:
-    """The smallest case that still fails the same way (harness.shrink)."""
-    from .loader import load_case
-    from .report import write_atomically
-    from .shrink import Shrinker, output_path, yaml_text
+    """The smallest case that still fails the same way (harness.tools.shrink)."""
+    from .format.loader import load_case
+    from .reports.files import write_atomically
+    from .tools.shrink import Shrinker, output_path, yaml_text
 
     frameworks = _frameworks(args.frameworks)
     frameworks += [n for n in _add_implementations(args) if n not in frameworks]
     case, problems = load_case(args.case, adapter_names(), configured_limits(args.limit or ()))
     if problems:
         raise CaseError(problems)
-    from .outdir import check_writable
+    from .reports.outdir import check_writable
 
     check_writable(args.out, "--out")  # found now, not after every attempt has run
     say = (lambda line: None) if args.quiet else \
@@ -358,7 +358,7 @@ def cmd_shrink(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Render report.md again from a report folder (report.csv and run.json)."""
-    from .report import rerender
+    from .reports.files import rerender
 
     folder = args.folder
     if not os.path.isfile(os.path.join(folder, "report.csv")):
@@ -369,8 +369,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    """What changed between two reports: verdicts, drift, versions (harness.diff)."""
-    from .diff import compare, output_path, read_side, summary_text, write_markdown
+    """What changed between two reports: verdicts, drift, versions (harness.reports.diff)."""
+    from .reports.diff import compare, output_path, read_side, summary_text, write_markdown
 
     old, new = read_side(args.old), read_side(args.new)
     path = output_path(args.out, args.old, args.new)
@@ -420,14 +420,14 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from .schema import schema_text
+    from .tools.schema import schema_text
 
     sys.stdout.write(schema_text())
     return EXIT_OK
 
 
 def cmd_vocabulary(args: argparse.Namespace) -> int:
-    from .vocabulary import markdown
+    from .tools.vocabulary import markdown
 
     sys.stdout.write(markdown())
     return EXIT_OK

@@ -5,7 +5,7 @@ Registered through the ``pytest11`` entry point. Only YAML files under the confi
 fixtures under tests/ never become cases.
 
 The first item of a (case, dtype) runs the whole plan (every party once, compared, blamed:
-harness.runner); the others take their rows from it. Each item's rows travel on its test report
+harness.running.runner); the others take their rows from it. Each item's rows travel on its test report
 (``user_properties``), so with pytest-xdist the workers' rows reach the controller, which writes
 the one report at session end when ``--harness-out`` is given: the same rows as a serial run.
 A session whose case items compared nothing exits 5, as pytest does when it collects nothing.
@@ -19,17 +19,17 @@ from pathlib import Path
 
 import pytest
 
-from . import compile_cache
+from .adapters import compile_cache
 from .adapters import REFERENCE, adapter_names
 from .adapters.user_impl import register_implementations
-from .compare import DECIDED, ERROR, FAIL, INCONCLUSIVE, SKIP, XFAIL, Row
-from .diagnose import SELF, hints
-from .devices import parse_parties
-from .errors import CaseError, Problem, UsageError
-from .precision import PRECISIONS, apply_option
-from .loader import CASE_SUFFIXES, load_case
-from .runner import CaseRun, frameworks_for, run_case
-from .workers import DEFAULT_TIMEOUT
+from .verdicts.compare import DECIDED, ERROR, FAIL, INCONCLUSIVE, SKIP, XFAIL, Row
+from .verdicts.diagnose import SELF, hints
+from .running.devices import parse_parties
+from .format.errors import CaseError, Problem, UsageError
+from .adapters.precision import PRECISIONS, apply_option
+from .format.loader import CASE_SUFFIXES, load_case
+from .running.runner import CaseRun, frameworks_for, run_case
+from .running.workers import DEFAULT_TIMEOUT
 
 _STATE = pytest.StashKey["_State"]()
 MAX_TABLE_ROWS = 8
@@ -77,13 +77,13 @@ class _State:
                                     "of seconds above 0")
         out = config.getoption("harness_out")
         if out and not hasattr(config, "workerinput"):  # found now, not after every item ran
-            from .outdir import check_writable
+            from .reports.outdir import check_writable
 
             try:
                 check_writable(out, "--harness-out")
             except UsageError as error:
                 raise pytest.UsageError(str(error)) from None
-        from .workers import check_start_method
+        from .running.workers import check_start_method
 
         problem = check_start_method()
         if problem:
@@ -100,7 +100,7 @@ class _State:
         if self.isolation != "process":
             return None
         if self._pool is None:
-            from .workers import WorkerPool
+            from .running.workers import WorkerPool
 
             self._pool = WorkerPool(self.timeout, parties=[self.reference] + self.frameworks)
         return self._pool
@@ -250,8 +250,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
     out = config.getoption("harness_out")
     if not out:
         return
-    from .record import make_record
-    from .report import write_reports
+    from .reports.record import make_record
+    from .reports.files import write_reports
 
     record = make_record(state.entries, reference=state.reference,
                          frameworks=[state.reference] + state.frameworks,
@@ -318,7 +318,7 @@ class CaseItem(pytest.Item):
         self.add_marker(pytest.mark.harness)
 
     def runtest(self) -> None:
-        from .record import run_entry
+        from .reports.record import run_entry
 
         state = self.config.stash[_STATE]
         run = state.plan(self.case, self.dtype)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.adapters import FRAMEWORKS, adapter_names, get_adapter
-from harness.loader import load_case
+from harness.format.loader import load_case
 
 pytest_plugins = ["pytester"]
 
@@ -17,7 +17,7 @@ _CACHE = "HARNESS_COMPILE_CACHE"
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """One JAX compilation cache for the session (harness.compile_cache), new and empty, shared
+    """One JAX compilation cache for the session (harness.adapters.compile_cache), new and empty, shared
     by every xdist worker and every run the tests start (they inherit the environment): the
     shipped cases are compiled once, not once per test that runs them, and nothing is read from
     or written to the user's own cache. And one lane per harness run (HARNESS_JOBS) unless a

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import pytest
 
-from harness import catalog
+from harness.format import catalog
 from harness.adapters import unregister
 from harness.adapters import adapter_names, get_adapter, register
 from harness.adapters.base import Adapter, Availability
 from harness.adapters.micrograd_adapter import MAX_NODES, MicrogradAdapter
-from harness.runner import run_case
+from harness.running.runner import run_case
 
 FRAMEWORKS = ["torch", "jax", "micrograd"]
 

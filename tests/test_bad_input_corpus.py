@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from harness.adapters import adapter_names
-from harness.loader import load_case
-from harness.yamlsafe import MAX_FILE_BYTES
+from harness.format.loader import load_case
+from harness.format.yamlsafe import MAX_FILE_BYTES
 
 from conftest import ROOT, sigmoid_neuron_text
 

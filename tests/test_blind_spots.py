@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from harness.adapters import adapter_names, numpy_ref
-from harness.loader import load_cases
-from harness.runner import run_case
+from harness.format.loader import load_cases
+from harness.running.runner import run_case
 
 from conftest import CASES
 

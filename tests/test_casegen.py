@@ -9,9 +9,9 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import casegen  # noqa: E402
 
-from harness import catalog  # noqa: E402
+from harness.format import catalog  # noqa: E402
 from harness.adapters import adapter_names  # noqa: E402
-from harness.loader import load_cases  # noqa: E402
+from harness.format.loader import load_cases  # noqa: E402
 
 COUNT, SEED = 200, 0
 

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from harness.cli import main
-from harness.compare import COLUMNS
+from harness.verdicts.compare import COLUMNS
 
 from conftest import CASES, ROOT, sigmoid_neuron_text
 

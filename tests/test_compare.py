@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.compare import Context, compare_tensor, ulp_distance
-from harness.tolerance import DEFAULTS, Tolerance
+from harness.verdicts.compare import Context, compare_tensor, ulp_distance
+from harness.verdicts.tolerance import DEFAULTS, Tolerance
 
 CTX64 = Context("c", "c.yaml", "float64", "fw", "numpy")
 CTX32 = Context("c", "c.yaml", "float32", "fw", "numpy")

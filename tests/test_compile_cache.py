@@ -1,4 +1,4 @@
-"""JAX's persistent compilation cache (harness.compile_cache): a second run loads what the first
+"""JAX's persistent compilation cache (harness.adapters.compile_cache): a second run loads what the first
 compiled, with the same bits, says so, and never trusts a damaged entry."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from conftest import CASES
 from harness.cli import main
-from harness.compile_cache import cache_root, describe, jax_cache_dir
+from harness.adapters.compile_cache import cache_root, describe, jax_cache_dir
 
 pytest.importorskip("jax")
 
@@ -76,7 +76,7 @@ def test_a_damaged_entry_is_compiled_again_never_run(tmp_path, monkeypatch):
 
 
 def test_a_cache_over_its_limit_loses_its_oldest_entries_first_and_nothing_else(tmp_path):
-    from harness.compile_cache import prune
+    from harness.adapters.compile_cache import prune
 
     for age in range(10):  # entry-0 is the newest, entry-9 the oldest
         entry = tmp_path / f"entry-{age}-cache"

@@ -11,7 +11,7 @@ PROBE = """
 import os
 from harness.adapters import get_adapter
 from harness.adapters.jax_adapter import _import_jax
-from harness.loader import load_cases
+from harness.format.loader import load_cases
 from harness.adapters import adapter_names
 case = load_cases(['cases/golden/sigmoid-neuron.yaml'], adapter_names())[0].for_dtype('float64')
 trace = get_adapter('jax').run(case, case.inputs('float64'))
@@ -54,9 +54,9 @@ import pytest  # noqa: E402
 
 from conftest import CASES, GOOD_CASE, sigmoid_neuron_text  # noqa: E402
 from harness.adapters import adapter_names, get_adapter  # noqa: E402
-from harness.case import KnownDiscrepancy  # noqa: E402
-from harness.devices import canonical, parse_parties, worker_environment, worker_key  # noqa: E402
-from harness.loader import load_case  # noqa: E402
+from harness.format.case import KnownDiscrepancy  # noqa: E402
+from harness.running.devices import canonical, parse_parties, worker_environment, worker_key  # noqa: E402
+from harness.format.loader import load_case  # noqa: E402
 
 NEURON = CASES / "golden" / "sigmoid-neuron.yaml"
 PARTIES = "numpy,torch@cuda,jax@gpu,jax@cpu,torch@cpu"
@@ -170,7 +170,7 @@ def test_precision_is_validated_like_any_field(load):
 
 
 def test_the_run_option_fills_in_only_cases_without_their_own_precision(load):
-    from harness.precision import apply_option
+    from harness.adapters.precision import apply_option
 
     own, _ = load(GOOD_CASE + "precision: default\n")
     unset, _ = load(GOOD_CASE, name="other.yaml")
@@ -244,7 +244,7 @@ def test_both_spellings_of_a_device_declaration_load(load):
 def test_flush_to_zero_is_excused_for_jax_on_the_cpu_but_not_for_jax_on_a_gpu():
     """cases/edge/near-smallest-normal.yaml declares it with device: cpu; moved to the GPU, the
     same declaration no longer turns the CPU's failure into xfail."""
-    from harness.runner import run_case
+    from harness.running.runner import run_case
 
     case, _ = load_case(CASES / "edge" / "near-smallest-normal.yaml", adapter_names())
     statuses = lambda c: {r.status for r in run_case(c, "float32", ["jax"]).rows}  # noqa: E731
@@ -267,7 +267,7 @@ def test_the_worker_is_chosen_from_the_party_and_its_environment_set_before_jax(
 
 
 def test_gpu_parties_get_a_worker_process_of_their_own(monkeypatch):
-    from harness.workers import WorkerPool
+    from harness.running.workers import WorkerPool
 
     monkeypatch.delenv("JAX_PLATFORMS", raising=False)
     monkeypatch.delenv("HARNESS_PINNED_JAX_PLATFORMS", raising=False)

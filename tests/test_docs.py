@@ -7,9 +7,9 @@ import unicodedata
 
 from harness import cli
 from harness.adapters import adapter_names
-from harness.compare import COLUMNS
-from harness.loader import load_case
-from harness.tolerance import DEFAULTS
+from harness.verdicts.compare import COLUMNS
+from harness.format.loader import load_case
+from harness.verdicts.tolerance import DEFAULTS
 
 from conftest import ROOT
 
@@ -191,8 +191,8 @@ def test_readme_case_example_is_a_valid_case(tmp_path):
 
 
 def test_the_vocabulary_page_holds_the_catalog_as_generated():
-    from harness import catalog
-    from harness.vocabulary import BEGIN, END, markdown
+    from harness.format import catalog
+    from harness.tools.vocabulary import BEGIN, END, markdown
 
     page = (ROOT / "docs" / "vocabulary.md").read_text(encoding="utf-8")
     generated = page[page.index(BEGIN):page.index(END) + len(END)] + "\n"

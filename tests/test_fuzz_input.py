@@ -31,8 +31,8 @@ import numpy.lib.format as npy_format
 import yaml
 
 from harness.adapters import adapter_names
-from harness.loader import INTERNAL_ERROR, load_case
-from harness.yamlsafe import load_yaml
+from harness.format.loader import INTERNAL_ERROR, load_case
+from harness.format.yamlsafe import load_yaml
 
 from conftest import CASES, ROOT
 

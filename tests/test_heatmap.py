@@ -5,9 +5,9 @@ from __future__ import annotations
 import xml.dom.minidom
 
 from harness.cli import main
-from harness.compare import Row
-from harness.heatmap import MAX_ROWS, heatmap_svg
-from harness.report import record_from_rows
+from harness.verdicts.compare import Row
+from harness.reports.heatmap import MAX_ROWS, heatmap_svg
+from harness.reports.files import record_from_rows
 
 from conftest import sigmoid_neuron_text
 

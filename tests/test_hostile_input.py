@@ -17,8 +17,8 @@ import numpy.lib.format as npy_format
 import pytest
 
 from harness.adapters import adapter_names
-from harness.limits import DEFAULTS, configured
-from harness.loader import load_case
+from harness.format.limits import DEFAULTS, configured
+from harness.format.loader import load_case
 
 from conftest import GOOD_CASE, ROOT
 

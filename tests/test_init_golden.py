@@ -18,16 +18,16 @@ import math
 import numpy as np
 import pytest
 
-import harness.loading.parameters
-import harness.seeded
-import harness.loader
+import harness.format.parameters
+import harness.format.seeded
+import harness.format.loader
 
 SEED = 7
 FEATURES = 3          # fan_in of layer 0
 UNITS = (7, 2)        # non-square everywhere: layer 0 is 7×3, layer 1 is 2×7
 
 
-# -- the recipe, written out independently of harness/seeded.py -----------------------------------
+# -- the recipe, written out independently of harness/format/seeded.py -----------------------------------
 def recipe_tensor(scheme: str, settings: dict, shape: tuple[int, ...], fan_in: int, fan_out: int,
                   rng: np.random.Generator) -> np.ndarray:
     if scheme == "zeros":
@@ -225,15 +225,15 @@ def test_weight_bias_and_layer_streams_differ(load):
 
 # -- planted bugs: each helper above must report them --------------------------------------------
 def plant(monkeypatch, name: str, replacement) -> None:
-    """Replace ``harness.seeded.<name>``. The loader's section parsers imported the function by
-    name (``from ..seeded import …``, in harness.loading.parameters), so that binding is replaced too, or the plant would never
+    """Replace ``harness.format.seeded.<name>``. The loader's section parsers imported the function by
+    name (``from ..seeded import …``, in harness.format.parameters), so that binding is replaced too, or the plant would never
     run."""
-    monkeypatch.setattr(harness.seeded, name, replacement)
-    monkeypatch.setattr(harness.loading.parameters, name, replacement)
+    monkeypatch.setattr(harness.format.seeded, name, replacement)
+    monkeypatch.setattr(harness.format.parameters, name, replacement)
 
 
 def plant_he_normal_fan_out(monkeypatch):
-    real = harness.seeded.init_tensor
+    real = harness.format.seeded.init_tensor
 
     def init_tensor(scheme, settings, shape, fan_in, fan_out, rng):
         if scheme == "he_normal":  # planted: √(2/fan_out)
@@ -243,12 +243,12 @@ def plant_he_normal_fan_out(monkeypatch):
 
 
 def plant_bias_uses_weight_stream(monkeypatch):
-    real = harness.seeded.tensor_rng
+    real = harness.format.seeded.tensor_rng
     plant(monkeypatch, "tensor_rng", lambda seed, layer, kind: real(seed, layer, "weight"))
 
 
 def plant_one_stream_per_layer_kind(monkeypatch):
-    real = harness.seeded.tensor_rng
+    real = harness.format.seeded.tensor_rng
     plant(monkeypatch, "tensor_rng", lambda seed, layer, kind: real(seed, 0, kind))
 
 

@@ -9,8 +9,8 @@ from harness.adapters import unregister
 from harness.adapters import numpy_ref, register
 from harness.adapters.base import Availability
 from harness.cli import main
-from harness.runner import run_case
-from harness.trace import Trace
+from harness.running.runner import run_case
+from harness.format.trace import Trace
 
 from conftest import CASES
 

@@ -14,8 +14,8 @@ import pytest
 
 from conftest import CASES, ROOT, sigmoid_neuron_text
 from harness.cli import lane_count, main
-from harness.lanes import in_lanes
-from harness.workers import WorkerPool
+from harness.running.lanes import in_lanes
+from harness.running.workers import WorkerPool
 
 
 # -- lanes ----------------------------------------------------------------------------------------
@@ -168,7 +168,7 @@ def test_jax_reuses_a_compiled_program_and_gets_the_same_bits():
 
     from harness.adapters import adapter_names
     from harness.adapters.jax_adapter import JaxAdapter
-    from harness.loader import load_case
+    from harness.format.loader import load_case
 
     case, problems = load_case(CASES / "optimizers" / "adam.yaml", adapter_names())
     assert not problems
@@ -195,7 +195,7 @@ def test_jax_forward_mode_check_reuses_its_program_for_other_data():
 
     from harness.adapters import adapter_names
     from harness.adapters import jax_adapter
-    from harness.loader import load_case
+    from harness.format.loader import load_case
 
     case, problems = load_case(CASES / "optimizers" / "adam.yaml", adapter_names())
     assert not problems
@@ -353,20 +353,20 @@ def _fresh_python(code: str) -> str:
 
 def _forked_from_the_server() -> bool:
     """Whether this worker holds the fork server's imports (the first pool to start a worker
-    chose which frameworks; harness.preload is always among them)."""
-    return "harness.preload" in sys.modules
+    chose which frameworks; harness.running.preload is always among them)."""
+    return "harness.running.preload" in sys.modules
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts threads in /proc")
 def test_the_fork_servers_imports_start_no_thread():
-    """Forking is safe only from a process with one thread: harness.preload must start none,
+    """Forking is safe only from a process with one thread: harness.running.preload must start none,
     whatever torch and JAX versions are installed."""
-    assert _fresh_python("import os, harness.preload, harness.preload_torch, "
-                         "harness.preload_jax; print(len(os.listdir('/proc/self/task')))") == "1"
+    assert _fresh_python("import os, harness.running.preload, harness.running.preload_torch, "
+                         "harness.running.preload_jax; print(len(os.listdir('/proc/self/task')))") == "1"
 
 
 def test_cpu_workers_start_with_the_frameworks_imported_and_the_runs_environment(monkeypatch):
-    from harness.workers import _start_method
+    from harness.running.workers import _start_method
 
     if _start_method("cpu") != "forkserver":
         pytest.skip("no fork server here (platform, or an environment changed by another test)")
@@ -381,13 +381,13 @@ def test_cpu_workers_start_with_the_frameworks_imported_and_the_runs_environment
 
 
 def test_the_fork_server_imports_only_the_frameworks_of_the_runs_parties():
-    from harness.workers import preload_modules
+    from harness.running.workers import preload_modules
 
-    assert preload_modules(["numpy", "mine"]) == ["harness.preload"]
-    assert preload_modules(["numpy", "torch-fwd"]) == ["harness.preload", "harness.preload_torch"]
-    assert preload_modules(["numpy", "jax@cpu"]) == ["harness.preload", "harness.preload_jax"]
-    assert preload_modules(None) == ["harness.preload", "harness.preload_torch",
-                                     "harness.preload_jax"]
+    assert preload_modules(["numpy", "mine"]) == ["harness.running.preload"]
+    assert preload_modules(["numpy", "torch-fwd"]) == ["harness.running.preload", "harness.running.preload_torch"]
+    assert preload_modules(["numpy", "jax@cpu"]) == ["harness.running.preload", "harness.running.preload_jax"]
+    assert preload_modules(None) == ["harness.running.preload", "harness.running.preload_torch",
+                                     "harness.running.preload_jax"]
 
 
 def test_a_torch_partys_preparation_imports_what_its_first_job_would():
@@ -401,7 +401,7 @@ def test_a_torch_partys_preparation_imports_what_its_first_job_would():
 def test_running_torch_and_jax_in_this_process_keeps_the_fork_server_usable():
     """torch and JAX set variables of their own when used; were they compared, every pool after
     an in-process run would spawn its workers (slower, silently)."""
-    code = ("from harness.workers import _import_environment as env; before = env(); "
+    code = ("from harness.running.workers import _import_environment as env; before = env(); "
             "import torch; p = torch.zeros(2, requires_grad=True); "
             "o = torch.optim.SGD([p], lr=0.1); (p * p).sum().backward(); o.step(); "
             "from harness.adapters.jax_adapter import _import_jax; jax = _import_jax(); "

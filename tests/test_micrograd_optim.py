@@ -1,7 +1,7 @@
 """micrograd's own optimizers (harness/adapters/micrograd_optim.py), checked without the reference.
 
 Each runs three steps on a few micrograd Values with fixed gradients; the expected numbers are
-worked by hand or by a direct formula written out here, never by harness/optimizers.py. Last, a
+worked by hand or by a direct formula written out here, never by harness/adapters/numpy_optim.py. Last, a
 bug planted in the reference's optimizer must move the reference's parameters and not micrograd's.
 """
 from __future__ import annotations
@@ -14,9 +14,9 @@ import pytest
 pytest.importorskip("micrograd")
 from micrograd.engine import Value  # noqa: E402
 
-from harness import catalog  # noqa: E402
+from harness.format import catalog  # noqa: E402
 from harness.adapters.micrograd_optim import make  # noqa: E402
-from harness.case import OptimizerSpec as Spec  # noqa: E402
+from harness.format.case import OptimizerSpec as Spec  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 START = [1.0, -2.0, 0.5]
@@ -243,8 +243,8 @@ def test_planted_reference_bug_does_not_pass_micrograd(monkeypatch):
     import harness.adapters
     from harness.adapters.micrograd_adapter import MicrogradAdapter
     from harness.adapters.numpy_ref import NumpyAdapter
-    from harness.loader import load_cases
-    from harness.optimizers import NumpyOptimizer as Optimizer
+    from harness.format.loader import load_cases
+    from harness.adapters.numpy_optim import NumpyOptimizer as Optimizer
 
     [case] = load_cases([ROOT / "cases" / "golden" / "sigmoid-neuron.yaml"],
                         harness.adapters.adapter_names())

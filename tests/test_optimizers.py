@@ -9,9 +9,9 @@ import math
 import numpy as np
 import pytest
 
-from harness import catalog
-from harness.case import OptimizerSpec as Spec
-from harness.optimizers import NumpyOptimizer as Optimizer
+from harness.format import catalog
+from harness.format.case import OptimizerSpec as Spec
+from harness.adapters.numpy_optim import NumpyOptimizer as Optimizer
 
 GRADS = [0.5, -0.25]
 

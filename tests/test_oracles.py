@@ -7,9 +7,9 @@ import pytest
 
 from harness.adapters import adapter_names, numpy_ref
 from harness.adapters.jax_adapter import JaxAdapter
-from harness.loader import load_cases
+from harness.format.loader import load_cases
 from harness.oracles import fd
-from harness.runner import run_case
+from harness.running.runner import run_case
 
 from conftest import CASES
 

@@ -8,10 +8,10 @@ from harness.adapters import adapter_names, numpy_ref, register
 from harness.adapters import unregister
 from harness.adapters.base import Availability
 from harness.cli import main
-from harness.loader import load_cases
-from harness.optimizers import NumpyOptimizer as Optimizer
-from harness.runner import run_case
-from harness.trace import Trace
+from harness.format.loader import load_cases
+from harness.adapters.numpy_optim import NumpyOptimizer as Optimizer
+from harness.running.runner import run_case
+from harness.format.trace import Trace
 
 from conftest import CASES, sigmoid_neuron_text
 

@@ -26,7 +26,7 @@ def test_any_installed_distribution_can_register_a_framework(tmp_path, monkeypat
     """A distribution on sys.path with a `harness.adapters` entry point, no pip involved."""
     (tmp_path / "fakegrad_plugin.py").write_text(textwrap.dedent('''
         from harness.adapters.numpy_ref import NumpyAdapter
-        from harness.trace import Trace
+        from harness.format.trace import Trace
 
         class FakeGrad:
             name = "fakegrad"

@@ -22,7 +22,7 @@ SUITE = [str(CASES / "golden" / name) for name in
          ("sigmoid-neuron.yaml", "linear-sum-batch.yaml", "mse-neuron.yaml")]
 
 # A hang needs a time limit to end. Every party (the reference too) runs under it, but a worker's
-# start and torch's import do not (harness.workers: they have the start-up limit), so it covers
+# start and torch's import do not (harness.running.workers: they have the start-up limit), so it covers
 # only these cases' computing, milliseconds, with a margin of hundreds even on a busy machine.
 # Other faults get the default.
 HANG_LIMIT = 5
@@ -175,7 +175,7 @@ def test_micrograd_differs_in_last_bits_at_most_and_verdicts_never_flip(tmp_path
 
 
 def test_a_very_deep_network_does_not_hit_the_recursion_limit_in_micrograd(load):
-    from harness.runner import run_case
+    from harness.running.runner import run_case
 
     layers = "".join("  - {units: 2, activation: tanh}\n" for _ in range(150))
     case, problems = load("name: very-deep\nnetwork:\n" + layers +

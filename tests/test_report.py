@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 
 from harness.cli import main
-from harness.report import _cell_text
-from harness.report_md import _merge_notes
+from harness.reports.files import _cell_text
+from harness.reports.markdown import _merge_notes
 
 from conftest import sigmoid_neuron_text
 

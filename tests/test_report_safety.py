@@ -10,8 +10,8 @@ import sys
 import pytest
 
 from harness.cli import _Interrupts, main
-from harness.outdir import LOCK_NAME
-from harness.report import formula_safe, rows_from_csv
+from harness.reports.outdir import LOCK_NAME
+from harness.reports.files import formula_safe, rows_from_csv
 
 from conftest import EXAMPLES_DIR, ROOT, sigmoid_neuron_text
 

@@ -8,10 +8,10 @@ import sys
 
 import pytest
 
-from harness import repro
+from harness.reports import repro
 from harness.adapters import adapter_names
 from harness.cli import main
-from harness.loader import load_case
+from harness.format.loader import load_case
 
 from conftest import TANH_MLP_16, WRONG_TANH_MLP
 
@@ -96,7 +96,7 @@ def test_a_run_keeps_the_reference_trajectory_for_its_repro_folders_only_when_it
     """The folder is made from the run's own reference values: the reference is not run again
     in the main process, outside its worker's time limit (a planted rerun would raise here)."""
     from harness.adapters.user_impl import register_implementations
-    from harness.runner import run_case
+    from harness.running.runner import run_case
 
     case, problems = load_case(write_case(TANH_MLP_16), adapter_names())
     assert not problems

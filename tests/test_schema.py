@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from harness.loader import find_case_files
-from harness.schema import schema_text
-from harness.yamlsafe import load_yaml
+from harness.format.loader import find_case_files
+from harness.tools.schema import schema_text
+from harness.format.yamlsafe import load_yaml
 
 from conftest import CASES, ROOT, sigmoid_neuron_text
 

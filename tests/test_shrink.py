@@ -5,9 +5,9 @@ import pytest
 
 from harness.adapters import adapter_names
 from harness.cli import main
-from harness.loader import load_case
-from harness.runner import run_case
-from harness.shrink import Signature, signature
+from harness.format.loader import load_case
+from harness.running.runner import run_case
+from harness.tools.shrink import Signature, signature
 
 from conftest import TANH_MLP_16, WRONG_TANH_MLP
 

@@ -17,9 +17,9 @@ import pytest
 
 from harness.adapters import adapter_names
 from harness.cli import main
-from harness.compare import Context, compare_tensor
-from harness.loader import load_case
-from harness.tolerance import DEFAULTS
+from harness.verdicts.compare import Context, compare_tensor
+from harness.format.loader import load_case
+from harness.verdicts.tolerance import DEFAULTS
 
 from conftest import CASES, ROOT
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from harness.adapters import adapter_names
-from harness.errors import CaseError
-from harness.loader import load_cases
+from harness.format.errors import CaseError
+from harness.format.loader import load_cases
 
 from conftest import GOOD_CASE
 
@@ -131,7 +131,7 @@ def test_alias_bomb_is_bounded(load):
 
 
 def test_not_utf8_and_empty(write_case, tmp_path):
-    from harness.loader import load_case
+    from harness.format.loader import load_case
 
     bad = tmp_path / "latin1.yaml"
     bad.write_bytes("name: caf\xe9\n".encode("latin-1"))
@@ -200,7 +200,7 @@ def test_shipped_cases_are_valid():
 
 def test_a_framework_that_is_not_installed_is_a_warning_a_typo_an_error(write_case):
     """A shared case may name a plug-in this machine lacks; it must still load."""
-    from harness.loader import load_case
+    from harness.format.loader import load_case
 
     text = GOOD + ("known_discrepancies:\n  - {framework: autograd, quantity: grad, reason: r}\n"
                    "tolerance: {frameworks: {autograd: {rtol: 1.0e-6}}}\n")

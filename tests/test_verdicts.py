@@ -11,8 +11,8 @@ import pytest
 
 from harness.adapters import adapter_names, numpy_ref
 from harness.cli import main
-from harness.loader import load_cases
-from harness.runner import run_case
+from harness.format.loader import load_cases
+from harness.running.runner import run_case
 
 from conftest import CASES, EXAMPLES_DIR, ROOT, sigmoid_neuron_text
 
@@ -99,7 +99,7 @@ def test_planted_reduction_bug_in_the_reference_is_blamed_on_it(monkeypatch):
 
 
 def test_planted_optimizer_bug_in_the_reference_is_blamed_on_it(monkeypatch):
-    from harness import optimizers
+    from harness.adapters import numpy_optim
 
     def no_bias_correction(self, name, p, g, decoupled=False):
         s = self.s
@@ -188,9 +188,9 @@ def test_report_rerenders_from_a_folder_without_the_frameworks(write_case, tmp_p
           "-f", "numpy,torch"])
     original = (out / "report.md").read_text()
     (out / "report.md").unlink()
-    probe = ("import sys, harness.report as r; r.rerender(sys.argv[1]); "
+    probe = ("import sys, harness.reports.files as r; r.rerender(sys.argv[1]); "
              "bad = [m for m in sys.modules if m.split('.')[0] in ('torch', 'jax', 'micrograd') "
-             "or m in ('harness.runner', 'harness.adapters')]; print(bad)")
+             "or m in ('harness.running.runner', 'harness.adapters')]; print(bad)")
     result = subprocess.run([sys.executable, "-c", probe, str(out)], cwd=ROOT,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr

@@ -1,7 +1,7 @@
 """HIPS autograd (reverse mode over NumPy) as a plug-in framework of the conformance harness.
 
 A plug-in needs nothing from the harness but its public adapter interface
-(harness.adapters.base) and the Trace it returns (harness.trace). tinygrad was the first choice;
+(harness.adapters.base) and the Trace it returns (harness.format.trace). tinygrad was the first choice;
 its CPU device needs clang or LLVM, which the development and CI machines lack ("no usable
 devices"), so this example uses autograd, which runs wherever NumPy does.
 
@@ -13,10 +13,10 @@ from __future__ import annotations
 import numpy as np
 
 from harness.adapters.base import Availability, package_availability
-from harness.case import Case, Inputs
-from harness.catalog import SELU_ALPHA, SELU_SCALE
-from harness.optimizers import NumpyOptimizer
-from harness.trace import Step, Trace, as_float64
+from harness.format.case import Case, Inputs
+from harness.format.catalog import SELU_ALPHA, SELU_SCALE
+from harness.adapters.numpy_optim import NumpyOptimizer
+from harness.format.trace import Step, Trace, as_float64
 
 
 ACTIVATIONS = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "gelu",

@@ -125,9 +125,9 @@ def get_adapter(name: str):
     """The framework or oracle of that name; a stand-in that says why for one not installed.
 
     ``base@device`` (torch@cuda, jax@gpu) is the framework's adapter bound to that device, its
-    ``name`` the full party name (harness.devices)."""
+    ``name`` the full party name (harness.running.devices)."""
     if "@" in name:
-        from ..devices import canonical, problem, split
+        from ..running.devices import canonical, problem, split
 
         trouble = problem(name)
         if trouble:

@@ -15,7 +15,7 @@ Rules every adapter follows:
 - ``supports`` says up front why a case is beyond it; the runner reports that as a skip.
 
 Optionally, ``prepare()`` imports the framework (and starts its device): a worker calls it once,
-before the party's first job, outside the per-comparison time limit (harness.jobs.Prepare).
+before the party's first job, outside the per-comparison time limit (harness.running.jobs.Prepare).
 """
 from __future__ import annotations
 
@@ -24,13 +24,13 @@ import importlib.util
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from ..case import Case, Inputs
-from ..trace import Trace
+from ..format.case import Case, Inputs
+from ..format.trace import Trace
 
 
 class OnDevice:
     """For an adapter that can be bound to a device: ``devices`` lists them, and the bound
-    adapter is named ``<name>@<device>`` (harness.devices). Unbound (``device`` None), it is the
+    adapter is named ``<name>@<device>`` (harness.running.devices). Unbound (``device`` None), it is the
     bare name, on the CPU wherever the run is."""
 
     name: str

@@ -7,11 +7,11 @@ from collections import OrderedDict
 
 import numpy as np
 
-from ..case import Case, Inputs, bias_name, weight_name
-from ..compile_cache import configure_jax, describe, hits
-from ..devices import PINNED_MARK
-from ..precision import effective, jax_notes, jax_precision
-from ..trace import Step, Trace, as_float64
+from ..format.case import Case, Inputs, bias_name, weight_name
+from .compile_cache import configure_jax, describe, hits
+from ..running.devices import PINNED_MARK
+from .precision import effective, jax_notes, jax_precision
+from ..format.trace import Step, Trace, as_float64
 from .base import Availability, OnDevice, package_availability
 
 
@@ -20,14 +20,14 @@ def _import_jax(configure_cache: bool = True):
     # takes a GPU, whose default float32 matrix products are reduced-precision (about 1e-3
     # relative: a false alarm on every float32 case), and each worker would preallocate most of
     # its memory. A user who sets JAX_PLATFORMS chooses for themselves.
-    if "JAX_PLATFORMS" not in os.environ:  # marked as the harness's choice (harness.devices)
+    if "JAX_PLATFORMS" not in os.environ:  # marked as the harness's choice (harness.running.devices)
         os.environ["JAX_PLATFORMS"] = os.environ[PINNED_MARK] = "cpu"
     os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     import jax
 
     # Without x64, float64 input silently becomes float32. float32 inputs stay float32 with it on.
     jax.config.update("jax_enable_x64", True)
-    if configure_cache:  # compiled programs kept between runs (harness.compile_cache)
+    if configure_cache:  # compiled programs kept between runs (harness.adapters.compile_cache)
         configure_jax(jax)
     return jax
 
@@ -203,7 +203,7 @@ def _forward_and_reverse_program(case: Case):
 
 class JaxAdapter(OnDevice):
     name = "jax"
-    devices = ("cpu", "gpu")  # jax@cpu, jax@gpu (harness.devices; jax@cuda is jax@gpu)
+    devices = ("cpu", "gpu")  # jax@cpu, jax@gpu (harness.running.devices; jax@cuda is jax@gpu)
 
     def _device(self):
         """The device the party computes on, asked of JAX in this (worker) process."""
@@ -250,7 +250,7 @@ class JaxAdapter(OnDevice):
 
     def prepare(self) -> None:
         """JAX's and optax's imports and the start of its backend: outside the time limit
-        (harness.jobs). A device JAX lacks is left for supports() to explain."""
+        (harness.running.jobs). A device JAX lacks is left for supports() to explain."""
         import optax  # noqa: F401
 
         jax = _import_jax()
@@ -360,7 +360,7 @@ class _Program:
             loaded = hits()
             self.step = jax.jit(train_step).lower(params, state, x, y).compile()
         self.compile_seconds = time.perf_counter() - start
-        # loaded from the persistent cache (harness.compile_cache): the executable a compile
+        # loaded from the persistent cache (harness.adapters.compile_cache): the executable a compile
         # gives, and said in the trace's notes for whoever suspects otherwise
         self.step_from_cache = hits() > loaded
 

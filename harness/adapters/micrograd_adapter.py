@@ -16,10 +16,10 @@ import math
 import sys
 from typing import Callable, Sequence
 
-from .. import catalog
-from ..case import Case, Inputs, bias_name, weight_name
-from ..catalog import SELU_ALPHA, SELU_SCALE
-from ..trace import Step, Trace, as_float64
+from ..format import catalog
+from ..format.case import Case, Inputs, bias_name, weight_name
+from ..format.catalog import SELU_ALPHA, SELU_SCALE
+from ..format.trace import Step, Trace, as_float64
 from . import micrograd_optim
 from .base import Availability, package_availability
 
@@ -288,7 +288,7 @@ class MicrogradAdapter:
         return package_availability("micrograd")
 
     def prepare(self) -> None:
-        """micrograd's import: outside the time limit (harness.jobs)."""
+        """micrograd's import: outside the time limit (harness.running.jobs)."""
         import micrograd.engine  # noqa: F401
 
     def supports(self, case: Case) -> str | None:

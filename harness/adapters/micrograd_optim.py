@@ -1,9 +1,9 @@
-"""The optimizers of harness.catalog written for micrograd, which has none of its own.
+"""The optimizers of harness.format.catalog written for micrograd, which has none of its own.
 
 Written the way a micrograd user writes them: a loop over the parameter Values that updates each
 ``p.data`` in place from ``p.grad``, in plain Python floats, with the state (moments, momentum
 buffers) kept in lists parallel to the parameters. Nothing here shares code with the reference's
-NumPy optimizers (harness/optimizers.py), so a bug there cannot pass micrograd unnoticed.
+NumPy optimizers (harness/adapters/numpy_optim.py), so a bug there cannot pass micrograd unnoticed.
 
 ``make(spec, params)`` builds the optimizer of a case for a list of Values; call ``step()`` after
 each ``backward()``, one optimizer object per run.
@@ -136,7 +136,7 @@ OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop}
 
 
 def make(spec, params: Sequence) -> _Optimizer:
-    """The optimizer a case names (``spec``: harness.case.OptimizerSpec, settings with defaults
+    """The optimizer a case names (``spec``: harness.format.case.OptimizerSpec, settings with defaults
     filled in) for the parameter Values ``params``."""
     try:
         cls = OPTIMIZERS[spec.name]

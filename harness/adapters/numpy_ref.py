@@ -11,11 +11,11 @@ from typing import Callable
 
 import numpy as np
 
-from .. import catalog
-from ..case import Case, Inputs, bias_name, weight_name
-from ..catalog import SELU_ALPHA, SELU_SCALE
-from ..optimizers import NumpyOptimizer
-from ..trace import Step, Trace, as_float64
+from ..format import catalog
+from ..format.case import Case, Inputs, bias_name, weight_name
+from ..format.catalog import SELU_ALPHA, SELU_SCALE
+from .numpy_optim import NumpyOptimizer
+from ..format.trace import Step, Trace, as_float64
 from .base import Availability
 
 
@@ -186,7 +186,7 @@ def _per_sample(name: str, out: np.ndarray, y: np.ndarray):
 
 def loss_and_grad(name: str, out: np.ndarray, y: np.ndarray | None,
                   settings: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(loss, dloss/dout) as defined in harness.catalog, with its reduction."""
+    """(loss, dloss/dout) as defined in harness.format.catalog, with its reduction."""
     settings = settings or {}
     if catalog.LOSSES[name].reduced_over == catalog.ELEMENTS:
         terms, grad = _elementwise(name, settings, out, y)

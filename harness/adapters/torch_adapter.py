@@ -5,8 +5,8 @@ import math
 
 import numpy as np
 
-from ..case import Case, Inputs, bias_name, weight_name
-from ..trace import Step, Trace, as_float64
+from ..format.case import Case, Inputs, bias_name, weight_name
+from ..format.trace import Step, Trace, as_float64
 from .base import Availability, OnDevice, package_availability
 
 
@@ -130,7 +130,7 @@ def import_torch() -> None:
 
 class TorchAdapter(OnDevice):
     name = "torch"
-    devices = ("cpu", "cuda")  # torch@cpu, torch@cuda (harness.devices)
+    devices = ("cpu", "cuda")  # torch@cpu, torch@cuda (harness.running.devices)
 
     def _device(self):
         import torch
@@ -193,7 +193,7 @@ class TorchAdapter(OnDevice):
         return package_availability("torch")
 
     def prepare(self) -> None:
-        """torch's imports, and on a GPU its CUDA context: outside the time limit (harness.jobs)."""
+        """torch's imports, and on a GPU its CUDA context: outside the time limit (harness.running.jobs)."""
         import_torch()
         import torch
 
@@ -212,7 +212,7 @@ class TorchAdapter(OnDevice):
         return None
 
     def run(self, case: Case, inputs: Inputs) -> Trace:
-        from ..precision import effective, torch_notes, torch_precision
+        from .precision import effective, torch_notes, torch_precision
 
         with torch_precision(effective(case)):
             return self._run(case, inputs, torch_notes(self._device()))
@@ -220,7 +220,7 @@ class TorchAdapter(OnDevice):
     def _run(self, case: Case, inputs: Inputs, settings: str) -> Trace:
         import torch
 
-        from ..precision import effective
+        from .precision import effective
 
         device = self._device()  # set on every tensor, so nothing lands on another device
         params = {k: torch.tensor(v, requires_grad=True, device=device)

@@ -16,7 +16,7 @@ params maps canonical names (layers.0.weight of shape (units, fan_in), layers.0.
 gives them (class indices as int64). The loss is a scalar (a 0-d array or a Python number); shape
 (1,) is taken with a note in the report, any other shape is an error. Without ``update`` the
 harness applies the case's optimizer. ``forward_backward`` is also exposed on the adapter, so the
-self-check (harness.selfcheck) can call the file at perturbed parameters.
+self-check (harness.oracles.selfcheck) can call the file at perturbed parameters.
 Every mistake in the file (missing, not importable, lacking the function, wrong names or shapes,
 raising) becomes a message naming the file; the other frameworks still run.
 """
@@ -31,11 +31,11 @@ from typing import Any
 
 import numpy as np
 
-from ..case import Case, Inputs
-from ..interrupts import signalled
-from ..trace import Step, Trace, as_float64
+from ..format.case import Case, Inputs
+from .interrupts import signalled
+from ..format.trace import Step, Trace, as_float64
 from .base import AdapterError, Availability
-from ..optimizers import NumpyOptimizer
+from .numpy_optim import NumpyOptimizer
 
 
 class ImplementationError(AdapterError):
@@ -121,7 +121,7 @@ class UserImplementation:
     def forward_backward(self, case: Case, params: dict[str, np.ndarray], x: np.ndarray,
                          y: np.ndarray | None):
         """One checked call of the file's forward_backward: (output, loss, grads), float64
-        output and loss, gradients in the params' dtype. The self-check (harness.selfcheck)
+        output and loss, gradients in the params' dtype. The self-check (harness.oracles.selfcheck)
         calls this at perturbed parameters."""
         fn = self.module().forward_backward
         args = (self._copy(params), x.copy(), None if y is None else y.copy())
@@ -237,7 +237,7 @@ def _same_file(registered, impl: UserImplementation) -> bool:
 def register_implementations(paths: list[str]) -> list[str]:
     """Register every ``--impl`` file as a framework; returns their names. A name that clashes
     with a framework is a usage mistake."""
-    from ..errors import UsageError
+    from ..format.errors import UsageError
     from . import adapter_names, get_adapter, register
 
     names = []

@@ -20,10 +20,10 @@ import numpy as np
 
 from ..adapters.base import (AdapterError, Availability, ForwardAndReverse, HessianVectorProduct,
                              package_availability)
-from ..case import Case, Inputs
-from ..compare import INCONCLUSIVE, Context, Row, compare_tensor
-from ..tolerance import largest
-from ..trace import Trace
+from ..format.case import Case, Inputs
+from ..verdicts.compare import INCONCLUSIVE, Context, Row, compare_tensor
+from ..verdicts.tolerance import largest
+from ..format.trace import Trace
 from . import fd
 
 
@@ -112,7 +112,7 @@ class ForwardMode:
         return None
 
     def prepare(self) -> None:
-        """The framework's imports, as its own adapter prepares them (harness.jobs)."""
+        """The framework's imports, as its own adapter prepares them (harness.running.jobs)."""
         from ..adapters import get_adapter
 
         prepare = getattr(get_adapter(self.framework), "prepare", None)

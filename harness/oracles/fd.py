@@ -15,9 +15,9 @@ import zlib
 
 import numpy as np
 
-from .. import catalog
+from ..format import catalog
 from ..adapters import numpy_ref
-from ..case import Case
+from ..format.case import Case
 
 EPS = float(np.finfo(np.float64).eps)
 H0 = EPS ** (1 / 3)  # the step that balances truncation and rounding for central differences

@@ -1,1 +1,0 @@
-"""The parts of reading a case file; harness.loader puts them together."""

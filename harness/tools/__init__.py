@@ -1,0 +1,1 @@
+"""Tools around the case format: shrinking a failing case, its JSON Schema, its vocabulary."""

@@ -1,0 +1,350 @@
+"""The comparator: pure functions from (reference, other, tolerance) to tidy rows.
+
+Reports and pytest both consume these rows; nothing here knows about frameworks or files.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+
+import numpy as np
+
+from .tolerance import Tolerance, largest
+from ..format.trace import Trace
+
+PASS, FAIL, SKIP, ERROR = "pass", "fail", "skip", "error"
+XFAIL, XPASS = "xfail", "xpass"  # a declared known discrepancy that occurred / did not
+INCONCLUSIVE = "inconclusive"  # cannot decide: a non-finite reference, a kink within an fd step
+DECIDED = (PASS, FAIL, ERROR, XFAIL, XPASS)  # statuses that compared something
+NON_FINITE_REFERENCE = "the reference is non-finite here"  # opens such an inconclusive message
+
+
+@dataclass(frozen=True)
+class Row:
+    """One comparison: (case, dtype, framework, step, quantity, tensor) against a reference."""
+
+    case: str
+    file: str
+    dtype: str
+    framework: str
+    reference: str  # the reference party's name, "expected" (golden values) or "fd"
+    step: int | None  # 1-based; None for a skip or error of the whole framework
+    quantity: str  # output | loss | grad | param | "" (whole framework)
+    tensor: str
+    status: str
+    suspect: str = ""  # for a failure: the party outside the agreeing majority, or "unclear"
+    agreeing: str = ""  # the parties of that majority, space-separated
+    max_abs: float | None = None
+    max_rel: float | None = None
+    ulp: float | None = None
+    worst_index: str = ""
+    reference_value: float | None = None
+    value: float | None = None
+    atol: float | None = None
+    rtol: float | None = None
+    scale_rtol: float | None = None
+    sum_rtol: float | None = None
+    magnitude: float | None = None  # size of what was summed to make the worst element
+    allowed: float | None = None  # the allowance at the worst element, all terms together
+    tolerance_source: str = ""  # "float64 default", "case", "case, for jax", …
+    tol_used: float | None = None  # max over elements of |a − r| / allowed: above 1 fails
+    step_tol_used: float | None = None  # the largest tol_used of this framework in this step
+    mismatched: int | None = None
+    size: int | None = None
+    message: str = ""
+    hint: str = ""  # one sentence for a failing tensor: what the pattern of the error points at
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+COLUMNS = [f.name for f in fields(Row)]
+
+
+@dataclass(frozen=True)
+class Context:
+    """The fields every row of one (case, dtype, framework, reference) shares."""
+
+    case: str
+    file: str
+    dtype: str
+    framework: str
+    reference: str
+    tolerance_source: str = ""
+
+    def row(self, **values) -> Row:
+        if "tolerance_source" not in values and values.get("status") in (PASS, FAIL, INCONCLUSIVE):
+            values["tolerance_source"] = self.tolerance_source
+        return Row(self.case, self.file, self.dtype, self.framework, self.reference, **values)
+
+
+def _ordered_ints(values: np.ndarray, dtype: str) -> np.ndarray:
+    """Map floats to integers whose difference is the ULP distance in ``dtype``."""
+    unsigned, signed = (np.uint32, np.int32) if dtype == "float32" else (np.uint64, np.int64)
+    bits = values.astype(dtype).view(signed).astype(np.int64)
+    sign_bit = np.iinfo(signed).min
+    return np.where(bits < 0, sign_bit - bits, bits).astype(np.float64)
+
+
+def ulp_distance(reference: np.ndarray, value: np.ndarray, dtype: str) -> np.ndarray:
+    """Element-wise distance in units in the last place of ``dtype``; inf where NaN differs."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        dist = np.abs(_ordered_ints(value, dtype) - _ordered_ints(reference, dtype))
+    nan_r, nan_v = np.isnan(reference), np.isnan(value)
+    dist = np.where(nan_r & nan_v, 0.0, dist)
+    return np.where(nan_r ^ nan_v, np.inf, dist)
+
+
+def _index(flat: int, shape: tuple[int, ...]) -> str:
+    if not shape:
+        return "()"
+    index = [str(int(i)) for i in np.unravel_index(flat, shape)]
+    return "(" + ", ".join(index) + ("," if len(index) == 1 else "") + ")"
+
+
+MIN_PATTERN_ELEMENTS = 3  # a pattern (a constant ratio) is claimed across this many nonzero elements
+
+# what usually makes one number differ, per quantity: said instead of a pattern where one or two
+# elements cannot show one
+USUAL_CAUSES = {
+    "output": "a wrong activation, the weight used transposed, a missing bias",
+    "loss": "a mean taken as a sum (or a sum as a mean), a missing 1/2, the wrong target, a sign",
+    "grad": "a missing or extra factor (the 1/N of a mean, the 2 of a square), the derivative "
+            "taken at the wrong point, a missing upstream gradient, a sign",
+    "param": "the learning rate, the sign of the step, a gradient already wrong",
+    "hvp": "a missing second-order term, a factor, a sign",
+}
+
+
+def _nonzero(reference: np.ndarray) -> int:
+    return int(np.count_nonzero(reference[np.isfinite(reference)]))
+
+
+def _constant_ratio(reference: np.ndarray, value: np.ndarray) -> float | None:
+    """value / reference when it is the same for every element (a missing or extra factor), and
+    there are at least MIN_PATTERN_ELEMENTS nonzero elements to show it: one or two elements
+    always have "a constant ratio", which is no evidence of a pattern."""
+    nonzero = reference != 0
+    if int(nonzero.sum()) < MIN_PATTERN_ELEMENTS or not np.all(np.isfinite(value)) \
+            or not np.all(np.isfinite(reference)):
+        return None
+    if np.any(value[~nonzero] != 0):
+        return None
+    ratios = value[nonzero] / reference[nonzero]
+    middle = float(np.median(ratios))
+    if np.all(np.abs(ratios - middle) <= 1e-4 * max(abs(middle), 1e-12)):
+        return middle
+    return None
+
+
+def _causes(quantity: str, reference: float, value: float) -> str:
+    """The usual causes of one number differing, the likeliest first where the values say so."""
+    causes = USUAL_CAUSES.get(quantity, "a factor, a sign, a wrong term")
+    if reference != 0 and abs(value / reference + 1) < 1e-3:
+        return "a sign error (it is the reference negated), " + causes
+    if value == 0 and reference != 0:
+        return "a missing term (it is zero), " + causes
+    return causes
+
+
+def _pattern(reference: np.ndarray, value: np.ndarray, mismatched: int,
+             update: tuple[np.ndarray, np.ndarray] | None, quantity: str = "") -> str:
+    """What the shape of an error suggests, in words a learner can act on. A ratio is claimed
+    only across MIN_PATTERN_ELEMENTS nonzero elements; fewer get the quantity's usual causes."""
+    if update is not None:
+        ref_step, got_step = update
+        ratio = _constant_ratio(ref_step, got_step)
+        if ratio is not None and abs(ratio + 1) < 1e-3:
+            return ("the update moved the parameters the opposite way (−1× the reference's step): "
+                    "the gradient was added instead of subtracted")
+        if ratio is not None:
+            return (f"the update is {ratio:.4g}× the reference's step for every element (from the "
+                    "gradient, or a factor in the update itself)")
+    if np.isnan(value).any() and not np.isnan(reference).any():
+        return "NaN appears where the reference has numbers"
+    ratio = _constant_ratio(reference, value)
+    if ratio is not None:
+        if abs(ratio + 1) < 1e-3:
+            return "every element has the opposite sign (ratio −1): a sign error"
+        if abs(ratio) < 1e-12:
+            return "every element is zero where the reference is not"
+        return (f"every element is {ratio:.4g}× the reference (a constant ratio: a missing or "
+                "extra factor, such as a mean taken as a sum or a dropped constant)")
+    if reference.ndim == 2 and reference.shape[0] == reference.shape[1] and reference.size > 1 \
+            and np.allclose(value, reference.T, rtol=1e-6, atol=0):
+        return "it equals the reference transposed"
+    if mismatched < reference.size:
+        return f"only {mismatched} of {reference.size} elements differ"
+    nonzero = _nonzero(reference)
+    if nonzero < MIN_PATTERN_ELEMENTS:
+        few = f"{nonzero} nonzero element{'s' if nonzero != 1 else ''}"
+        return (f"{few}: too few to tell a pattern; the usual causes: "
+                f"{USUAL_CAUSES.get(quantity, 'a factor, a sign, a wrong term')}")
+    return "every element differs, with no constant ratio"
+
+
+def explain(row: "Row", pattern: str) -> str:
+    """One sentence for a failing tensor: which quantity, which element, expected versus got.
+    A one-element quantity gives both values and the usual causes, never a pattern."""
+    where = f"{row.quantity} {row.tensor}" if row.quantity != row.tensor else row.quantity
+    if row.size == 1 and row.reference_value is not None and row.value is not None:
+        subject = "the loss" if row.quantity == "loss" else "its one element"
+        return (f"{where} at step {row.step}: {subject} is {row.value:.6g} against "
+                f"{row.reference_value:.6g}: "
+                f"{_causes(row.quantity, row.reference_value, row.value)}, …")
+    return (f"{where} at step {row.step}, element {row.worst_index}: expected "
+            f"{row.reference_value:.6g}, got {row.value:.6g}; {pattern}.")
+
+
+def compare_tensor(ctx: Context, step: int, quantity: str, tensor: str, reference: np.ndarray,
+                   value: np.ndarray, tolerance: Tolerance, scale: float | None = None,
+                   update: tuple[np.ndarray, np.ndarray] | None = None,
+                   extra: np.ndarray | None = None,
+                   positions: tuple[np.ndarray, tuple[int, ...]] | None = None,
+                   magnitude: np.ndarray | None = None) -> Row:
+    """Verdict for one tensor: pass when every |a − r| ≤ allowed (harness.verdicts.tolerance).
+
+    ``scale`` is the largest |r| of the tensor's quantity in this step; ``magnitude`` the size of
+    what was summed to make each element (harness.verdicts.magnitude).
+    ``update``, for parameters, is (reference's step, framework's step): how each moved the
+    parameters, which explains an update bug better than the parameters themselves.
+    ``extra`` widens each element's allowance (an oracle's own error bound); ``positions`` maps
+    the elements of a sampled tensor back to (flat indices, full shape) for reporting.
+
+    A verdict is about finite numbers: where the reference is NaN or ±inf nothing can be said
+    (inconclusive, unless a finite element already fails); a non-finite value where the
+    reference is finite fails.
+    """
+    reference = np.asarray(reference, dtype=np.float64)
+    value = np.asarray(value, dtype=np.float64)
+    where = dict(step=step, quantity=quantity, tensor=tensor)
+    if reference.shape != value.shape:
+        return ctx.row(**where, status=ERROR, message=f"shape {value.shape} differs from the "
+                                                       f"reference's {reference.shape}")
+    if magnitude is not None and np.shape(magnitude) != reference.shape:
+        magnitude = None  # a sampled tensor: its magnitude is not aligned (oracles add their own)
+    atol, allowed = tolerance.allowed(reference, scale, magnitude)
+    if extra is not None:
+        allowed = allowed + np.where(np.isfinite(extra), extra, 0.0)
+    finite = np.isfinite(reference)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        diff = np.abs(value - reference)
+        diff = np.where(np.isnan(diff), np.inf, diff)  # a NaN or inf against a finite number
+        diff = np.where(finite, diff, 0.0)  # where the reference is not finite: undecided
+        bad = diff > allowed
+        rel = np.where(reference != 0, diff / np.abs(reference), 0.0)
+        excess = np.where(bad, diff - allowed, -np.inf)
+        used = np.where(diff == 0, 0.0, diff / allowed)  # diff > 0 with allowed 0: inf
+    undecided = int((~finite).sum())
+    if bad.any():
+        worst = int(np.argmax(excess))
+    elif undecided:
+        worst = int(np.argmax(~finite))  # the first non-finite reference element
+    else:
+        worst = int(np.argmax(diff))
+    r_worst, v_worst = float(reference.flat[worst]), float(value.flat[worst])
+    mismatched = int(bad.sum())
+    index = _index(positions[0][worst], positions[1]) if positions else \
+        _index(worst, reference.shape)
+    messages = []
+    if mismatched:
+        messages.append(f"{mismatched}/{reference.size} elements differ; worst at {index}: got "
+                        f"{v_worst!r}, reference {r_worst!r} (|diff| {float(diff.flat[worst]):.3g} "
+                        f"> allowed {float(allowed.flat[worst]):.3g})")
+    if undecided:
+        first = _index(positions[0][int(np.argmax(~finite))], positions[1]) if positions else \
+            _index(int(np.argmax(~finite)), reference.shape)
+        messages.insert(0, f"{NON_FINITE_REFERENCE}: {undecided}/{reference.size} elements are "
+                           f"NaN or infinite (first at {first}); those are not compared")
+    status = FAIL if mismatched else INCONCLUSIVE if undecided else PASS
+    row = ctx.row(**where, status=status,
+                  max_abs=float(diff.max()), max_rel=float(rel.max()),
+                  ulp=float(np.where(finite, ulp_distance(reference, value, ctx.dtype), 0).max()),
+                  worst_index=index, reference_value=r_worst, value=v_worst, atol=atol,
+                  rtol=tolerance.rtol, scale_rtol=tolerance.scale_rtol,
+                  sum_rtol=tolerance.sum_rtol,
+                  magnitude=None if magnitude is None else float(np.ravel(magnitude)[worst]),
+                  allowed=float(allowed.flat[worst]),
+                  tol_used=float(used.max()), mismatched=mismatched, size=int(reference.size),
+                  message="; ".join(messages))
+    if mismatched:
+        row = replace(row, hint=explain(row, _pattern(reference, value, mismatched, update,
+                                                      quantity)))
+    return row
+
+
+def _scales(tensors: list[tuple[str, str, np.ndarray]]) -> dict[str, float]:
+    """quantity -> the largest finite |value| over its tensors."""
+    groups: dict[str, list[np.ndarray]] = {}
+    for quantity, _, value in tensors:
+        groups.setdefault(quantity, []).append(value)
+    return {quantity: largest(*values) for quantity, values in groups.items()}
+
+
+def compare_traces(ctx: Context, reference: Trace, other: Trace, tolerance: Tolerance,
+                   initial: dict[str, np.ndarray] | None = None,
+                   magnitudes: list[dict] | None = None,
+                   inherited: list[dict] | None = None) -> list[Row]:
+    """Every step, quantity and tensor of ``other`` against the reference trace.
+
+    ``initial`` (the shared starting parameters) lets a failing parameter be explained by how
+    each trajectory's update moved it from its own previous values; ``magnitudes`` (per step,
+    harness.verdicts.magnitude) size each element's allowance, and ``inherited`` (per step,
+    harness.verdicts.inherited) adds what a step inherits from the uncertainty of the steps before it.
+    """
+    rows: list[Row] = []
+    ref_before = got_before = initial
+    if len(other.steps) != len(reference.steps):
+        return [ctx.row(step=None, quantity="", tensor="", status=ERROR,
+                        message=f"returned {len(other.steps)} steps, the case has "
+                                f"{len(reference.steps)}")]
+    for number, (ref_step, step) in enumerate(zip(reference.steps, other.steps), start=1):
+        got = {(q, name): v for q, name, v in step.tensors()}
+        scales = _scales(ref_step.tensors())
+        for quantity, name, ref_value in ref_step.tensors():
+            if (quantity, name) not in got:
+                rows.append(ctx.row(step=number, quantity=quantity, tensor=name, status=ERROR,
+                                    message=f"{quantity} {name!r} missing from the framework's result"))
+                continue
+            value = got.pop((quantity, name))
+            update = None
+            if quantity == "param" and ref_before is not None and name in got_before:
+                update = (ref_value - ref_before[name], np.asarray(value) - got_before[name])
+            size = magnitudes[number - 1].get((quantity, name)) if magnitudes else None
+            extra = inherited[number - 1].get((quantity, name)) if inherited else None
+            rows.append(compare_tensor(ctx, number, quantity, name, ref_value, value, tolerance,
+                                       scales[quantity], update, extra=extra, magnitude=size))
+        for quantity, name in got:
+            rows.append(ctx.row(step=number, quantity=quantity, tensor=name, status=ERROR,
+                                message=f"unexpected {quantity} {name!r}: the case has no such tensor"))
+        ref_before, got_before = ref_step.params, step.params
+    return with_step_tolerance_used(rows)
+
+
+def with_step_tolerance_used(rows: list[Row]) -> list[Row]:
+    """Fill step_tol_used: the largest tolerance used by any tensor in each step."""
+    worst: dict[int | None, float] = {}
+    for r in rows:
+        if r.tol_used is not None:
+            worst[r.step] = max(worst.get(r.step, 0.0), r.tol_used)
+    return [replace(r, step_tol_used=worst[r.step]) if r.step in worst else r for r in rows]
+
+
+def compare_expected(ctx: Context, expected: list[tuple[str, str, np.ndarray]], trace: Trace,
+                     tolerance: Tolerance, initial: dict[str, np.ndarray] | None = None,
+                     magnitudes: dict | None = None) -> list[Row]:
+    """Golden first-step values against a framework's first step."""
+    got = {(q, name): v for q, name, v in trace.steps[0].tensors()}
+    scales = _scales(expected)
+    rows = []
+    for quantity, name, value in expected:
+        if (quantity, name) not in got:
+            rows.append(ctx.row(step=1, quantity=quantity, tensor=name, status=ERROR,
+                                message=f"{quantity} {name!r} missing from the framework's result"))
+        else:
+            update = None
+            if quantity == "param" and initial is not None:
+                update = (value - initial[name], got[(quantity, name)] - initial[name])
+            rows.append(compare_tensor(ctx, 1, quantity, name, value, got[(quantity, name)],
+                                       tolerance, scales[quantity], update,
+                                       magnitude=(magnitudes or {}).get((quantity, name))))
+    return rows

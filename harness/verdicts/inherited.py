@@ -1,0 +1,97 @@
+"""What a step inherits: the uncertainty a trajectory carries from the steps before it.
+
+Trajectories run free, so step k starts from parameters each party computed itself. Those
+parameters agree only within their tolerance, and some steps magnify that: a centered rmsprop
+whose successive gradients are alike divides by a variance that cancels, a momentum buffer sums
+terms of opposite sign, and a forward pass through a steep activation moves its output more
+than its input. Rather than derive the condition number of every optimizer and layer by hand,
+this module measures it, as a perturbation analysis does (forward error ≈ sensitivity ×
+uncertainty of the input):
+
+- the reference's optimizer is replayed from the shared initial parameters on the reference's
+  gradients, and again on gradients moved by their own allowance with a few fixed sign patterns;
+  the largest difference in the updated parameters is what an update may add;
+- each step after the first is evaluated again at the parameters it starts from, moved by their
+  allowance with the same patterns; the largest difference in the output, the loss and the
+  gradients is what the step inherits.
+
+Both are computed in float64 from the reference's trajectory and added to the allowance of the
+comparisons they concern (harness.verdicts.compare). They are zero for the first step's output, loss and
+gradients, which start from the same numbers everywhere.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..adapters import numpy_ref as ref
+from ..format.case import Case, Inputs
+from ..adapters.numpy_optim import NumpyOptimizer
+from .tolerance import Tolerance, largest
+from ..format.trace import Trace
+
+PATTERNS = 4  # +1 everywhere, −1 everywhere, two seeded random sign patterns
+
+Allowances = dict[tuple[str, str], np.ndarray]
+
+
+def _signs(like: dict[str, np.ndarray], pattern: int) -> dict[str, np.ndarray]:
+    if pattern < 2:
+        return {k: np.full(v.shape, 1.0 if pattern == 0 else -1.0) for k, v in like.items()}
+    rng = np.random.default_rng([pattern, 8191])
+    return {k: rng.choice((-1.0, 1.0), v.shape) for k, v in sorted(like.items())}
+
+
+def _step(case: Case, params: dict, x, y) -> dict[tuple[str, str], np.ndarray]:
+    with np.errstate(all="ignore"):
+        out, cache = ref.forward(case, params, x)
+        loss, upstream = ref.loss_and_grad(case.loss, out, y, case.loss_settings)
+        grads = ref.backward(case, params, cache, upstream)
+    values = {("output", "output"): out, ("loss", "loss"): np.asarray(loss)}
+    values.update({("grad", k): v for k, v in grads.items()})
+    return values
+
+
+def trajectory_allowances(case: Case, inputs: Inputs, reference: Trace, magnitudes: list[dict],
+                          tolerance: Tolerance) -> list[Allowances]:
+    """Per step, the extra allowance of each tensor for what the step inherits."""
+    case64 = case.for_dtype("float64")
+    x = inputs.x.astype(np.float64)
+    y = inputs.y if inputs.y is None or inputs.y.dtype.kind != "f" else inputs.y.astype(float)
+    start = {k: v.astype(np.float64) for k, v in inputs.params.items()}
+    replays = [NumpyOptimizer(case.optimizer) for _ in range(PATTERNS + 1)]  # [0]: unperturbed
+    current = [dict(start) for _ in replays]
+    uncertain = {k: np.zeros_like(v) for k, v in start.items()}  # of the parameters a step starts from
+    before = start
+    out: list[Allowances] = []
+    for number, step in enumerate(reference.steps):
+        extra: Allowances = {}
+        if number:  # the step starts from parameters known only within `uncertain`
+            base = _step(case64, before, x, y)
+            for pattern in range(PATTERNS):
+                signs = _signs(uncertain, pattern)
+                moved = {k: before[k] + signs[k] * uncertain[k] for k in before}
+                for key, value in _step(case64, moved, x, y).items():
+                    with np.errstate(invalid="ignore"):
+                        gap = np.abs(value - base[key])
+                    extra[key] = np.maximum(extra.get(key, 0.0), np.nan_to_num(gap, nan=0.0))
+        sizes = magnitudes[number]
+        grad_scale = largest(*step.grads.values())
+        grad_allowed = {k: tolerance.allowed(g, grad_scale, sizes.get(("grad", k)))[1]
+                        + extra.get(("grad", k), 0.0) for k, g in step.grads.items()}
+        with np.errstate(all="ignore"):
+            for i, (optimizer, params) in enumerate(zip(replays, current)):
+                grads = {k: g.astype(np.float64) for k, g in step.grads.items()}
+                if i:
+                    signs = _signs(grads, i - 1)
+                    grads = {k: g + signs[k] * grad_allowed[k] for k, g in grads.items()}
+                current[i] = optimizer.step(params, grads)
+            for k in start:
+                gaps = [np.abs(current[i][k] - current[0][k]) for i in range(1, len(current))]
+                extra[("param", k)] = np.nan_to_num(np.max(gaps, axis=0), nan=0.0, posinf=0.0)
+        param_scale = largest(*step.params.values())
+        uncertain = {k: tolerance.allowed(p, param_scale, sizes.get(("param", k)))[1]
+                     + extra[("param", k)] for k, p in step.params.items()}
+        uncertain = {k: np.nan_to_num(v, nan=0.0, posinf=0.0) for k, v in uncertain.items()}
+        before = {k: v.astype(np.float64) for k, v in step.params.items()}
+        out.append(extra)
+    return out

@@ -1,0 +1,74 @@
+"""Tolerances: what "agrees" means, per dtype.
+
+An element passes when
+
+    |a − r| ≤ atol + rtol·|r| + scale_rtol·scale + sum_rtol·magnitude
+
+- ``rtol·|r|`` is the rounding of the result itself;
+- ``scale`` is the largest finite |r| among the reference tensors of the same quantity and step
+  (all gradients of a step together, …): a tiny gradient is judged against the sizes around it,
+  not passed by a fixed absolute floor (torch.testing's float32 atol of 1e-5 would pass anything
+  on gradients of 1e-8);
+- ``magnitude`` is the size of what was summed to make this element, carried through the whole
+  computation (harness.verdicts.magnitude): a sum of terms near 0.5 that cancels to 5e-4 carries the
+  rounding of its terms, not of its result. It is the a-priori bound of floating-point summation,
+  |fl(Σx) − Σx| ≤ γ_n·Σ|x|, applied along the network (Higham, Accuracy and Stability of
+  Numerical Algorithms, §3.1 and §3.5), with a constant measured rather than the worst case n·u.
+
+Measured agreement (benchmarks/calibrate.py over generated cases): float32 frameworks differ by
+at most a few units of 6e-8 times the magnitude, float64 by a few units of 1.1e-16; the defaults
+leave an order of magnitude of margin, and are still far below any real derivative bug.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    atol: float
+    rtol: float
+    scale_rtol: float
+    sum_rtol: float = 0.0
+
+    def allowed(self, reference: np.ndarray, scale: float | None = None,
+                magnitude: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+        """(effective absolute allowance, per-element allowance) for a reference tensor.
+
+        ``scale`` defaults to the tensor's own largest finite magnitude; ``magnitude`` (per
+        element, the size of what was summed to make it) adds sum_rtol·magnitude.
+        """
+        if scale is None:
+            scale = largest(reference)
+        atol = self.atol + self.scale_rtol * scale
+        per_element = atol + self.rtol * np.abs(reference)
+        if magnitude is not None and self.sum_rtol:
+            per_element = per_element + self.sum_rtol * np.where(np.isfinite(magnitude),
+                                                                 magnitude, 0.0)
+        return atol, per_element
+
+    def updated(self, overrides: dict[str, float]) -> "Tolerance":
+        return replace(self, **overrides)
+
+    def loosest(self, other: "Tolerance") -> "Tolerance":
+        """Each key the larger of the two: what two parties with their own tolerances share."""
+        return Tolerance(*(max(getattr(self, k), getattr(other, k)) for k in KEYS))
+
+
+def largest(*tensors: np.ndarray) -> float:
+    """The largest finite |value| over ``tensors`` (0 when there is none)."""
+    finite = [np.abs(t[np.isfinite(t)]) for t in map(np.asarray, tensors)]
+    return max((float(f.max()) for f in finite if f.size), default=0.0)
+
+
+
+DEFAULTS: dict[str, Tolerance] = {
+    "float32": Tolerance(atol=float(np.finfo(np.float32).tiny), rtol=5e-6, scale_rtol=5e-6,
+                         sum_rtol=1e-6),
+    "float64": Tolerance(atol=float(np.finfo(np.float64).tiny), rtol=1e-10, scale_rtol=1e-12,
+                         sum_rtol=4e-15),
+}
+
+KEYS = tuple(f.name for f in fields(Tolerance))
