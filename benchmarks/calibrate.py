@@ -29,9 +29,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 import casegen  # noqa: E402
-from harness.adapters import adapter_names  # noqa: E402
+from harness.adapters import known_parties  # noqa: E402
 from harness.format.loader import load_cases  # noqa: E402
-from harness.running.runner import run_cases  # noqa: E402
+from harness.running.spec import Run, Settings, make_spec  # noqa: E402
 
 FRAMEWORKS = ["numpy", "torch", "jax", "micrograd"]
 UNIT = {"float32": 2.0 ** -24, "float64": 2.0 ** -53}
@@ -58,9 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     folder = Path(tempfile.mkdtemp(prefix="calibrate-"))
     casegen.write(casegen.generate(args.count, args.seed), folder)
-    cases = load_cases([folder], adapter_names())
+    cases = load_cases([folder], known_parties())
     start = time.perf_counter()
-    runs = run_cases(cases, FRAMEWORKS)
+    runs = Run(make_spec(Settings(frameworks=",".join(FRAMEWORKS), isolation="none"))).cases(cases)
     seconds = time.perf_counter() - start
     rows = [r for run in runs for r in run.rows]
     bad = [r for r in rows if r.status in ("fail", "error")]

@@ -28,7 +28,7 @@ MODES = {"jit": {}, "eager": {}, "jit with fast-compile flags": {"XLA_FLAGS": FA
 CHILD = """
 import os, pickle, sys, time
 sys.path.insert(0, {root!r})
-from harness.adapters import adapter_names
+from harness.adapters import adapter_names, known_parties
 from harness.adapters import jax_adapter
 from harness.format.loader import load_cases
 jax = jax_adapter._import_jax()
@@ -44,7 +44,7 @@ if {eager!r}:  # the step and init run op by op: jit becomes the identity
                 def compile(self): return function
             return Lowered()
     jax_adapter._import_jax = lambda: Eager()
-cases = load_cases([{folder!r}], adapter_names())
+cases = load_cases([{folder!r}], known_parties())
 adapter, out = jax_adapter.JaxAdapter(), {{}}
 start = time.perf_counter()
 for case in cases:

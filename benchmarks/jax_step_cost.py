@@ -34,14 +34,14 @@ def main() -> None:
     import optax
 
     from benchmarks import casegen
-    from harness.adapters import adapter_names
+    from harness.adapters import known_parties
     from harness.adapters import jax_adapter as adapter
     from harness.format.loader import load_cases
 
     jax = adapter._import_jax()
     with tempfile.TemporaryDirectory() as folder:
         casegen.write(casegen.generate(args.count, args.seed), folder)
-        cases = load_cases([folder], adapter_names())
+        cases = load_cases([folder], known_parties())
     seconds = dict.fromkeys(("optimizer init, compiled (the adapter's way until 2026-11-28)",
                              "optimizer init, outside jit (the adapter's way)", "trace", "lower",
                              "compile", "run every step"), 0.0)

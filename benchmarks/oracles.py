@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 
-from harness.adapters import adapter_names
+from harness.adapters import known_parties
 from harness.format.loader import load_cases
 from harness.running.runner import run_case
 
@@ -15,7 +15,7 @@ ORACLES = ["fd", "jax-fwd", "torch-fwd"]
 
 
 def main() -> None:
-    cases = load_cases(["cases"], adapter_names())
+    cases = load_cases(["cases"], known_parties())
     largest = max(cases, key=lambda c: sum(p.size for p in c.initial_params.values()) * c.batch)
     params = sum(p.size for p in largest.initial_params.values())
     print(f"largest case: {largest.name} ({params:,} parameters, batch {largest.batch}, "

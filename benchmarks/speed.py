@@ -138,21 +138,20 @@ def import_seconds() -> float:
 
 def phases(folder: Path, jobs: int, frameworks: list[str]) -> dict[str, float]:
     """Seconds per phase for one run through the same functions the command line uses."""
-    from harness.adapters import adapter_names
+    from harness.adapters import known_parties
     from harness.format.loader import load_cases
     from harness.reports.record import make_record, run_entry
     from harness.reports.files import write_reports
-    from harness.running.runner import run_cases
-    from harness.running.workers import WorkerPool
+    from harness.running.spec import Run, Settings, make_spec
 
-    cases = load_cases([str(folder)], adapter_names())
-    pools = [WorkerPool() for _ in range(min(jobs, len(cases)))]
+    cases = load_cases([str(folder)], known_parties())
+    spec = make_spec(Settings(frameworks=",".join(frameworks)))
+    run = Run(spec, min(jobs, len(cases)))
     start = time.perf_counter()
     try:
-        runs = run_cases(cases, frameworks, pools=pools)
+        runs = run.cases(cases)
     finally:
-        for pool in pools:
-            pool.close()
+        run.close()
     ran = time.perf_counter() - start
     began = time.perf_counter()
     rows = [row for run in runs for row in run.rows]
@@ -165,7 +164,7 @@ def phases(folder: Path, jobs: int, frameworks: list[str]) -> dict[str, float]:
     for run in runs:
         for key in total:
             total[key] += run.timings.get(key, 0.0)
-    workers = sum(pool.started for pool in pools)
+    workers = sum(pool.started for pool in run.pools if pool is not None)
     return {"import": import_seconds() * workers, "compile": total["compile"],
             "frameworks": total["jobs"] - total["compile"], "compare": total["compare"],
             "report": report, "wall (run + report)": ran + report, "case-dtype runs": len(runs),

@@ -27,10 +27,10 @@ IMPORTS = {
 
 PER_FRAMEWORK = """
 import time
-from harness.adapters import adapter_names
+from harness.adapters import adapter_names, known_parties
 from harness.format.loader import load_cases
 from harness.running.runner import run_case
-cases = load_cases(["cases"], adapter_names())
+cases = load_cases(["cases"], known_parties())
 totals = {}
 for name in adapter_names():
     start = time.perf_counter()

@@ -13,20 +13,22 @@ import sys
 import time
 from typing import Sequence
 
-from .adapters import compile_cache, interrupts
-from .adapters import REFERENCE, adapter_names, get_adapter, is_oracle
+from .adapters import REFERENCE, adapter_names, get_adapter, interrupts, is_oracle, known_parties
 from .adapters.user_impl import register_implementations
 from .format.case import Case
 from .verdicts.compare import DECIDED, ERROR, FAIL, SKIP
 from .reports.diff import DEFAULT_THRESHOLD as DIFF_THRESHOLD
 from .reports.diff import DRIFT_FLOOR as DIFF_FLOOR
 from .format.errors import CaseError, UsageError
-from .adapters.precision import PRECISIONS, apply_option
+from .adapters.precision import PRECISIONS
 from .format.limits import ENVIRONMENT as LIMITS_ENVIRONMENT
 from .format.limits import NAMES as LIMIT_NAMES
+from .format.limits import Limits
 from .format.limits import configured as configured_limits
-from .format.loader import load_cases
+from .format.loader import load_case, load_cases
 from .running.variants import DEFAULT_COUNT as DEFAULT_VARIANTS
+from .running.spec import (CLI_OPTIONS, Run, RunSpec, Settings, begin, lane_count, make_spec,
+                           seconds, whole)
 from .running.workers import DEFAULT_TIMEOUT
 
 EXIT_OK, EXIT_DISCREPANCY, EXIT_BAD_INPUT, EXIT_NOTHING_COMPARED = 0, 1, 2, 5
@@ -34,18 +36,6 @@ DEFAULT_CASES, DEFAULT_OUT = "cases", "results"
 VARIANTS_FOLDER = "variants"  # under --out: each variant as a case file
 SHRINK_OUT = os.path.join(DEFAULT_OUT, "shrink")
 SHRINK_ATTEMPTS, SHRINK_SECONDS = 300, 300.0  # harness.tools.shrink's defaults, said in --help
-
-
-def _frameworks(text: str | None) -> list[str]:
-    known = adapter_names()
-    if not text:
-        return known
-    from .running.devices import parse_parties
-
-    chosen, problems = parse_parties([n.strip() for n in text.split(",") if n.strip()], known)
-    if problems:
-        raise UsageError("--frameworks: " + "; ".join(problems))
-    return list(dict.fromkeys(chosen))  # jax@cuda and jax@gpu are one party
 
 
 def _print_problems(error: CaseError, ran: bool = False) -> None:
@@ -74,18 +64,15 @@ class _Progress:
             print(line, file=sys.stderr, flush=True)
 
 
-def _add_implementations(args: argparse.Namespace) -> list[str]:
-    """Register every --impl file as a framework; returns their names."""
-    return register_implementations(args.impl or [])
-
-
-def _load(args: argparse.Namespace, paths: list[str]) -> tuple[list[Case], bool]:
+def _load(args: argparse.Namespace, paths: list[str],
+          limits: Limits | None = None) -> tuple[list[Case], bool]:
     """(cases, whether any file was bad). With --keep-going, bad files are reported and the
     good ones kept; without it, any bad file stops everything (CaseError)."""
     bad: list = []
     keep_going = getattr(args, "keep_going", False)
-    limits = configured_limits(getattr(args, "limit", None) or ())
-    cases = load_cases(paths, adapter_names(), on_problems=bad.extend if keep_going else None,
+    if limits is None:
+        limits = configured_limits(getattr(args, "limit", None) or ())
+    cases = load_cases(paths, known_parties(), on_problems=bad.extend if keep_going else None,
                        limits=limits)
     if bad:
         _print_problems(CaseError(bad), ran=True)
@@ -94,74 +81,18 @@ def _load(args: argparse.Namespace, paths: list[str]) -> tuple[list[Case], bool]
     return cases, bool(bad)
 
 
-def _reference(name: str | None, frameworks: list[str]) -> str:
-    """The base of comparison: numpy unless --reference names another framework or file."""
-    if name is None:
-        return REFERENCE
-    if name not in adapter_names():
-        raise UsageError(f"--reference {name}: unknown framework; valid: "
-                         f"{', '.join(n for n in adapter_names() if not is_oracle(n))}")
-    if is_oracle(name):
-        raise UsageError(f"--reference {name}: an oracle checks the reference, it cannot be one")
-    return name
+def _argument(check, *arguments):
+    """An argparse type from a check of harness.running.spec (argparse names the option)."""
+    def parse(text: str):
+        try:
+            return check(text, *arguments, "")
+        except UsageError as error:
+            raise argparse.ArgumentTypeError(str(error).lstrip(": ")) from None
+    return parse
 
 
-def _self_check(names: list[str]) -> list[str]:
-    """--self-check NAME: a framework (or --impl file) whose gradients are checked against finite
-    differences of its own loss; --impl files always are."""
-    for name in names:
-        if name not in adapter_names():
-            raise UsageError(f"--self-check {name}: unknown framework; valid: "
-                             f"{', '.join(n for n in adapter_names() if not is_oracle(n))}")
-        if is_oracle(name):
-            raise UsageError(f"--self-check {name}: an oracle has no loss of its own to check")
-    return list(dict.fromkeys(names))
-
-
-JOBS_ENVIRONMENT = "HARNESS_JOBS"
-
-
-def default_jobs(environ=os.environ) -> int | None:
-    """HARNESS_JOBS, the lanes of a run that gives no --jobs: for a machine shared with other
-    work (CI, a test suite running several harness runs at once), where one lane per core
-    would only make runs compete for the same cores. None when unset."""
-    text = environ.get(JOBS_ENVIRONMENT, "").strip()
-    if not text:
-        return None
-    try:
-        return _whole(text, 1)
-    except argparse.ArgumentTypeError as error:
-        raise UsageError(f"{JOBS_ENVIRONMENT}: {error}") from None
-
-
-def lane_count(jobs: int | None, cases: int) -> int:
-    """Lanes for a run: --jobs, else HARNESS_JOBS, else the cores this process may use; never
-    more than cases."""
-    if jobs is None:
-        jobs = default_jobs()
-    if jobs is None:
-        jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
-            else (os.cpu_count() or 1)
-    return max(1, min(jobs, cases))
-
-
-def _whole(text: str, least: int) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = None
-    if value is None or value < least:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least {least}, "
-                                         f"found {text!r}")
-    return value
-
-
-def _count_positive(text: str) -> int:
-    return _whole(text, 1)
-
-
-def _count(text: str) -> int:
-    return _whole(text, 0)
+_count = _argument(whole, 0)
+_seconds = _argument(seconds)
 
 
 def _warn_uninstalled(cases: list[Case]) -> None:
@@ -172,18 +103,6 @@ def _warn_uninstalled(cases: list[Case]) -> None:
             if name not in known and "@" not in name:  # a device party was checked on loading
                 print(f"warning: {case.file}: framework {name!r} is not installed here; its "
                       "comparisons are skipped", file=sys.stderr)
-
-
-def _seconds(text: str) -> float:
-    """--timeout: a finite number of seconds above 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, found {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a finite number of seconds above 0, found "
-                                         f"{text!r}")
-    return value
 
 
 class _Interrupts:
@@ -207,68 +126,55 @@ class _Interrupts:
                   file=sys.stderr)
 
 
+def settings(args: argparse.Namespace) -> Settings:
+    """The run's settings as the command line gave them (harness.running.spec checks them)."""
+    return Settings(frameworks=args.frameworks, reference=args.reference, impl=args.impl or (),
+                    precision=args.precision, self_check=args.self_check or (),
+                    variants=args.variants, isolation=args.isolation, jobs=args.jobs,
+                    timeout=args.timeout, out=args.out, limits=args.limit or (),
+                    compile_cache=not args.no_compile_cache, repro=not args.no_repro)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    from .reports.outdir import RunLock, check_writable
+    from .reports.outdir import RunLock
 
-    frameworks = _frameworks(args.frameworks)
-    impls = _add_implementations(args)
-    frameworks += [n for n in impls if n not in frameworks]
-    reference = _reference(args.reference, frameworks)  # runs as the base, selected or not
-    out = check_writable(args.out)  # usage found at once, not after every case has run
-    if args.jobs is None:
-        default_jobs()  # a bad HARNESS_JOBS too (--jobs, given, wins)
-    from .running.workers import check_start_method
-
-    problem = check_start_method()
-    if problem:
-        raise UsageError(problem)
+    spec = make_spec(settings(args), CLI_OPTIONS)
     interrupts.install()
-    self_check = _self_check(args.self_check or [])
-    cases, bad_input = _load(args, args.paths or [DEFAULT_CASES])
-    cases = apply_option(cases, args.precision)  # a case's own precision wins
-    with RunLock(out):
-        return _run(args, cases, bad_input, frameworks, reference, self_check)
+    cases, bad_input = _load(args, args.paths or [DEFAULT_CASES], spec.limits)
+    with RunLock(spec.out):
+        return _run(args, spec, cases, bad_input)
 
 
-def _run(args: argparse.Namespace, cases: list[Case], bad_input: bool, frameworks: list[str],
-         reference: str, self_check: list[str]) -> int:
-    from .reports.record import make_record, run_entry
+def _run(args: argparse.Namespace, spec: RunSpec, cases: list[Case], bad_input: bool) -> int:
     from .reports.files import STATUSES, write_reports
-    from .running.runner import run_cases
-    from .running.workers import WorkerPool
+    from .reports.record import make_record, run_entry
 
-    if args.frameworks is None:
+    if not spec.chosen:
         _warn_uninstalled(cases)
     runs: list = []
-    jobs = lane_count(args.jobs, len(cases))
-    if args.isolation != "process" and args.jobs not in (None, 1):
+    lanes = lane_count(spec.jobs, len(cases)) if spec.isolation == "process" else 1
+    if spec.isolation != "process" and spec.jobs not in (None, 1):
         print("warning: --jobs needs --isolation process; running every case in this process",
               file=sys.stderr)
-    warning = compile_cache.begin_run(turn_off=args.no_compile_cache)
+    warning = begin(spec)
     if warning:
         print(warning, file=sys.stderr)
-    pools = [WorkerPool(args.timeout, parties=[reference] + frameworks) for _ in range(jobs)] \
-        if args.isolation == "process" else []
-    options = {"frameworks": frameworks, "reference": reference, "isolation": args.isolation,
-               "timeout": args.timeout, "variants": args.variants, "self_check": self_check,
-               "jobs": len(pools) or 1, "precision": args.precision or "per case (default)",
-               "compile_cache": compile_cache.describe()}
-
+    run = Run(spec, lanes)
+    options = {**spec.options(), "jobs": lanes}
+    reference = spec.reference
     repro: list[dict] = []  # the repro folders written (harness.reports.repro), for report.md
 
     def report(partial: bool = False):
         done = sorted(runs, key=lambda run: run.order)  # lanes finish in any order
         rows = [row for run in done for row in run.rows]
         record = make_record([run_entry(run) for run in done], reference=reference,
-                             frameworks=[reference] + frameworks, options=options)
+                             frameworks=[reference, *spec.parties], options=options)
         if repro:
             record["repro"] = repro
-        return rows, write_reports(rows, record, args.out, partial=partial)
+        return rows, write_reports(rows, record, spec.out, partial=partial)
     try:
-        run_cases(cases, frameworks, progress=_Progress(args.quiet), pools=pools, finished=runs,
-                  reference=reference, uninstalled=args.frameworks is None,
-                  self_check=self_check, variants=args.variants,
-                  variant_dir=os.path.join(args.out, VARIANTS_FOLDER),
+        run.cases(cases, progress=_Progress(args.quiet), finished=runs,
+                  variant_dir=os.path.join(spec.out, VARIANTS_FOLDER),
                   warn=lambda message: print(f"warning: variant {message}", file=sys.stderr))
     except KeyboardInterrupt:
         with _Interrupts():
@@ -278,13 +184,12 @@ def _run(args: argparse.Namespace, cases: list[Case], bad_input: bool, framework
         return 130
     finally:
         with _Interrupts():
-            for pool in pools:
-                pool.close()
+            run.close()
     runs.sort(key=lambda run: run.order)  # lanes finish in any order; the report does not
-    if not args.no_repro:
+    if spec.repro:
         from .reports.repro import write_all
 
-        repro += write_all(runs, args.out, warn=lambda message: print(f"warning: {message}",
+        repro += write_all(runs, spec.out, warn=lambda message: print(f"warning: {message}",
                                                                        file=sys.stderr))
     with _Interrupts():
         rows, written = report()
@@ -292,7 +197,7 @@ def _run(args: argparse.Namespace, cases: list[Case], bad_input: bool, framework
     counts = {s: sum(r.status == s for r in rows) for s in STATUSES}
     summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n or s in ("pass", "fail"))
     made = len({run.case.name for run in runs if run.case.variant_of})
-    variants = f" and {made} variants (in {os.path.join(args.out, VARIANTS_FOLDER)})" \
+    variants = f" and {made} variants (in {os.path.join(spec.out, VARIANTS_FOLDER)})" \
         if made else ""
     print(f"{len(cases)} cases{variants}, {len(rows)} comparisons against {reference}: {summary}")
     for row in bad[:10]:
@@ -306,7 +211,7 @@ def _run(args: argparse.Namespace, cases: list[Case], bad_input: bool, framework
         print(f"  XPASS {row.case} [{row.dtype}-{row.framework}]: {row.message}")
     print("reports: " + ", ".join(str(p) for p in written))
     if repro:
-        print(f"repro folders ({len(repro)}): {os.path.join(args.out, 'repro')}; in each, "
+        print(f"repro folders ({len(repro)}): {os.path.join(spec.out, 'repro')}; in each, "
               "`python repro.py`")
     if bad_input:
         return EXIT_BAD_INPUT
@@ -323,13 +228,13 @@ def _run(args: argparse.Namespace, cases: list[Case], bad_input: bool, framework
 
 def cmd_shrink(args: argparse.Namespace) -> int:
     """The smallest case that still fails the same way (harness.tools.shrink)."""
-    from .format.loader import load_case
     from .reports.files import write_atomically
     from .tools.shrink import Shrinker, output_path, yaml_text
 
-    frameworks = _frameworks(args.frameworks)
-    frameworks += [n for n in _add_implementations(args) if n not in frameworks]
-    case, problems = load_case(args.case, adapter_names(), configured_limits(args.limit or ()))
+    spec = make_spec(Settings(frameworks=args.frameworks, impl=args.impl or (),
+                              limits=args.limit or ()), CLI_OPTIONS)
+    frameworks = list(spec.parties)
+    case, problems = load_case(args.case, known_parties(), spec.limits)
     if problems:
         raise CaseError(problems)
     from .reports.outdir import check_writable
@@ -401,8 +306,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    _add_implementations(args)
-    cases = load_cases(args.paths or [DEFAULT_CASES], adapter_names(),
+    register_implementations(args.impl or [])
+    cases = load_cases(args.paths or [DEFAULT_CASES], known_parties(),
                        limits=configured_limits(args.limit or ()))
     print("frameworks:")
     for name in adapter_names():
@@ -454,11 +359,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--impl", action="append", metavar="FILE.py", help=impl_help)
     run.add_argument("--keep-going", action="store_true",
                      help="run the valid cases even if some files are bad (exit code still 2)")
-    run.add_argument("--timeout", type=_seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+    run.add_argument("--timeout", default=DEFAULT_TIMEOUT, metavar="SECONDS",
                      help=f"time limit per case, dtype and framework (default "
                           f"{DEFAULT_TIMEOUT:g}); a worker's start and a framework's imports are "
                           "not counted")
-    run.add_argument("--jobs", "-j", type=_count_positive, default=None, metavar="N",
+    run.add_argument("--jobs", "-j", default=None, metavar="N",
                      help="run N cases at a time, each lane in a worker process of its own "
                           "(default: HARNESS_JOBS if set, else the cores this process may use; "
                           "at most one per case)")
@@ -471,7 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--reference", metavar="NAME",
                      help="the base of comparison: any framework or --impl file (default numpy)")
     _add_limit_option(run)
-    run.add_argument("--variants", type=_count, default=DEFAULT_VARIANTS, metavar="N",
+    run.add_argument("--variants", default=DEFAULT_VARIANTS, metavar="N",
                      help="run each case an --impl file runs at N seeded variants too (other "
                           "parameters, a batch, other input scales), written to OUT/variants/ "
                           f"(default {DEFAULT_VARIANTS}; 0: none)")

@@ -12,28 +12,42 @@ A session whose case items compared nothing exits 5, as pytest does when it coll
 """
 from __future__ import annotations
 
-import math
 import os
 import sys
 from pathlib import Path
 
 import pytest
 
-from .adapters import compile_cache
-from .adapters import REFERENCE, adapter_names
-from .adapters.user_impl import register_implementations
-from .verdicts.compare import DECIDED, ERROR, FAIL, INCONCLUSIVE, SKIP, XFAIL, Row
-from .verdicts.diagnose import SELF, hints
-from .running.devices import parse_parties
+from .adapters import known_parties
+from .verdicts.compare import DECIDED, ERROR, FAIL, INCONCLUSIVE, SELF, SKIP, XFAIL, Row
+from .verdicts.diagnose import hints
 from .format.errors import CaseError, Problem, UsageError
-from .adapters.precision import PRECISIONS, apply_option
+from .adapters.precision import PRECISIONS
 from .format.loader import CASE_SUFFIXES, load_case
-from .running.runner import CaseRun, frameworks_for, run_case
+from .running.runner import CaseRun, frameworks_for
+from .running.spec import PYTEST_OPTIONS, Run, Settings, begin, make_spec
+from .running.variants import DEFAULT_COUNT as DEFAULT_VARIANTS
+from .running.variants import make as make_variants
 from .running.workers import DEFAULT_TIMEOUT
 
 _STATE = pytest.StashKey["_State"]()
 MAX_TABLE_ROWS = 8
 PAYLOAD = "harness"  # the user_properties key that carries an item's rows and run entry
+
+
+def settings(config: pytest.Config) -> Settings:
+    """The run's settings as pytest's options gave them (harness.running.spec checks them).
+    Lanes are pytest-xdist's ``-n``; xdist workers write no report, the controller does."""
+    option = config.getoption
+    controller = not hasattr(config, "workerinput")
+    return Settings(frameworks=option("harness_frameworks"), reference=option("harness_reference"),
+                    impl=option("harness_impl") or (), precision=option("harness_precision"),
+                    self_check=option("harness_self_check") or (),
+                    variants=option("harness_variants"), isolation=option("harness_isolation"),
+                    timeout=option("harness_timeout"),
+                    out=option("harness_out") if controller else None,
+                    limits=option("harness_limit") or (),
+                    compile_cache=not option("harness_no_compile_cache"), repro=False)
 
 
 class _State:
@@ -46,77 +60,46 @@ class _State:
             base = config.inipath.parent if config.inipath else config.invocation_params.dir
         self.folders = [(base / f).resolve() for f in folders if f.strip()]
         try:
-            impls = register_implementations(config.getoption("harness_impl") or [])
+            self.spec = make_spec(settings(config), PYTEST_OPTIONS)
         except UsageError as error:
             raise pytest.UsageError(str(error)) from None
-        frameworks = config.getoption("harness_frameworks")
-        self.chosen = bool(frameworks)
-        known = adapter_names() + [n for n in impls if n not in adapter_names()]
-        self.frameworks, unknown = parse_parties(
-            [n.strip() for n in frameworks.split(",") if n.strip()] if frameworks else known,
-            known)
-        if unknown:
-            raise pytest.UsageError("--harness-frameworks: " + "; ".join(unknown))
-        self.frameworks = list(dict.fromkeys(self.frameworks))
-        self.frameworks += [name for name in impls if name not in self.frameworks]
-        self.precision = config.getoption("harness_precision")
-        self.reference = config.getoption("harness_reference") or REFERENCE
-        if self.reference not in adapter_names():
-            raise pytest.UsageError(f"--harness-reference {self.reference}: unknown framework; "
-                                    f"valid: {', '.join(adapter_names())}")
         self.names: dict[str, str] = {}  # case name -> file, for uniqueness across files
         self.plans: dict[tuple[str, str], CaseRun] = {}
         # every item's rows and run entry, by the item's place in the collection: under xdist
         # reports arrive in any order, and the report must be the serial run's
         self.items: dict[int, tuple[list[Row], dict]] = {}
         self.case_items = 0
-        self.isolation = config.getoption("harness_isolation")
-        self.timeout = config.getoption("harness_timeout")
-        if not math.isfinite(self.timeout) or self.timeout <= 0:
-            raise pytest.UsageError(f"--harness-timeout {self.timeout}: expected a finite number "
-                                    "of seconds above 0")
-        out = config.getoption("harness_out")
-        if out and not hasattr(config, "workerinput"):  # found now, not after every item ran
-            from .reports.outdir import check_writable
-
-            try:
-                check_writable(out, "--harness-out")
-            except UsageError as error:
-                raise pytest.UsageError(str(error)) from None
-        from .running.workers import check_start_method
-
-        problem = check_start_method()
-        if problem:
-            raise pytest.UsageError(problem)
         if not hasattr(config, "workerinput"):  # once per session; xdist workers inherit it
-            warning = compile_cache.begin_run(
-                turn_off=config.getoption("harness_no_compile_cache"))
+            warning = begin(self.spec)
             if warning:
                 print(warning, file=sys.stderr)
-        self._pool = None
+        self.run = Run(self.spec)
 
-    def pool(self):
-        """Worker processes, started at the first item that needs one."""
-        if self.isolation != "process":
-            return None
-        if self._pool is None:
-            from .running.workers import WorkerPool
-
-            self._pool = WorkerPool(self.timeout, parties=[self.reference] + self.frameworks)
-        return self._pool
+    @property
+    def reference(self) -> str:
+        return self.spec.reference
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.close()
+        self.run.close()
 
     def plan(self, case, dtype: str) -> CaseRun:
         """The (case, dtype) run every item of it shares: run at its first item."""
         key = (case.name, dtype)
         if key not in self.plans:
-            case = apply_option([case], self.precision)[0]  # a case's own precision wins
-            self.plans[key] = run_case(case, dtype, self.frameworks, self.pool(), self.reference,
-                                       uninstalled=not self.chosen)
+            self.plans[key] = self.run.case(case, dtype)
         return self.plans[key]
+
+    def parties_of(self, case) -> list[str]:
+        return frameworks_for(case, self.spec.parties, self.spec.reference,
+                              uninstalled=not self.spec.chosen)
+
+    def variants_of(self, case) -> list:
+        """The seeded variants of a case an --harness-impl file runs
+        (harness.running.variants), collected as cases of the same file."""
+        if not self.spec.variants or not set(self.spec.implementations) & \
+                set(self.parties_of(case)):
+            return []
+        return make_variants(case, self.spec.variants)
 
     def receive(self, payload: dict) -> None:
         """One item's rows and run entry, from this process or an xdist worker."""
@@ -157,15 +140,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--harness-impl", dest="harness_impl", action="append", default=None,
                     metavar="FILE.py", help="add your own backprop file as a framework (repeatable)")
     group.addoption("--harness-isolation", dest="harness_isolation", default="process",
-                    choices=("process", "none"),
-                    help="run frameworks in worker processes that can be killed (default)")
-    group.addoption("--harness-timeout", dest="harness_timeout", type=float,
-                    default=DEFAULT_TIMEOUT, help="time limit per case, dtype and framework")
+                    help="process: run frameworks in worker processes that can be killed "
+                         "(default); none: in this process")
+    group.addoption("--harness-timeout", dest="harness_timeout", default=DEFAULT_TIMEOUT,
+                    help="time limit per case, dtype and framework")
     group.addoption("--harness-out", dest="harness_out", default=None,
                     help="also write report.csv and report.md to this folder at the end")
     group.addoption("--harness-precision", dest="harness_precision", default=None,
-                    choices=PRECISIONS, help="float32 matmul precision for the cases that set "
-                                             "none: default (the frameworks' own) or highest")
+                    help="float32 matmul precision for the cases that set none: "
+                         f"{' or '.join(PRECISIONS)} (default: the frameworks' own)")
+    group.addoption("--harness-self-check", dest="harness_self_check", action="append",
+                    default=None, metavar="NAME",
+                    help="also check this framework's gradients against finite differences of "
+                         "its own loss (--harness-impl files always are; repeatable)")
+    group.addoption("--harness-variants", dest="harness_variants", default=DEFAULT_VARIANTS,
+                    metavar="N", help="run each case an --harness-impl file runs at N seeded "
+                                      f"variants too (default {DEFAULT_VARIANTS}; 0: none)")
+    group.addoption("--harness-limit", dest="harness_limit", action="append", default=None,
+                    metavar="NAME=VALUE", help="raise (or lower) one limit on the sizes a case "
+                                               "may ask for (repeatable)")
     group.addoption("--harness-no-compile-cache", dest="harness_no_compile_cache",
                     action="store_true", help="compile JAX's programs afresh (as "
                                               "HARNESS_COMPILE_CACHE=off)")
@@ -253,12 +246,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
     from .reports.record import make_record
     from .reports.files import write_reports
 
-    record = make_record(state.entries, reference=state.reference,
-                         frameworks=[state.reference] + state.frameworks,
-                         options={"frameworks": state.frameworks, "reference": state.reference,
-                                  "isolation": state.isolation, "timeout": state.timeout,
-                                  "precision": state.precision or "per case (default)",
-                                  "compile_cache": compile_cache.describe()})
+    spec = state.spec
+    record = make_record(state.entries, reference=spec.reference,
+                         frameworks=[spec.reference, *spec.parties], options=spec.options())
     write_reports(state.rows, record, out)
 
 
@@ -275,16 +265,19 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
 class CaseFile(pytest.File):
     def collect(self):
         state = self.config.stash[_STATE]
-        case, problems = load_case(self.path, adapter_names())
+        case, problems = load_case(self.path, known_parties(), state.spec.limits)
         if case is not None and case.name in state.names and state.names[case.name] != str(self.path):
             problems.append(Problem(str(self.path), None, "name", f"case name {case.name!r} is "
                                     f"also used by {state.names[case.name]}; names must be unique"))
         if problems:
             raise CaseError(problems)
         state.names[case.name] = str(self.path)
+        for one in [case, *state.variants_of(case)]:
+            yield from self.items_of(one, state.parties_of(one))
+
+    def items_of(self, case, parties: list[str]):
         for dtype in case.dtypes:
-            for framework in frameworks_for(case, state.frameworks, state.reference,
-                                            uninstalled=not state.chosen):
+            for framework in parties:
                 item = CaseItem.from_parent(self, name=f"{case.name}[{dtype}-{framework}]",
                                             case=case, dtype=dtype, framework=framework)
                 declared = [k.reason for k in case.known_discrepancies

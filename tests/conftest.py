@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.adapters import FRAMEWORKS, adapter_names, get_adapter
+from harness.adapters import FRAMEWORKS, get_adapter, known_parties
 from harness.format.loader import load_case
 
 pytest_plugins = ["pytester"]
@@ -88,7 +88,7 @@ def load(write_case):
     """Write a case and load it: (case or None, problems)."""
 
     def run(text: str, name: str = "case.yaml"):
-        return load_case(write_case(text, name), adapter_names())
+        return load_case(write_case(text, name), known_parties())
 
     return run
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.adapters import adapter_names
+from harness.adapters import known_parties
 from harness.format.loader import load_case
 from harness.format.yamlsafe import MAX_FILE_BYTES
 
@@ -38,7 +38,7 @@ def test_the_corpus_is_large_enough():
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
 def test_each_bad_case_gets_its_message(path):
-    case, problems = load_case(path, adapter_names())
+    case, problems = load_case(path, known_parties())
     assert case is None and problems
     for line, field, fragment in expectations(path):
         assert any(p.file == str(path) and p.field == field and fragment in p.message
@@ -49,7 +49,7 @@ def test_each_bad_case_gets_its_message(path):
 def test_oversize_file_is_refused_with_the_limit(tmp_path):
     big = tmp_path / "big.yaml"
     big.write_text(sigmoid_neuron_text() + "#" * MAX_FILE_BYTES)
-    _, problems = load_case(big, adapter_names())
+    _, problems = load_case(big, known_parties())
     assert len(problems) == 1 and "case files are limited to 1,000,000 bytes" in problems[0].message
 
 

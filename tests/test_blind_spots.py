@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.adapters import adapter_names, numpy_ref
+from harness.adapters import numpy_ref, known_parties
 from harness.format.loader import load_cases
 from harness.running.runner import run_case
 
@@ -22,7 +22,7 @@ def failing(rows, **where):
 
 
 def case_at(relative: str):
-    return load_cases([CASES / relative], adapter_names())[0]
+    return load_cases([CASES / relative], known_parties())[0]
 
 
 # -- torch's softplus threshold ------------------------------------------------------------------

@@ -10,7 +10,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import casegen  # noqa: E402
 
 from harness.format import catalog  # noqa: E402
-from harness.adapters import adapter_names  # noqa: E402
+from harness.adapters import known_parties  # noqa: E402
 from harness.format.loader import load_cases  # noqa: E402
 
 COUNT, SEED = 200, 0
@@ -25,7 +25,7 @@ def test_generated_cases_load_without_problems(tmp_path):
     paths = casegen.write(cases, tmp_path)
     assert len(paths) == COUNT and all(p.is_file() for p in paths)
     problems = []
-    loaded = load_cases(paths, adapter_names(), on_problems=problems.extend)
+    loaded = load_cases(paths, known_parties(), on_problems=problems.extend)
     assert problems == []
     assert len(loaded) == COUNT
     assert sorted(c.name for c in loaded) == sorted(c["name"] for c in cases)

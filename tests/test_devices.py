@@ -13,7 +13,7 @@ from harness.adapters import get_adapter
 from harness.adapters.jax_adapter import _import_jax
 from harness.format.loader import load_cases
 from harness.adapters import adapter_names
-case = load_cases(['cases/golden/sigmoid-neuron.yaml'], adapter_names())[0].for_dtype('float64')
+case = load_cases(['cases/golden/sigmoid-neuron.yaml'], known_parties())[0].for_dtype('float64')
 trace = get_adapter('jax').run(case, case.inputs('float64'))
 print(os.environ.get('JAX_PLATFORMS'), os.environ.get('XLA_PYTHON_CLIENT_PREALLOCATE'))
 print([n for n in trace.notes if n.startswith('ran on')][0])
@@ -53,9 +53,10 @@ from dataclasses import replace  # noqa: E402
 import pytest  # noqa: E402
 
 from conftest import CASES, GOOD_CASE, sigmoid_neuron_text  # noqa: E402
-from harness.adapters import adapter_names, get_adapter  # noqa: E402
+from harness.adapters import known_parties, get_adapter  # noqa: E402
 from harness.format.case import KnownDiscrepancy  # noqa: E402
-from harness.running.devices import canonical, parse_parties, worker_environment, worker_key  # noqa: E402
+from harness.format.parties import canonical  # noqa: E402
+from harness.running.devices import worker_environment, worker_key  # noqa: E402
 from harness.format.loader import load_case  # noqa: E402
 
 NEURON = CASES / "golden" / "sigmoid-neuron.yaml"
@@ -129,8 +130,7 @@ def test_a_bad_device_name_is_a_usage_error_naming_the_valid_ones(name, named):
 
 
 def test_party_names_are_parsed_with_jax_cuda_as_jax_gpu():
-    names, problems = parse_parties(["torch@cuda", "jax@cuda", "jax", "torch@cpu"],
-                                    adapter_names())
+    names, problems = known_parties().parse(["torch@cuda", "jax@cuda", "jax", "torch@cpu"])
     assert names == ["torch@cuda", "jax@gpu", "jax", "torch@cpu"] and problems == []
     assert canonical("jax@cuda") == "jax@gpu" and get_adapter("jax@cuda").name == "jax@gpu"
     assert get_adapter("torch@cuda").name == "torch@cuda"
@@ -179,7 +179,7 @@ def test_the_run_option_fills_in_only_cases_without_their_own_precision(load):
 
 
 def _neuron(precision=None):
-    case, _ = load_case(NEURON, adapter_names())
+    case, _ = load_case(NEURON, known_parties())
     return replace(case.for_dtype("float32"), dtypes=("float32",), precision=precision)
 
 
@@ -246,7 +246,7 @@ def test_flush_to_zero_is_excused_for_jax_on_the_cpu_but_not_for_jax_on_a_gpu():
     same declaration no longer turns the CPU's failure into xfail."""
     from harness.running.runner import run_case
 
-    case, _ = load_case(CASES / "edge" / "near-smallest-normal.yaml", adapter_names())
+    case, _ = load_case(CASES / "edge" / "near-smallest-normal.yaml", known_parties())
     statuses = lambda c: {r.status for r in run_case(c, "float32", ["jax"]).rows}  # noqa: E731
     assert "xfail" in statuses(case) and "fail" not in statuses(case)
     moved = replace(case, known_discrepancies=tuple(

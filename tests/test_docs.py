@@ -6,7 +6,7 @@ import shlex
 import unicodedata
 
 from harness import cli
-from harness.adapters import adapter_names
+from harness.adapters import known_parties
 from harness.verdicts.compare import COLUMNS
 from harness.format.loader import load_case
 from harness.verdicts.tolerance import DEFAULTS
@@ -185,7 +185,7 @@ def test_readme_case_example_is_a_valid_case(tmp_path):
     example = re.search(r"^```yaml\n(.*?)^```$", section, re.S | re.M).group(1)
     path = tmp_path / "sigmoid-neuron.yaml"
     path.write_text(example, encoding="utf-8")
-    case, problems = load_case(path, adapter_names())
+    case, problems = load_case(path, known_parties())
     assert not problems, [str(p) for p in problems]
     assert case is not None and case.name == "sigmoid-neuron"
 

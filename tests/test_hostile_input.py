@@ -16,7 +16,7 @@ import numpy as np
 import numpy.lib.format as npy_format
 import pytest
 
-from harness.adapters import adapter_names
+from harness.adapters import known_parties
 from harness.format.limits import DEFAULTS, configured
 from harness.format.loader import load_case
 
@@ -210,7 +210,7 @@ def test_each_hostile_input_gets_its_message(text, files, field, fragment, tmp_p
     path = tmp_path / "case.yaml"
     path.write_text(text, encoding="utf-8")
     with allocation_peak() as peak:  # refused before anything big is expanded or allocated
-        case, problems = load_case(path, adapter_names())
+        case, problems = load_case(path, known_parties())
     assert peak.bytes < PEAK_LIMIT, f"{peak.bytes / 2**20:.1f} MiB allocated to refuse"
     assert case is None and problems
     assert any(p.field == field and fragment in p.message and p.file == str(path)
@@ -312,7 +312,7 @@ def test_huge_sizes_are_refused_in_milliseconds(write_case, tmp_path):
         path = write_case(text, f"{len(timings)}.yaml")
         start = time.perf_counter()
         with allocation_peak() as peak:
-            case, problems = load_case(path, adapter_names())
+            case, problems = load_case(path, known_parties())
         timings[what] = time.perf_counter() - start
         assert case is None and problems, what
         assert peak.bytes < PEAK_LIMIT, (what, peak.bytes)
@@ -321,11 +321,11 @@ def test_huge_sizes_are_refused_in_milliseconds(write_case, tmp_path):
 
 def test_the_same_case_loads_once_the_limit_is_raised(write_case):
     path = write_case(deep_case(1001))
-    _, problems = load_case(path, adapter_names())
+    _, problems = load_case(path, known_parties())
     assert any("max_layers" in p.message for p in problems)
-    case, problems = load_case(path, adapter_names(), configured(["max_layers=1001"]))
+    case, problems = load_case(path, known_parties(), configured(["max_layers=1001"]))
     assert problems == [] and len(case.layers) == 1001
-    case, problems = load_case(path, adapter_names(), configured(environ={
+    case, problems = load_case(path, known_parties(), configured(environ={
         "HARNESS_LIMITS": "max_layers=2000, max_steps=1e6"}))
     assert problems == [] and len(case.layers) == 1001
 
@@ -334,25 +334,25 @@ def test_a_lower_limit_refuses_what_the_default_allows(load, tmp_path, write_cas
     (tmp_path / "x.csv").write_text("1,2\n3,4\n" * 20)
     path = write_case(with_x("{file: x.csv}").replace("y: [0, 1]", "y: {random: classes, "
                                                                    "shape: [40], seed: 1}"))
-    assert load_case(path, adapter_names())[1] == []
+    assert load_case(path, known_parties())[1] == []
     for setting, fragment in (("max_data_file_bytes=100", "found 160 in 'x.csv'"),
                               ("max_tensor_elements=50", "found more than 50 in 'x.csv'"),
                               ("max_batch=39", "found 40: over the limit max_batch")):
-        _, problems = load_case(path, adapter_names(), configured([setting]))
+        _, problems = load_case(path, known_parties(), configured([setting]))
         assert any(fragment in p.message for p in problems), (setting, problems)
     big = write_case(GOOD, "big.yaml")
-    _, problems = load_case(big, adapter_names(), configured(["max_case_file_bytes=100"]))
+    _, problems = load_case(big, known_parties(), configured(["max_case_file_bytes=100"]))
     assert "--limit max_case_file_bytes=N" in problems[0].message
 
 
 def test_harness_limits_from_the_environment_apply_to_load_case(write_case, monkeypatch):
     """pytest users have no --limit: HARNESS_LIMITS is read by every load."""
     path = write_case(GOOD + "steps: 100001\n")
-    assert load_case(path, adapter_names())[0] is None
+    assert load_case(path, known_parties())[0] is None
     monkeypatch.setenv("HARNESS_LIMITS", "max_steps=200000")
-    assert load_case(path, adapter_names())[0].steps == 100001
+    assert load_case(path, known_parties())[0].steps == 100001
     monkeypatch.setenv("HARNESS_LIMITS", "max_step=200000")
-    _, problems = load_case(path, adapter_names())
+    _, problems = load_case(path, known_parties())
     assert "unknown limit 'max_step'" in problems[0].message
     assert "did you mean 'max_steps'?" in problems[0].message
 

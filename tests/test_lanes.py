@@ -13,7 +13,9 @@ import time
 import pytest
 
 from conftest import CASES, ROOT, sigmoid_neuron_text
-from harness.cli import lane_count, main
+from harness.adapters import known_parties
+from harness.cli import main
+from harness.running.spec import default_jobs, lane_count
 from harness.running.lanes import in_lanes
 from harness.running.workers import WorkerPool
 
@@ -65,7 +67,7 @@ def test_lanes_default_to_the_usable_cores_and_never_exceed_the_cases(monkeypatc
 
 def test_harness_jobs_sets_the_lanes_a_run_gives_no_jobs_for(monkeypatch):
     monkeypatch.setenv("HARNESS_JOBS", "3")
-    assert lane_count(None, 1000) == 3 and lane_count(2, 1000) == 2  # --jobs wins
+    assert lane_count(default_jobs(), 1000) == 3 and lane_count(2, 1000) == 2  # --jobs wins
 
 
 @pytest.mark.parametrize("value", ["0", "two", "-1", "1.5"])
@@ -166,11 +168,10 @@ def test_jax_reuses_a_compiled_program_and_gets_the_same_bits():
     pytest.importorskip("jax")
     import numpy as np
 
-    from harness.adapters import adapter_names
     from harness.adapters.jax_adapter import JaxAdapter
     from harness.format.loader import load_case
 
-    case, problems = load_case(CASES / "optimizers" / "adam.yaml", adapter_names())
+    case, problems = load_case(CASES / "optimizers" / "adam.yaml", known_parties())
     assert not problems
     narrowed, inputs = case.for_dtype("float64"), case.inputs("float64")
     first = JaxAdapter().run(narrowed, inputs)
@@ -193,11 +194,10 @@ def test_jax_forward_mode_check_reuses_its_program_for_other_data():
     jax = pytest.importorskip("jax")
     import numpy as np
 
-    from harness.adapters import adapter_names
     from harness.adapters import jax_adapter
     from harness.format.loader import load_case
 
-    case, problems = load_case(CASES / "optimizers" / "adam.yaml", adapter_names())
+    case, problems = load_case(CASES / "optimizers" / "adam.yaml", known_parties())
     assert not problems
     narrowed, inputs = case.for_dtype("float64"), case.inputs("float64")
     indices = {name: np.array([0]) for name in case.param_names}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.adapters import adapter_names, numpy_ref
+from harness.adapters import numpy_ref, known_parties
 from harness.adapters.jax_adapter import JaxAdapter
 from harness.format.loader import load_cases
 from harness.oracles import fd
@@ -15,7 +15,7 @@ from conftest import CASES
 
 
 def case_named(path):
-    return load_cases([CASES / path], adapter_names())[0]
+    return load_cases([CASES / path], known_parties())[0]
 
 
 def by_status(rows, status):
@@ -31,7 +31,7 @@ def test_finite_differences_pass_a_correct_case():
 
 
 def test_the_whole_shipped_suite_passes_against_finite_differences():
-    for case in load_cases([CASES], adapter_names()):
+    for case in load_cases([CASES], known_parties()):
         for dtype in case.dtypes:
             bad = [(case.name, dtype, r.step, r.tensor, r.message)
                    for r in run_case(case, dtype, ["fd"]).rows

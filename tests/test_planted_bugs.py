@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.adapters import adapter_names, numpy_ref, register
+from harness.adapters import numpy_ref, register, known_parties
 from harness.adapters import unregister
 from harness.adapters.base import Availability
 from harness.cli import main
@@ -23,12 +23,12 @@ def failing(rows, **where):
 
 @pytest.fixture
 def neuron():
-    return load_cases([CASES / "golden" / "sigmoid-neuron.yaml"], adapter_names())[0]
+    return load_cases([CASES / "golden" / "sigmoid-neuron.yaml"], known_parties())[0]
 
 
 @pytest.fixture
 def deep():
-    return load_cases([CASES / "networks" / "deep-mixed-5-layers.yaml"], adapter_names())[0]
+    return load_cases([CASES / "networks" / "deep-mixed-5-layers.yaml"], known_parties())[0]
 
 
 def test_constant_sigmoid_derivative_in_reference_is_caught(monkeypatch, neuron):

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from harness.reports import repro
-from harness.adapters import adapter_names
+from harness.adapters import known_parties
 from harness.cli import main
 from harness.format.loader import load_case
 
@@ -55,7 +55,7 @@ def test_a_planted_bug_writes_a_repro_folder_that_fails_on_its_own(write_case, t
     assert "DISCREPANCY: tanh_mlp_wrong_derivative differs from the reference, first at step 1" \
         in done.stdout
     assert not [p for p in (out / "repro").iterdir() if p.name.startswith(".")]  # no leftovers
-    case, problems = load_case(folder / "case.yaml", adapter_names())  # the case loads as it is
+    case, problems = load_case(folder / "case.yaml", known_parties())  # the case loads as it is
     assert not problems and case.steps == 5
 
 
@@ -69,7 +69,7 @@ def test_no_repro_writes_none(write_case, tmp_path, capsys):
 
 
 def test_a_torch_repro_exits_0_where_torch_agrees(write_case, tmp_path):
-    case, _ = load_case(write_case(TANH_MLP_16), adapter_names())
+    case, _ = load_case(write_case(TANH_MLP_16), known_parties())
     entry = repro.write(case, "float64", "torch", tmp_path)  # forced: torch passes this case
     folder = tmp_path / entry["folder"]
     script = (folder / "repro.py").read_text()
@@ -83,7 +83,7 @@ def test_a_torch_repro_exits_0_where_torch_agrees(write_case, tmp_path):
 
 
 def test_micrograd_gets_the_data_and_says_why_there_is_no_script(write_case, tmp_path):
-    case, _ = load_case(write_case(TANH_MLP_16), adapter_names())
+    case, _ = load_case(write_case(TANH_MLP_16), known_parties())
     entry = repro.write(case, "float64", "micrograd", tmp_path)
     assert entry["available"] is False
     done = run_repro(tmp_path / entry["folder"])
@@ -98,7 +98,7 @@ def test_a_run_keeps_the_reference_trajectory_for_its_repro_folders_only_when_it
     from harness.adapters.user_impl import register_implementations
     from harness.running.runner import run_case
 
-    case, problems = load_case(write_case(TANH_MLP_16), adapter_names())
+    case, problems = load_case(write_case(TANH_MLP_16), known_parties())
     assert not problems
     [impl] = register_implementations([str(WRONG_TANH_MLP)])
     failing = run_case(case, "float64", ["numpy", impl])

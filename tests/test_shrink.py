@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.adapters import adapter_names
+from harness.adapters import known_parties
 from harness.cli import main
 from harness.format.loader import load_case
 from harness.running.runner import run_case
@@ -30,7 +30,7 @@ def test_a_planted_bug_shrinks_to_two_units_a_batch_of_two_and_one_step(write_ca
     assert f"wrote {written}" in out and "steps 5 → 1" in out and "batch 32 → 1" in out
     assert "fails the same way: kept" in err and "passes: not kept" in err  # progress per attempt
     assert path.read_text() == before  # the input is never touched
-    case, problems = load_case(written, adapter_names())
+    case, problems = load_case(written, known_parties())
     assert not problems
     assert all(layer.units <= 2 for layer in case.layers)
     assert case.batch <= 2 and case.steps == 1

@@ -15,7 +15,7 @@ import sys
 import numpy as np
 import pytest
 
-from harness.adapters import adapter_names
+from harness.adapters import known_parties
 from harness.cli import main
 from harness.verdicts.compare import Context, compare_tensor
 from harness.format.loader import load_case
@@ -80,7 +80,7 @@ def test_fixed_point_sigmoid_is_caught_on_the_worked_neuron_through_a_variant(tm
             f"pass; {NOT_DERIVATIVE} either") in text
     # the variant is a case file of its own, explicit, and reruns to the same failure
     path = out / "variants" / f"{variant}.yaml"
-    case, problems = load_case(path, adapter_names())
+    case, problems = load_case(path, known_parties())
     assert not problems and case.name == variant and "variant" in case.tags
     assert "random" not in path.read_text() and "file:" not in path.read_text()
     again = subprocess.run([sys.executable, "-m", "harness", "run", str(path), "--impl", str(impl),
@@ -99,7 +99,7 @@ def test_fixed_point_sigmoid_is_caught_on_the_worked_neuron_through_a_variant(tm
 def test_batch_wide_softmax_is_caught_on_a_batch_one_case_through_the_batch_variant(tmp_path,
                                                                                       case):
     path = CASES / "golden" / f"{case}.yaml"
-    loaded, _ = load_case(path, adapter_names())
+    loaded, _ = load_case(path, known_parties())
     assert loaded.batch == 1  # the whole batch is the one sample: the case alone cannot see it
     code, rows, report = run(MISTAKES / "softmax_whole_batch.py", tmp_path / "out", str(path))
     assert code == 1

@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.adapters import adapter_names
+from harness.adapters import known_parties
+from harness.verdicts.judge import tolerance_of
 from harness.format.errors import CaseError
 from harness.format.loader import load_cases
 
@@ -109,8 +110,8 @@ def test_object_building_tag_is_rejected_not_run(load, tmp_path):
 def test_number_without_dot_is_a_number(load):
     case, problems = load(GOOD + "tolerance: {atol: 1e-6, rtol: 2E-7}\n")
     assert problems == []
-    assert case.tolerance_for("float64").atol == 1e-6
-    assert case.tolerance_for("float64").rtol == 2e-7
+    assert tolerance_of(case, "float64").atol == 1e-6
+    assert tolerance_of(case, "float64").rtol == 2e-7
 
 
 def test_every_problem_reported_at_once(load):
@@ -135,9 +136,9 @@ def test_not_utf8_and_empty(write_case, tmp_path):
 
     bad = tmp_path / "latin1.yaml"
     bad.write_bytes("name: caf\xe9\n".encode("latin-1"))
-    assert "not UTF-8" in only(load_case(bad, adapter_names())[1]).message
+    assert "not UTF-8" in only(load_case(bad, known_parties())[1]).message
     empty = write_case("", "empty.yaml")
-    assert "found an empty file" in only(load_case(empty, adapter_names())[1]).message
+    assert "found an empty file" in only(load_case(empty, known_parties())[1]).message
 
 
 def test_data_file_must_stay_in_case_folder(load, tmp_path):
@@ -186,7 +187,7 @@ def test_duplicate_case_names_across_files(write_case, tmp_path):
     first = write_case(GOOD, "a.yaml")
     second = write_case(GOOD, "b.yaml")
     with pytest.raises(CaseError) as caught:
-        load_cases([tmp_path], adapter_names())
+        load_cases([tmp_path], known_parties())
     message = str(caught.value)
     assert str(first) in message and str(second) in message and "unique" in message
 
@@ -194,7 +195,7 @@ def test_duplicate_case_names_across_files(write_case, tmp_path):
 def test_shipped_cases_are_valid():
     from conftest import CASES
 
-    cases = load_cases([CASES], adapter_names())
+    cases = load_cases([CASES], known_parties())
     assert len(cases) >= 12
 
 

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from harness.adapters import adapter_names, numpy_ref
+from harness.adapters import numpy_ref, known_parties
 from harness.cli import main
 from harness.format.loader import load_cases
 from harness.running.runner import run_case
@@ -30,7 +30,7 @@ def failing(rows):
 
 
 def load(relative: str):
-    return load_cases([CASES / relative], adapter_names())[0]
+    return load_cases([CASES / relative], known_parties())[0]
 
 
 # -- blame ----------------------------------------------------------------------------------
@@ -99,7 +99,7 @@ def test_planted_reduction_bug_in_the_reference_is_blamed_on_it(monkeypatch):
 
 
 def test_planted_optimizer_bug_in_the_reference_is_blamed_on_it(monkeypatch):
-    from harness.adapters import numpy_optim
+    from harness.adapters import numpy_optim as optimizers
 
     def no_bias_correction(self, name, p, g, decoupled=False):
         s = self.s

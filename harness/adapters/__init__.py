@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+from collections.abc import Mapping
 from functools import lru_cache
 
+from ..format.parties import Parties, canonical, split
 from .base import Adapter, Availability, package_availability
 
 REFERENCE = "numpy"
@@ -84,6 +86,27 @@ def adapter_names() -> list[str]:
     return FRAMEWORKS.names() + [n for n in ORACLES.names() if n not in FRAMEWORKS]
 
 
+class _Devices(Mapping):
+    """framework -> the devices its adapter can be bound to, asked of an adapter only when a
+    name with a device is checked (loading an adapter imports its module)."""
+
+    def __getitem__(self, base: str) -> tuple[str, ...]:
+        if base not in FRAMEWORKS:
+            raise KeyError(base)
+        return tuple(getattr(get_adapter(base), "devices", ()))
+
+    def __iter__(self):
+        return iter(framework_names())
+
+    def __len__(self) -> int:
+        return len(framework_names())
+
+
+def known_parties() -> Parties:
+    """Every framework and oracle installed here, and the devices each framework can take."""
+    return Parties(tuple(adapter_names()), _Devices())
+
+
 def is_oracle(name: str) -> bool:
     return name in ORACLES and name not in FRAMEWORKS
 
@@ -127,9 +150,7 @@ def get_adapter(name: str):
     ``base@device`` (torch@cuda, jax@gpu) is the framework's adapter bound to that device, its
     ``name`` the full party name (harness.running.devices)."""
     if "@" in name:
-        from ..running.devices import canonical, problem, split
-
-        trouble = problem(name)
+        trouble = known_parties().problem(name)
         if trouble:
             return BrokenAdapter(name, trouble)
         base, device = split(canonical(name))

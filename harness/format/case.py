@@ -9,7 +9,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..verdicts.tolerance import DEFAULTS, Tolerance
+from .parties import device_of, kind, split
+
 
 # elements checked per tensor (seeded sample beyond that), and Richardson extrapolation
 FD_DEFAULTS = {"samples": 64, "richardson": True}
@@ -86,7 +87,7 @@ class KnownDiscrepancy:
     link: str | None = None
     steps: tuple[int, ...] | None = None  # only these steps; None: any
     from_step: int | None = None  # this step and every later one; None: from the first
-    device: str | None = None  # cpu or gpu (harness.running.devices.kind); None: every device
+    device: str | None = None  # cpu or gpu (harness.format.parties.kind); None: every device
 
     @property
     def party(self) -> str:
@@ -96,8 +97,6 @@ class KnownDiscrepancy:
     def applies_to(self, party: str) -> bool:
         """Whether it covers that party: its framework on its device (a bare name is the CPU),
         or on every device when it names none."""
-        from ..running.devices import device_of, kind, split
-
         return split(party)[0] == self.framework and (
             self.device is None or kind(device_of(party)) == self.device)
 
@@ -174,36 +173,16 @@ class Case:
     def wants(self, framework: str) -> bool:
         """A listed bare name wants its framework on any device the run names; a listed
         ``base@device`` only that party."""
-        from ..running.devices import split
-
         return self.frameworks is None or framework in self.frameworks or \
             split(framework)[0] in self.frameworks
 
-    def tolerance_for(self, dtype: str, framework: str | None = None) -> Tolerance:
-        """Defaults for the dtype, then the case's overrides, then the framework's own."""
-        tolerance = DEFAULTS[dtype].updated(self.tolerance.get(dtype, {}))
-        if framework is not None:
-            tolerance = tolerance.updated(self._framework_overrides(framework, dtype))
-        return tolerance
-
-    def _framework_overrides(self, framework: str, dtype: str) -> dict:
-        """A party's own tolerance: under its full name (jax@gpu), else its framework's (jax)."""
-        from ..running.devices import split
-
-        for name in (framework, split(framework)[0]):
+    def party_overrides(self, party: str, dtype: str) -> dict[str, float]:
+        """A party's own tolerance keys (harness.verdicts.judge): under its full name (jax@gpu),
+        else its framework's (jax)."""
+        for name in (party, split(party)[0]):
             if self.framework_tolerance.get(name, {}).get(dtype):
                 return self.framework_tolerance[name][dtype]
         return {}
-
-    def tolerance_source(self, dtype: str, framework: str | None = None) -> str:
-        """Where the tolerance of a verdict came from, in words for the report."""
-        if framework and self._framework_overrides(framework, dtype):
-            return f"case, for {framework}"
-        return "case" if self.tolerance.get(dtype) else f"{dtype} default"
-
-    def expected_tolerance_for(self, dtype: str, framework: str | None = None) -> Tolerance:
-        assert self.expected is not None
-        return self.tolerance_for(dtype, framework).updated(self.expected.tolerance)
 
     def inputs(self, dtype: str) -> Inputs:
         """The shared starting point: float64 values rounded once to ``dtype``."""

@@ -126,8 +126,10 @@ def from_environment(environ: dict[str, str] | None = None) -> dict[str, int]:
     return parse(text.split(","), f"environment variable {ENVIRONMENT}")
 
 
-def configured(options: Iterable[str] = (), environ: dict[str, str] | None = None) -> Limits:
-    """The defaults, then HARNESS_LIMITS, then each ``--limit NAME=VALUE`` (the last wins)."""
+def configured(options: Iterable[str] = (), option: str = "--limit",
+               environ: dict[str, str] | None = None) -> Limits:
+    """The defaults, then HARNESS_LIMITS, then each ``NAME=VALUE`` of ``option`` (the last
+    wins)."""
     chosen = from_environment(environ)
-    chosen.update(parse(options, "--limit"))
+    chosen.update(parse(options, option))
     return replace(DEFAULTS, **chosen)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from .case import Case
+from .parties import Parties
 from .errors import CaseError, Problem, UsageError
 from .limits import Limits, configured
 from ..adapters.precision import PRECISIONS
@@ -83,10 +84,12 @@ class _Validator(Sections, Parameters, DataSources):
 
 
 
-def load_case(path: str | Path, framework_names: list[str],
+def load_case(path: str | Path, parties: Parties | Iterable[str],
               limits: Limits | None = None) -> tuple[Case | None, list[Problem]]:
     """Load and validate one case file: (the case, or None, and every problem found).
 
+    ``parties`` are the framework names a case may use and the devices each can take
+    (harness.adapters.known_parties(); a plain list of names allows no device).
     ``limits`` bounds the sizes a case may ask for (harness.format.limits); by default, the defaults
     as HARNESS_LIMITS changes them. Never raises for anything in the file: whatever is wrong
     with it is a problem.
@@ -106,7 +109,7 @@ def load_case(path: str | Path, framework_names: list[str],
         doc, problems = load_yaml(raw, file, max_bytes=limits.max_case_file_bytes)
         if doc is None or problems:
             return None, problems
-        validator = _Validator(doc, framework_names, limits)
+        validator = _Validator(doc, parties, limits)
         case = validator.case()
         return case, validator.problems
     except Exception as exc:  # noqa: BLE001 - the last resort: a problem, never a traceback
@@ -127,7 +130,7 @@ def find_case_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[Probl
     return files, problems
 
 
-def load_cases(paths: Iterable[str | Path], framework_names: list[str],
+def load_cases(paths: Iterable[str | Path], parties: Parties | Iterable[str],
                on_problems: Callable[[list[Problem]], None] | None = None,
                limits: Limits | None = None) -> list[Case]:
     """Load every case under ``paths``; raise CaseError listing all problems of all files.
@@ -139,7 +142,7 @@ def load_cases(paths: Iterable[str | Path], framework_names: list[str],
     cases: list[Case] = []
     seen: dict[str, str] = {}
     for file in files:
-        case, found = load_case(file, framework_names, limits)
+        case, found = load_case(file, parties, limits)
         problems += found
         if case is None:
             continue

@@ -13,6 +13,7 @@ import numpy as np
 from . import catalog
 from .errors import Problem
 from .limits import DEFAULTS, Limits
+from .parties import Parties
 from .yamlsafe import Document, format_path, quoted
 
 INT_BOUND = 2**63  # an integer field beyond a 64-bit integer is a mistake, whatever its limit
@@ -60,12 +61,14 @@ def _suggest(word: Any, valid: Iterable[str]) -> str:
 class Checker:
     """Reads values of one document, collecting problems rather than stopping at the first."""
 
-    def __init__(self, doc: Document, framework_names: list[str], limits: Limits = DEFAULTS):
+    def __init__(self, doc: Document, parties: Parties | Iterable[str],
+                 limits: Limits = DEFAULTS):
         self.doc = doc
         self.limits = limits
         self.file = doc.file
         self.folder = Path(doc.file).resolve().parent
-        self.frameworks = framework_names
+        self.parties = parties if isinstance(parties, Parties) else Parties.of(parties)
+        self.frameworks = list(self.parties.names)
         self.problems: list[Problem] = []
         self.warnings: list[str] = []
 

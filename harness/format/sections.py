@@ -10,8 +10,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from . import catalog
-from ..running.devices import canonical, kind, split
-from ..running.devices import problem as device_problem
+from .parties import canonical, kind, split
 from .case import FD_DEFAULTS, Expected, KnownDiscrepancy, Layer, OptimizerSpec, param_shapes
 from ..verdicts.tolerance import KEYS as TOLERANCE_KEYS
 from .yamlsafe import format_path, quoted
@@ -149,10 +148,10 @@ class Sections(Checker):
     def framework_name(self, value: Any, path: tuple, valid: list[str]) -> str | None:
         """A framework name. One that is not installed here (a plug-in) is accepted with a
         warning, so a shared case still loads; one that looks like a typo is an error. A name
-        with a device (torch@cuda, harness.running.devices) must name a framework and device that go
+        with a device (torch@cuda, harness.format.parties) must name a framework and device that go
         together; jax@cuda becomes jax@gpu."""
         if isinstance(value, str) and "@" in value:
-            trouble = device_problem(value)
+            trouble = self.parties.problem(value)
             if trouble:
                 self.problem(path, f"expected a framework, or a framework@device: {trouble}")
                 return None

@@ -78,7 +78,7 @@ class FiniteDifferences:
         return None
 
     def check(self, case: Case, inputs: Inputs, reference: Trace, ctx: Context) -> list[Row]:
-        tolerance = case.tolerance_for(case.dtype, self.name)
+        tolerance = ctx.judge.tolerance
         x = inputs.x.astype(np.float64)
         y = inputs.y if inputs.y is None or inputs.y.dtype.kind != "f" else inputs.y.astype(float)
         rows = []
@@ -125,7 +125,7 @@ class ForwardMode:
         adapter = get_adapter(self.framework)
         if not isinstance(adapter, ForwardAndReverse):
             raise AdapterError(f"{self.framework} has no forward mode to check")
-        tolerance = case.tolerance_for(case.dtype, self.name)
+        tolerance = ctx.judge.tolerance
         param_sets = [{k: np.asarray(v).astype(case.dtype) for k, v in params.items()}
                       for params in params_before_each_step(inputs, reference)]
         indices = {name: fd.sample_indices(case, name, int(param_sets[0][name].size))
@@ -153,7 +153,7 @@ def hvp_rows(case: Case, inputs: Inputs, adapter, ctx: Context,
     expected, error = reference
     vector = fd.direction(case, inputs.params)
     got = adapter.hvp(case, dict(inputs.params), inputs.x, inputs.y, vector)
-    tolerance = case.tolerance_for(case.dtype, adapter.name)
+    tolerance = ctx.judge.tolerance
     scale = largest(*expected.values())
     return [compare_tensor(ctx, 1, "hvp", name, expected[name], np.asarray(got[name]), tolerance,
                            scale, extra=error[name]) for name in case.param_names]

@@ -60,7 +60,7 @@ class _Loss:
         return numpy_ref.backward(self.case, params, cache, upstream)
 
 
-def _richardson(wide: np.ndarray, narrow: np.ndarray, richardson: bool):
+def richardson(wide: np.ndarray, narrow: np.ndarray, richardson: bool):
     """(estimate, truncation bound) from central differences at h and h/2."""
     truncation = np.abs(narrow - wide) / 3  # the h/2 estimate's O(h²) error
     estimate = (4 * narrow - wide) / 3 if richardson else narrow
@@ -87,7 +87,7 @@ def gradient(case: Case, params: dict[str, np.ndarray], x: np.ndarray, y: np.nda
             tensor[j] = original
             wide = (values[h] - values[-h]) / (2 * h)
             narrow = (values[h / 2] - values[-h / 2]) / h
-            estimate, truncation = _richardson(np.array(wide), np.array(narrow),
+            estimate, truncation = richardson(np.array(wide), np.array(narrow),
                                                case.finite_differences["richardson"])
             magnitude = max(abs(base), *(abs(v) for v in values.values()))
             estimates.append(float(estimate))
@@ -113,7 +113,7 @@ def hessian_vector(case: Case, params: dict[str, np.ndarray], x: np.ndarray,
         for k in params:
             wide = (plus[k] - minus[k]) / (2 * h)
             narrow = (plus2[k] - minus2[k]) / h
-            out[k], truncation = _richardson(wide, narrow, case.finite_differences["richardson"])
+            out[k], truncation = richardson(wide, narrow, case.finite_differences["richardson"])
             magnitude = max(float(np.abs(g[k]).max()) for g in (plus, minus, plus2, minus2))
             err[k] = truncation + ROUNDING_FACTOR * EPS * magnitude / h
     return out, err

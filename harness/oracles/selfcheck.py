@@ -27,17 +27,23 @@ import numpy as np
 
 from ..format.case import Case, Inputs
 from ..verdicts.compare import ERROR, FAIL, INCONCLUSIVE, Context, Row, compare_tensor
-from . import fd
+from ..verdicts.judge import Judge, ToleranceSource
 from ..verdicts.tolerance import Tolerance, largest
+from . import fd
 
-SELF = "self"  # the reference column of self-check rows
 MESSAGE = "your gradients are not the derivative of your own loss: the backward pass is wrong"
-SOURCE = "self-check default: finite differences of its own loss"  # not a case's own tolerance
 ROUNDING_FACTOR = fd.ROUNDING_FACTOR
 # on top of each estimate's own error bound: relative to the element and to the largest gradient
 RTOL = {"float32": 3e-3, "float64": 1e-7}
 
 LossAndGrads = Callable[[dict], tuple[float, dict]]
+
+
+def self_check_judge(dtype: str) -> Judge:
+    """A self-check's own tolerance, on top of each estimate's error bound: never a case's."""
+    rtol = RTOL[dtype]
+    return Judge(Tolerance(atol=float(np.finfo(dtype).tiny), rtol=rtol, scale_rtol=rtol),
+                 ToleranceSource(dtype, self_check=True))
 
 
 def loss_function(adapter, case: Case, inputs: Inputs) -> LossAndGrads:
@@ -72,8 +78,7 @@ def check(adapter, case: Case, inputs: Inputs, ctx: Context) -> list[Row]:
     base, grads = call(params)
     grads = {k: np.asarray(v, dtype=np.float64) for k, v in grads.items()}
     kinks = _Kinks(case, inputs)
-    tolerance = Tolerance(atol=float(np.finfo(dtype).tiny), rtol=RTOL[case.dtype],
-                          scale_rtol=RTOL[case.dtype])
+    tolerance = ctx.judge.tolerance
     results = {}
     for name in case.param_names:
         tensor = params[name].reshape(-1)  # a view: perturbations write through
@@ -92,7 +97,7 @@ def check(adapter, case: Case, inputs: Inputs, ctx: Context) -> list[Row]:
                 tensor[j] = original
                 wide = (values[h] - values[-h]) / (moved[h] - moved[-h])
                 narrow = (values[h / 2] - values[-h / 2]) / (moved[h / 2] - moved[-h / 2])
-                estimate, truncation = fd._richardson(np.array(wide), np.array(narrow),
+                estimate, truncation = fd.richardson(np.array(wide), np.array(narrow),
                                                       case.finite_differences["richardson"])
                 magnitude = max(abs(base), *(abs(v) for v in values.values()))
                 estimates.append(float(estimate))

@@ -8,9 +8,10 @@ import io
 import math
 import re
 
-from ..verdicts.compare import (DECIDED, ERROR, FAIL, INCONCLUSIVE, NON_FINITE_REFERENCE, PASS, SKIP,
-                      XFAIL, XPASS, Row)
-from ..verdicts.diagnose import SELF, hints
+from ..verdicts.compare import (DECIDED, ERROR, FAIL, INCONCLUSIVE, NON_FINITE_REFERENCE, PASS,
+                                SELF, SKIP, XFAIL, XPASS, Row)
+from ..verdicts.diagnose import hints
+from ..verdicts.judge import ToleranceSource
 from ..verdicts.tolerance import DEFAULTS
 
 _SEVERITY = {ERROR: 6, FAIL: 5, XPASS: 4, XFAIL: 3, INCONCLUSIVE: 2, PASS: 1, SKIP: 0}
@@ -46,6 +47,12 @@ def _md(text: object) -> str:
     return text.replace("|", "\\|")
 
 
+def _overridden(row: Row) -> bool:
+    """Whether the case set the tolerance of this row (harness.verdicts.judge)."""
+    source = ToleranceSource.parse(row.tolerance_source, row.dtype)
+    return source is not None and source.overridden
+
+
 def _cell(rows: list[Row]) -> str:
     """The verdict of a case × framework cell and the share of the tolerance it used."""
     if not rows:
@@ -53,7 +60,7 @@ def _cell(rows: list[Row]) -> str:
     status = rollup(rows)
     label = {PASS: "pass", FAIL: "**FAIL**", ERROR: "**ERROR**", SKIP: "skip", XFAIL: "xfail",
              XPASS: "**XPASS**", INCONCLUSIVE: "inconclusive"}[status]
-    if any(r.tolerance_source and "default" not in r.tolerance_source for r in rows):
+    if any(_overridden(r) for r in rows):
         label += "†"
     used = [r.tol_used for r in rows if r.tol_used is not None and r.status in DECIDED
             and math.isfinite(r.tol_used)]
@@ -316,7 +323,7 @@ def _known(w, rows, runs, by_run, frameworks) -> None:
 def _tolerances(w, rows) -> None:
     custom: dict[tuple, set[str]] = {}
     for r in rows:
-        if r.tolerance_source and "default" not in r.tolerance_source:
+        if _overridden(r):
             key = (r.case, r.dtype, r.tolerance_source, r.rtol, r.scale_rtol)
             custom.setdefault(key, set()).add(r.framework)
     w("## Tolerances")

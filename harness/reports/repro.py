@@ -31,10 +31,9 @@ from . import repro_templates as t
 from ..adapters import get_adapter, is_oracle
 from ..format.case import Case
 from ..verdicts.compare import ERROR, FAIL
-from ..verdicts.inherited import trajectory_allowances
 from ..running.jobs import Train
 from ..format.trace import Trace
-from ..verdicts.magnitude import trace_magnitudes
+from ..verdicts.judge import Judges
 from ..running.variants import yaml_text
 
 FOLDER = "repro"  # under the report folder
@@ -69,7 +68,7 @@ def write_all(runs, out_dir: str | Path, limit: int = DEFAULT_LIMIT,
     for run, framework in todo[:limit]:
         try:
             entries.append(write(run.case, run.dtype, framework, out_dir, run.reference,
-                                 run.reference_trace))
+                                 run.reference_trace, run.judges))
         except Exception as exc:  # noqa: BLE001 - a repro is extra: the report is still written
             if warn:
                 warn(f"repro folder for {run.case.name} [{run.dtype}-{framework}] not written: "
@@ -84,35 +83,26 @@ def folder_name(case: str, dtype: str, framework: str) -> str:
 
 
 def write(case: Case, dtype: str, framework: str, out_dir: str | Path,
-          reference: str = "numpy", trace: Trace | None = None) -> dict:
+          reference: str = "numpy", trace: Trace | None = None,
+          judges: Judges | None = None) -> dict:
     """Write one repro folder (whether or not the framework fails: a test forces one); returns
-    its record entry. ``trace`` is the reference's trajectory as the run computed it; without
-    one the reference is run here, in this process."""
+    its record entry. ``trace`` and ``judges`` are the reference's trajectory and the judges as
+    the run made them; without them the reference is run here, in this process, and judged."""
     narrowed = case.for_dtype(dtype)
     inputs = case.inputs(dtype)
     if trace is None:
         trace, skip, error = Train(reference, narrowed, inputs)()
         if trace is None:
             raise RuntimeError(f"the reference {reference} did not run: {skip or error}")
-    magnitudes = trace_magnitudes(narrowed, inputs, trace)
-    inherited = trajectory_allowances(narrowed, inputs, trace, magnitudes,
-                                      case.tolerance_for(dtype))
-    tolerance = case.tolerance_for(dtype, framework)
+    if judges is None:
+        judges = Judges(case, dtype)
+        judges.weigh(inputs, trace)
+    judge = judges.of(framework)
     arrays: dict[str, np.ndarray] = {}
     for number, step in enumerate(trace.steps, start=1):
-        tensors = step.tensors()
-        scales = {}
-        for quantity, _, value in tensors:  # as harness.verdicts.compare: the largest |r| per quantity
-            finite = np.abs(value[np.isfinite(value)])
-            scales[quantity] = max(scales.get(quantity, 0.0), float(finite.max()) if finite.size
-                                   else 0.0)
-        for quantity, name, value in tensors:
+        for quantity, name, value in step.tensors():
             key = quantity if quantity in ("output", "loss") else f"{quantity}/{name}"
-            size = magnitudes[number - 1].get((quantity, name))
-            _, allowed = tolerance.allowed(value, scales[quantity], size)
-            extra = inherited[number - 1].get((quantity, name))
-            if extra is not None:
-                allowed = allowed + np.where(np.isfinite(extra), extra, 0.0)
+            _, allowed = judge.allowance(number, quantity, name, value)
             arrays[f"step{number}/{key}"] = np.asarray(value, dtype=np.float64)
             arrays[f"allowed/step{number}/{key}"] = np.broadcast_to(allowed, np.shape(value)).copy()
     inputs_npz = {f"param/{k}": v for k, v in inputs.params.items()}
@@ -124,9 +114,9 @@ def write(case: Case, dtype: str, framework: str, out_dir: str | Path,
             f"The case of this repro folder ({case.file}, {dtype}), explicit parameters and data.",
             f"  python -m harness run case.yaml --frameworks {framework}")),
         "tolerance.json": json.dumps({
-            "source": case.tolerance_source(dtype, framework), "atol": tolerance.atol,
-            "rtol": tolerance.rtol, "scale_rtol": tolerance.scale_rtol,
-            "sum_rtol": tolerance.sum_rtol,
+            "source": str(judge.source), "atol": judge.tolerance.atol,
+            "rtol": judge.tolerance.rtol, "scale_rtol": judge.tolerance.scale_rtol,
+            "sum_rtol": judge.tolerance.sum_rtol,
             "rule": "|got - reference| <= atol + scale_rtol*scale + rtol*|reference| + "
                     "sum_rtol*magnitude + inherited; the result per element is "
                     "reference.npz's allowed/<key>"}, indent=1) + "\n",

@@ -20,7 +20,7 @@ from .threads import pin_threads
 enter_worker("cpu")
 pin_threads()
 
-from .. import jobs  # noqa: E402, F401  (and through it the adapters' registry)
+from . import jobs  # noqa: E402,F401  (and through it the adapters' registry)
 from ..adapters import numpy_ref  # noqa: E402,F401
 
 

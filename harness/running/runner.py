@@ -11,24 +11,21 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable
 
 import numpy as np
 
 from ..adapters import REFERENCE, adapter_names, get_adapter, is_oracle
 from ..format.case import Case
-from ..verdicts.compare import ERROR, FAIL, SKIP, XFAIL, Context, Row, compare_expected, compare_traces
-from ..verdicts.consensus import UNCLEAR, Vote, blame, majority
-from ..verdicts.known_discrepancies import apply_known
-from ..verdicts.inherited import trajectory_allowances
-from ..verdicts.magnitude import trace_magnitudes
-from .jobs import Check, SecondOrder, SelfCheck, Train
-from ..oracles import reference_hvp
-from ..oracles.selfcheck import SELF, SOURCE, error_row
-from ..verdicts.tolerance import largest
 from ..format.trace import Trace
-
-EXPECTED = "expected"  # the party of golden values
+from ..oracles import reference_hvp
+from ..oracles.selfcheck import error_row, self_check_judge
+from ..verdicts.compare import (ERROR, EXPECTED, FAIL, SELF, SKIP, UNCLEAR, XFAIL, Context, Row,
+                                compare_expected, compare_traces)
+from ..verdicts.consensus import Vote, blame, majority
+from ..verdicts.judge import Judges
+from ..verdicts.known_discrepancies import apply_known
+from .jobs import Check, SecondOrder, SelfCheck, Train
 
 
 @dataclass
@@ -43,9 +40,11 @@ class CaseRun:
     order: tuple = ()  # (case, variant, dtype) positions: runs sort into the cases' order
     # seconds by phase (frameworks' jobs, their compilation, comparing) for benchmarks/speed.py
     timings: dict[str, float] = field(default_factory=dict, compare=False)
-    # the reference's trajectory, kept only when a row failed or erred: repro folders are made
-    # from it (harness.reports.repro) rather than by running the reference again outside its worker
+    # the reference's trajectory and the run's judges, kept only when a row failed or erred:
+    # repro folders are made from them (harness.reports.repro) rather than by running the
+    # reference again outside its worker
     reference_trace: Trace | None = field(default=None, compare=False, repr=False)
+    judges: Judges | None = field(default=None, compare=False, repr=False)
 
 
 def frameworks_for(case: Case, selected: Iterable[str], reference: str = REFERENCE,
@@ -75,14 +74,17 @@ class _Plan:
         self.inputs = case.inputs(dtype)
         self.initial = {k: v.astype(np.float64) for k, v in self.inputs.params.items()}
         self.traces: dict[str, Trace] = {}
+        self.judges = Judges(case, dtype)
         self.result = CaseRun(case, dtype, reference=reference)
 
     def context(self, framework: str, against: str | None = None) -> Context:
+        """The rows of ``framework`` against ``against`` (the reference when None), under
+        its judge."""
         against = against or self.reference
-        source = self.case.tolerance_source(self.dtype, framework)
-        if against == EXPECTED and self.case.expected and self.case.expected.tolerance:
-            source += " + expected"
-        return Context(self.case.name, self.case.file, self.dtype, framework, against, source)
+        judge = self.judges.of(framework, golden=against == EXPECTED)
+        if is_oracle(framework) or against not in (self.reference, EXPECTED):
+            judge = replace(judge, evidence=None)  # checks bring their own: less to send a worker
+        return Context(self.case.name, self.case.file, self.dtype, framework, against, judge)
 
     def whole(self, framework: str, status: str, message: str, suspect: str = "") -> Row:
         return self.context(framework).row(step=None, quantity="", tensor="", status=status,
@@ -119,10 +121,7 @@ class _Plan:
             return self.result
         self.traces[self.reference] = reference
         self.result.notes[self.reference] = reference.notes
-        self.magnitudes = trace_magnitudes(self.narrowed, self.inputs, reference)
-        self.inherited = trajectory_allowances(self.narrowed, self.inputs, reference,
-                                               self.magnitudes,
-                                               self.case.tolerance_for(self.dtype))
+        self.judges.weigh(self.inputs, reference)
         per_party: dict[str, list[Row]] = {}
         for name in self.names:  # every party runs before anything is compared
             if name == self.reference or is_oracle(name):
@@ -155,7 +154,7 @@ class _Plan:
                             for row in (group if against == SELF else apply_known(
                                 self.case, self.context(framework, against), group))]
         if any(row.status in (FAIL, ERROR) for row in self.result.rows):
-            self.result.reference_trace = reference
+            self.result.reference_trace, self.result.judges = reference, self.judges
         return self.result
 
     def checks_itself(self, name: str) -> bool:
@@ -166,7 +165,8 @@ class _Plan:
 
     def self_rows(self, name: str) -> list[Row]:
         """The party's gradients against finite differences of its own loss (harness.oracles.selfcheck)."""
-        ctx = Context(self.case.name, self.case.file, self.dtype, name, SELF, SOURCE)
+        ctx = Context(self.case.name, self.case.file, self.dtype, name, SELF,
+                      self_check_judge(self.dtype))
         rows, _, error = self.call(SelfCheck(name, self.narrowed, self.inputs, ctx))
         return rows if rows is not None else [error_row(ctx, error)]
 
@@ -174,11 +174,10 @@ class _Plan:
         """A framework's trajectory against the reference, its second order, its golden values."""
         rows: list[Row] = []
         trace = self.traces[name]
-        case, dtype = self.case, self.dtype
+        case = self.case
         if name != self.reference:
             rows += compare_traces(self.context(name), self.traces[self.reference], trace,
-                                   case.tolerance_for(dtype, name), self.initial, self.magnitudes,
-                                   self.inherited)
+                                   self.initial)
             if 2 in case.orders:  # against finite differences of the reference gradient
                 if not hasattr(self, "second_order"):
                     self.second_order = reference_hvp(self.narrowed, self.inputs)
@@ -189,8 +188,7 @@ class _Plan:
                     step=1, quantity="hvp", tensor="", status=ERROR, message=error, suspect=name)]
         if case.expected:
             rows += compare_expected(self.context(name, EXPECTED), case.expected.tensors(), trace,
-                                     case.expected_tolerance_for(dtype, name), self.initial,
-                                     self.magnitudes[0])
+                                     self.initial)
         return rows
 
     def oracle_rows(self, name: str) -> list[Row]:
@@ -210,24 +208,20 @@ class _Plan:
                 value = {(q, n): v for q, n, v in trace.steps[step - 1].tensors()}.get(
                     (quantity, tensor))
                 if value is not None:
-                    votes.append(Vote(party, value, self.case.tolerance_for(self.dtype, party)))
+                    votes.append(Vote(party, value, self.judges.of(party).tolerance))
         if step == 1 and self.case.expected:
             golden = {(q, n): v for q, n, v in self.case.expected.tensors()}.get((quantity, tensor))
             if golden is not None:
-                votes.append(Vote(EXPECTED, golden, self.case.expected_tolerance_for(self.dtype)))
+                votes.append(Vote(EXPECTED, golden, self.judges.of_golden_values().tolerance))
         return votes
 
     def agreeing(self, step: int, quantity: str, tensor: str) -> list[str] | None:
         key = (step, quantity, tensor)
         if key not in self._majorities:
-            votes = self.votes(step, quantity, tensor)
-            reference = self.traces[self.reference].steps[step - 1] \
-                if step <= len(self.traces[self.reference].steps) else None
-            scale = largest(*[v for q, _, v in reference.tensors() if q == quantity]) \
-                if reference else 0.0
-            size = self.magnitudes[step - 1].get((quantity, tensor)) \
-                if step <= len(self.magnitudes) else None
-            self._majorities[key] = majority(votes, scale, size)
+            evidence = self.judges.trajectory
+            self._majorities[key] = majority(self.votes(step, quantity, tensor),
+                                             evidence.scale(step, quantity) or 0.0,
+                                             evidence.magnitude(step, quantity, tensor))
         return self._majorities[key]
 
     def with_suspects(self, rows: list[Row]) -> list[Row]:
@@ -286,34 +280,33 @@ def implementations(frameworks: Iterable[str]) -> list[str]:
     return [n for n in frameworks if isinstance(get_adapter(n), UserImplementation)]
 
 
-def run_cases(cases: list[Case], frameworks: list[str],
-              progress: Callable[[int, int, Case, str], None] | None = None, pool=None,
-              finished: list[CaseRun] | None = None, reference: str = REFERENCE,
-              uninstalled: bool = False, self_check: Iterable[str] = (), variants: int = 0,
+def run_cases(cases: list[Case], run_one: Callable[[Case, str, int], CaseRun], lanes: int = 1,
+              progress: Callable[[int, int, Case, str], None] | None = None,
+              finished: list[CaseRun] | None = None, variants: int = 0,
               variant_dir: str | Path | None = None,
               warn: Callable[[str], None] | None = None,
-              pools: Sequence | None = None) -> list[CaseRun]:
-    """Every case in every dtype, in the cases' order. Each finished run is also appended to
-    ``finished`` as it ends, so an interrupted caller still has what was done.
+              implementations: Iterable[str] = ()) -> list[CaseRun]:
+    """Every case in every dtype, in the cases' order, each through ``run_one(case, dtype,
+    lane)`` (harness.running.spec.Run.case). Each finished run is also appended to ``finished``
+    as it ends, so an interrupted caller still has what was done.
 
-    With ``pools`` (one harness.running.workers.WorkerPool per lane), cases are spread over the lanes
-    (harness.running.lanes), a case and its variants in one lane; the result is the same as with one.
+    Cases are spread over ``lanes`` (harness.running.lanes), a case and its variants in one
+    lane; the result is the same as with one.
 
-    With ``variants`` > 0, each case an --impl file ran (in any dtype) is followed by that many
-    variants of it (harness.running.variants), each run like a case; with ``variant_dir`` each is written
-    there as a case file first, and the case's ``file`` is that file. ``warn`` hears of a
-    variant that could not be written.
+    With ``variants`` > 0, each case one of ``implementations`` (--impl files) ran, in any dtype,
+    is followed by that many variants of it (harness.running.variants), each run like a case;
+    with ``variant_dir`` each is written there as a case file first, and the case's ``file`` is
+    that file. ``warn`` hears of a variant that could not be written.
     """
     from . import variants as variants_module
     from .lanes import in_lanes
 
-    impls = set(implementations(frameworks)) | \
-        ({reference} & set(implementations([reference])))
+    impls = set(implementations)
     counts = {"total": sum(len(case.dtypes) for case in cases), "number": 0}
     runs = [] if finished is None else finished
     lock, stopped = threading.Lock(), threading.Event()
 
-    def run_all(case: Case, lane, order: tuple) -> list[CaseRun]:
+    def run_all(case: Case, lane: int, order: tuple) -> list[CaseRun]:
         done = []
         for position, dtype in enumerate(case.dtypes):
             if stopped.is_set():  # Ctrl-C: a lane finishing its job starts nothing more
@@ -322,15 +315,14 @@ def run_cases(cases: list[Case], frameworks: list[str],
                 counts["number"] += 1
                 if progress:
                     progress(counts["number"], counts["total"], case, dtype)
-            done.append(run_case(case, dtype, frameworks, lane, reference, uninstalled,
-                                 self_check))
+            done.append(run_one(case, dtype, lane))
             done[-1].order = order + (position,)
             with lock:  # after Ctrl-C the caller writes what was finished: nothing joins later
                 if not stopped.is_set():
                     runs.append(done[-1])
         return done
 
-    def with_variants(item: tuple[int, Case], lane) -> list[CaseRun]:
+    def with_variants(item: tuple[int, Case], lane: int) -> list[CaseRun]:
         index, case = item
         done = run_all(case, lane, (index, 0))
         if not variants or not any(name in run.notes for run in done for name in impls):
@@ -350,9 +342,9 @@ def run_cases(cases: list[Case], frameworks: list[str],
             done += run_all(variant, lane, (index, number))
         return done
 
-    lanes = list(pools) if pools else [pool]
     try:
-        ordered = in_lanes(list(enumerate(cases)), lanes, with_variants, stopped)
+        ordered = in_lanes(list(enumerate(cases)), list(range(max(1, lanes))), with_variants,
+                           stopped)
     except KeyboardInterrupt:
         with lock:
             stopped.set()

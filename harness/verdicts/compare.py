@@ -4,18 +4,26 @@ Reports and pytest both consume these rows; nothing here knows about frameworks 
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .tolerance import Tolerance, largest
 from ..format.trace import Trace
+from .tolerance import Tolerance
+
+if TYPE_CHECKING:  # the judge imports this module's vocabulary
+    from .judge import Judge
 
 PASS, FAIL, SKIP, ERROR = "pass", "fail", "skip", "error"
 XFAIL, XPASS = "xfail", "xpass"  # a declared known discrepancy that occurred / did not
 INCONCLUSIVE = "inconclusive"  # cannot decide: a non-finite reference, a kink within an fd step
 DECIDED = (PASS, FAIL, ERROR, XFAIL, XPASS)  # statuses that compared something
 NON_FINITE_REFERENCE = "the reference is non-finite here"  # opens such an inconclusive message
+# parties that are not frameworks, as rows name them
+EXPECTED = "expected"  # golden values
+SELF = "self"  # the reference column of self-check rows: a party against its own loss
+UNCLEAR = "unclear"  # the suspect when no majority settles who is wrong
 
 
 @dataclass(frozen=True)
@@ -31,7 +39,7 @@ class Row:
     quantity: str  # output | loss | grad | param | "" (whole framework)
     tensor: str
     status: str
-    suspect: str = ""  # for a failure: the party outside the agreeing majority, or "unclear"
+    suspect: str = ""  # for a failure: the party outside the agreeing majority, or UNCLEAR
     agreeing: str = ""  # the parties of that majority, space-separated
     max_abs: float | None = None
     max_rel: float | None = None
@@ -62,14 +70,19 @@ COLUMNS = [f.name for f in fields(Row)]
 
 @dataclass(frozen=True)
 class Context:
-    """The fields every row of one (case, dtype, framework, reference) shares."""
+    """The fields every row of one (case, dtype, framework, reference) shares, and the judge
+    its tensors are compared under (harness.verdicts.judge)."""
 
     case: str
     file: str
     dtype: str
     framework: str
     reference: str
-    tolerance_source: str = ""
+    judge: "Judge | None" = field(default=None, compare=False, repr=False)
+
+    @property
+    def tolerance_source(self) -> str:
+        return "" if self.judge is None else str(self.judge.source)
 
     def row(self, **values) -> Row:
         if "tolerance_source" not in values and values.get("status") in (PASS, FAIL, INCONCLUSIVE):
@@ -222,9 +235,7 @@ def compare_tensor(ctx: Context, step: int, quantity: str, tensor: str, referenc
                                                        f"reference's {reference.shape}")
     if magnitude is not None and np.shape(magnitude) != reference.shape:
         magnitude = None  # a sampled tensor: its magnitude is not aligned (oracles add their own)
-    atol, allowed = tolerance.allowed(reference, scale, magnitude)
-    if extra is not None:
-        allowed = allowed + np.where(np.isfinite(extra), extra, 0.0)
+    atol, allowed = tolerance.allowed(reference, scale, magnitude, extra)
     finite = np.isfinite(reference)
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         diff = np.abs(value - reference)
@@ -272,24 +283,14 @@ def compare_tensor(ctx: Context, step: int, quantity: str, tensor: str, referenc
     return row
 
 
-def _scales(tensors: list[tuple[str, str, np.ndarray]]) -> dict[str, float]:
-    """quantity -> the largest finite |value| over its tensors."""
-    groups: dict[str, list[np.ndarray]] = {}
-    for quantity, _, value in tensors:
-        groups.setdefault(quantity, []).append(value)
-    return {quantity: largest(*values) for quantity, values in groups.items()}
-
-
-def compare_traces(ctx: Context, reference: Trace, other: Trace, tolerance: Tolerance,
-                   initial: dict[str, np.ndarray] | None = None,
-                   magnitudes: list[dict] | None = None,
-                   inherited: list[dict] | None = None) -> list[Row]:
-    """Every step, quantity and tensor of ``other`` against the reference trace.
+def compare_traces(ctx: Context, reference: Trace, other: Trace,
+                   initial: dict[str, np.ndarray] | None = None) -> list[Row]:
+    """Every step, quantity and tensor of ``other`` against the reference trace, under
+    ``ctx.judge`` (its tolerance, and the evidence of the reference's trajectory: scales,
+    magnitudes, inherited allowances).
 
     ``initial`` (the shared starting parameters) lets a failing parameter be explained by how
-    each trajectory's update moved it from its own previous values; ``magnitudes`` (per step,
-    harness.verdicts.magnitude) size each element's allowance, and ``inherited`` (per step,
-    harness.verdicts.inherited) adds what a step inherits from the uncertainty of the steps before it.
+    each trajectory's update moved it from its own previous values.
     """
     rows: list[Row] = []
     ref_before = got_before = initial
@@ -299,7 +300,6 @@ def compare_traces(ctx: Context, reference: Trace, other: Trace, tolerance: Tole
                                 f"{len(reference.steps)}")]
     for number, (ref_step, step) in enumerate(zip(reference.steps, other.steps), start=1):
         got = {(q, name): v for q, name, v in step.tensors()}
-        scales = _scales(ref_step.tensors())
         for quantity, name, ref_value in ref_step.tensors():
             if (quantity, name) not in got:
                 rows.append(ctx.row(step=number, quantity=quantity, tensor=name, status=ERROR,
@@ -309,15 +309,22 @@ def compare_traces(ctx: Context, reference: Trace, other: Trace, tolerance: Tole
             update = None
             if quantity == "param" and ref_before is not None and name in got_before:
                 update = (ref_value - ref_before[name], np.asarray(value) - got_before[name])
-            size = magnitudes[number - 1].get((quantity, name)) if magnitudes else None
-            extra = inherited[number - 1].get((quantity, name)) if inherited else None
-            rows.append(compare_tensor(ctx, number, quantity, name, ref_value, value, tolerance,
-                                       scales[quantity], update, extra=extra, magnitude=size))
+            rows.append(_judged(ctx, number, quantity, name, ref_value, value, update))
         for quantity, name in got:
             rows.append(ctx.row(step=number, quantity=quantity, tensor=name, status=ERROR,
                                 message=f"unexpected {quantity} {name!r}: the case has no such tensor"))
         ref_before, got_before = ref_step.params, step.params
     return with_step_tolerance_used(rows)
+
+
+def _judged(ctx: Context, step: int, quantity: str, name: str, reference: np.ndarray,
+            value: np.ndarray, update) -> Row:
+    """One tensor under the context's judge: its tolerance and the evidence of this step."""
+    judge, evidence = ctx.judge, ctx.judge.evidence
+    return compare_tensor(ctx, step, quantity, name, reference, value, judge.tolerance,
+                          evidence.scale(step, quantity), update,
+                          extra=evidence.inherited_at(step, quantity, name),
+                          magnitude=evidence.magnitude(step, quantity, name))
 
 
 def with_step_tolerance_used(rows: list[Row]) -> list[Row]:
@@ -330,11 +337,10 @@ def with_step_tolerance_used(rows: list[Row]) -> list[Row]:
 
 
 def compare_expected(ctx: Context, expected: list[tuple[str, str, np.ndarray]], trace: Trace,
-                     tolerance: Tolerance, initial: dict[str, np.ndarray] | None = None,
-                     magnitudes: dict | None = None) -> list[Row]:
-    """Golden first-step values against a framework's first step."""
+                     initial: dict[str, np.ndarray] | None = None) -> list[Row]:
+    """Golden first-step values against a framework's first step, under ``ctx.judge`` (the
+    golden values' own tolerance on top of the framework's, and their evidence)."""
     got = {(q, name): v for q, name, v in trace.steps[0].tensors()}
-    scales = _scales(expected)
     rows = []
     for quantity, name, value in expected:
         if (quantity, name) not in got:
@@ -344,7 +350,5 @@ def compare_expected(ctx: Context, expected: list[tuple[str, str, np.ndarray]], 
             update = None
             if quantity == "param" and initial is not None:
                 update = (value - initial[name], got[(quantity, name)] - initial[name])
-            rows.append(compare_tensor(ctx, 1, quantity, name, value, got[(quantity, name)],
-                                       tolerance, scales[quantity], update,
-                                       magnitude=(magnitudes or {}).get((quantity, name))))
+            rows.append(_judged(ctx, 1, quantity, name, value, got[(quantity, name)], update))
     return rows

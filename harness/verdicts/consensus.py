@@ -15,9 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .compare import UNCLEAR
 from .tolerance import Tolerance
-
-UNCLEAR = "unclear"
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from .compare import FAIL, PASS, Row
+from .compare import EXPECTED, FAIL, PASS, SELF, UNCLEAR, Row
 
-EXPECTED = "expected"
-UNCLEAR = "unclear"
-SELF = "self"  # harness.oracles.selfcheck's reference column (not imported: this module stays light)
 NOT_DERIVATIVE = "your gradients are not the derivative of your own loss"
 BACKWARD_WRONG = f"{NOT_DERIVATIVE}: the backward pass is wrong"
 CONSISTENT = ("your gradients are the derivative of your own loss (the self-check passes), so "

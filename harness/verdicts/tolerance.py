@@ -34,11 +34,14 @@ class Tolerance:
     sum_rtol: float = 0.0
 
     def allowed(self, reference: np.ndarray, scale: float | None = None,
-                magnitude: np.ndarray | None = None) -> tuple[float, np.ndarray]:
-        """(effective absolute allowance, per-element allowance) for a reference tensor.
+                magnitude: np.ndarray | None = None,
+                extra: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+        """(effective absolute allowance, per-element allowance) for a reference tensor: the one
+        place the terms are added up.
 
         ``scale`` defaults to the tensor's own largest finite magnitude; ``magnitude`` (per
-        element, the size of what was summed to make it) adds sum_rtol·magnitude.
+        element, the size of what was summed to make it) adds sum_rtol·magnitude; ``extra`` (per
+        element: what a step inherits, an oracle's own error bound) is added as it is.
         """
         if scale is None:
             scale = largest(reference)
@@ -47,6 +50,8 @@ class Tolerance:
         if magnitude is not None and self.sum_rtol:
             per_element = per_element + self.sum_rtol * np.where(np.isfinite(magnitude),
                                                                  magnitude, 0.0)
+        if extra is not None:
+            per_element = per_element + np.where(np.isfinite(extra), extra, 0.0)
         return atol, per_element
 
     def updated(self, overrides: dict[str, float]) -> "Tolerance":
@@ -61,7 +66,6 @@ def largest(*tensors: np.ndarray) -> float:
     """The largest finite |value| over ``tensors`` (0 when there is none)."""
     finite = [np.abs(t[np.isfinite(t)]) for t in map(np.asarray, tensors)]
     return max((float(f.max()) for f in finite if f.size), default=0.0)
-
 
 
 DEFAULTS: dict[str, Tolerance] = {

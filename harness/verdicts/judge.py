@@ -1,0 +1,183 @@
+"""The judge of each party in a case run: its tolerance, where that came from, and the evidence.
+
+A plan makes one :class:`Judges` per (case, dtype). It knows, for every pair (party, against),
+the tolerance that party is judged with and where it came from (:class:`ToleranceSource`, data,
+not words). Once the reference has run, it holds the :class:`Evidence` of the reference's
+trajectory: per step, the scale of each quantity, the magnitudes (harness.verdicts.magnitude)
+and the inherited allowances (harness.verdicts.inherited). The comparator, consensus, the
+oracles, golden values, repro folders and report.md all read these; nothing works them out again.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable
+
+import numpy as np
+
+from ..format.case import Case, Inputs
+from ..format.trace import Trace
+from .inherited import Allowances, trajectory_allowances
+from .magnitude import Magnitudes, trace_magnitudes
+from .tolerance import DEFAULTS, Tolerance, largest
+
+_FOR = "case, for "
+_DEFAULT = " default"
+_PLUS_EXPECTED = " + expected"
+SELF_CHECK_SOURCE = "self-check default: finite differences of its own loss"
+
+
+@dataclass(frozen=True)
+class ToleranceSource:
+    """Where a tolerance came from: the dtype's defaults, then the case's own keys, then a
+    party's own keys (``party``), then the golden values' own (``expected``)."""
+
+    dtype: str
+    case: bool = False  # the case sets keys for this dtype, for every party or for this one
+    party: str | None = None  # the party whose own keys apply, as it was asked for
+    expected: bool = False  # golden values' own tolerance on top
+    self_check: bool = False  # a self-check's own tolerance (harness.oracles.selfcheck)
+
+    @property
+    def overridden(self) -> bool:
+        """Whether the case, rather than the defaults, set the tolerance of a framework's
+        verdicts (report.md marks those †). Golden values' own tolerance does not count: it
+        says how many digits a hand calculation carries, not how close frameworks must be."""
+        return self.case or self.party is not None
+
+    def __str__(self) -> str:
+        """The words of report.csv's ``tolerance_source`` column."""
+        if self.self_check:
+            return SELF_CHECK_SOURCE
+        text = f"{_FOR}{self.party}" if self.party else "case" if self.case \
+            else f"{self.dtype}{_DEFAULT}"
+        return text + (_PLUS_EXPECTED if self.expected else "")
+
+    @classmethod
+    def parse(cls, text: str, dtype: str) -> "ToleranceSource | None":
+        """The source a report.csv's words say (a report folder read back); None for none."""
+        if not text:
+            return None
+        if text == SELF_CHECK_SOURCE:
+            return cls(dtype, self_check=True)
+        expected = text.endswith(_PLUS_EXPECTED)
+        base = text[:-len(_PLUS_EXPECTED)] if expected else text
+        if base.startswith(_FOR):
+            return cls(dtype, case=True, party=base[len(_FOR):], expected=expected)
+        return cls(dtype, case=base == "case", expected=expected)
+
+
+def source_of(case: Case, dtype: str, party: str | None = None,
+              expected: bool = False) -> ToleranceSource:
+    """Where ``party``'s tolerance in ``case`` comes from (the case's alone without a party)."""
+    own = party is not None and bool(case.party_overrides(party, dtype))
+    return ToleranceSource(dtype, case=bool(case.tolerance.get(dtype)) or own,
+                           party=party if own else None,
+                           expected=expected and bool(case.expected and case.expected.tolerance))
+
+
+def tolerance_of(case: Case, dtype: str, party: str | None = None,
+                 expected: bool = False) -> Tolerance:
+    """Defaults for the dtype, then the case's keys, then the party's own, then (``expected``)
+    the golden values' own."""
+    tolerance = DEFAULTS[dtype].updated(case.tolerance.get(dtype, {}))
+    if party is not None:
+        tolerance = tolerance.updated(case.party_overrides(party, dtype))
+    if expected and case.expected is not None:
+        tolerance = tolerance.updated(case.expected.tolerance)
+    return tolerance
+
+
+def scales_of(tensors: Iterable[tuple[str, str, np.ndarray]]) -> dict[str, float]:
+    """quantity -> the largest finite |value| over its tensors: the scale of a step."""
+    groups: dict[str, list[np.ndarray]] = {}
+    for quantity, _, value in tensors:
+        groups.setdefault(quantity, []).append(value)
+    return {quantity: largest(*values) for quantity, values in groups.items()}
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a reference (a trajectory, or golden values) says about the size of each tensor,
+    per step: the scale of each quantity, magnitudes, and inherited allowances."""
+
+    scales: tuple[dict[str, float], ...]
+    magnitudes: tuple[Magnitudes, ...] = ()
+    inherited: tuple[Allowances, ...] = ()
+
+    @classmethod
+    def of_trajectory(cls, case: Case, inputs: Inputs, reference: Trace,
+                      tolerance: Tolerance) -> "Evidence":
+        """The evidence of the reference's trajectory (``case`` narrowed to one dtype);
+        ``tolerance`` sizes what later steps inherit."""
+        magnitudes = trace_magnitudes(case, inputs, reference)
+        inherited = trajectory_allowances(case, inputs, reference, magnitudes, tolerance)
+        return cls(tuple(scales_of(step.tensors()) for step in reference.steps),
+                   tuple(magnitudes), tuple(inherited))
+
+    @classmethod
+    def of_golden(cls, tensors: list[tuple[str, str, np.ndarray]],
+                  first_step: Magnitudes | None) -> "Evidence":
+        """Golden first-step values: their own scales, the trajectory's first magnitudes."""
+        return cls((scales_of(tensors),), (first_step,) if first_step is not None else ())
+
+    def scale(self, step: int, quantity: str) -> float | None:
+        return self.scales[step - 1].get(quantity) if step <= len(self.scales) else None
+
+    def magnitude(self, step: int, quantity: str, tensor: str) -> np.ndarray | None:
+        return self.magnitudes[step - 1].get((quantity, tensor)) \
+            if step <= len(self.magnitudes) else None
+
+    def inherited_at(self, step: int, quantity: str, tensor: str) -> np.ndarray | None:
+        return self.inherited[step - 1].get((quantity, tensor)) \
+            if step <= len(self.inherited) else None
+
+
+@dataclass(frozen=True)
+class Judge:
+    """How one party's tensors are judged against one other party in one case run."""
+
+    tolerance: Tolerance
+    source: ToleranceSource
+    evidence: Evidence | None = field(default=None, compare=False, repr=False)
+
+    def allowance(self, step: int, quantity: str, tensor: str,
+                  reference: np.ndarray) -> tuple[float, np.ndarray]:
+        """(absolute part, per-element allowance) of one reference tensor at one step, every
+        term together, as the comparator uses it."""
+        evidence = self.evidence
+        if evidence is None:
+            return self.tolerance.allowed(reference)
+        return self.tolerance.allowed(reference, evidence.scale(step, quantity),
+                                      evidence.magnitude(step, quantity, tensor),
+                                      evidence.inherited_at(step, quantity, tensor))
+
+
+class Judges:
+    """Every judge of one (case, dtype): made when the plan is made; the evidence joins once
+    the reference has run (:meth:`weigh`)."""
+
+    def __init__(self, case: Case, dtype: str):
+        self.case, self.dtype = case, dtype
+        self.trajectory: Evidence | None = None
+        self.golden: Evidence | None = None
+
+    def weigh(self, inputs: Inputs, reference: Trace) -> None:
+        """Take the evidence of the reference's trajectory (and of any golden values)."""
+        case = self.case.for_dtype(self.dtype)
+        self.trajectory = Evidence.of_trajectory(case, inputs, reference,
+                                                 tolerance_of(self.case, self.dtype))
+        if self.case.expected is not None:
+            first = self.trajectory.magnitudes[0] if self.trajectory.magnitudes else None
+            self.golden = Evidence.of_golden(self.case.expected.tensors(), first)
+
+    def of(self, party: str, golden: bool = False) -> Judge:
+        """The judge of ``party``: against the reference's trajectory, or (``golden``) against
+        the case's golden values. An oracle is judged under its own name."""
+        return Judge(tolerance_of(self.case, self.dtype, party, golden),
+                     source_of(self.case, self.dtype, party, golden),
+                     self.golden if golden else self.trajectory)
+
+    def of_golden_values(self) -> Judge:
+        """The golden values' own judge, as one party among others (consensus)."""
+        return Judge(tolerance_of(self.case, self.dtype, expected=True),
+                     source_of(self.case, self.dtype, expected=True), self.golden)
