@@ -94,9 +94,10 @@ def test_both_sides_differ_from_the_majority():
 
 @pytest.mark.parametrize("suspect", ["unclear", ""])
 def test_no_majority(suspect):
-    assert consensus([row("grad", suspect=suspect)]) == (
-        "No majority of agreeing parties: it cannot be said whether torch or the numpy is wrong "
-        "(run more frameworks beside them to decide).")
+    sentence = consensus([row("grad", suspect=suspect)])
+    assert sentence.startswith("No majority of agreeing parties: it cannot be said whether "
+                               "torch or the numpy")
+    assert sentence.endswith("is wrong (run more frameworks beside them to decide).")
 
 
 def test_no_majority_against_golden_values():
