@@ -10,18 +10,14 @@ import pytest
 
 from harness.format.case import KnownDiscrepancy
 from harness.format.loader import load_case
-
-try:  # the loader is told which devices each framework takes (harness.format.parties)
-    from harness.format.parties import Parties
-except ImportError:  # before that module: the adapter registry says it
-    Parties = None
+from harness.format.parties import Parties
 from harness.verdicts.compare import (FAIL, INCONCLUSIVE, NON_FINITE_REFERENCE, PASS, SKIP,
                                       XFAIL, XPASS, Context)
 from harness.verdicts.known_discrepancies import apply_known
 
 NAMES = ["numpy", "torch", "jax", "micrograd"]
 DEVICES = {"torch": ("cpu", "cuda"), "jax": ("cpu", "gpu")}  # as the adapters list them
-PARTIES = NAMES if Parties is None else Parties.of(NAMES, DEVICES)
+PARTIES = Parties.of(NAMES, DEVICES)  # the loader is told which devices each one takes
 W0, B0, W1 = "layers.0.weight", "layers.0.bias", "layers.1.weight"
 
 

@@ -57,11 +57,8 @@ def make(tmp_path, dtype: str = "float64", text: str | None = None):
 
 
 def context(dtype: str, framework: str = "mine") -> Context:
-    ctx = Context(case="selfcheck", file="case.yaml", dtype=dtype, framework=framework,
-                  reference="self")
-    judge = getattr(selfcheck, "self_check_judge", None)  # the check reads its tolerance there
-    return ctx if judge is None else Context(ctx.case, ctx.file, dtype, framework, "self",
-                                             judge=judge(dtype))
+    return Context(case="selfcheck", file="case.yaml", dtype=dtype, framework=framework,
+                   reference="self", judge=selfcheck.self_check_judge(dtype))
 
 
 def check(party, case, inputs):
