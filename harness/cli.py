@@ -367,10 +367,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="run N cases at a time, each lane in a worker process of its own "
                           "(default: HARNESS_JOBS if set, else the cores this process may use; "
                           "at most one per case)")
-    run.add_argument("--isolation", choices=("process", "none"), default="process",
-                     help="run each framework in a worker process that can be killed (default), "
-                          "or in this process")
-    run.add_argument("--precision", choices=PRECISIONS, default=None,
+    run.add_argument("--isolation", default="process", metavar="{process,none}",
+                     help="run each framework in a worker process that can be killed (process, "
+                          "the default), or in this process (none)")
+    run.add_argument("--precision", default=None, metavar="{" + ",".join(PRECISIONS) + "}",
                      help="float32 matmul precision for the cases that set none: the frameworks' "
                           "own defaults (default) or full precision, TF32 off (highest)")
     run.add_argument("--reference", metavar="NAME",

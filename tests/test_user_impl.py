@@ -84,7 +84,6 @@ def test_tanh_mistake_is_invisible_to_a_sum_loss_and_caught_by_mse(tmp_path):
 
 
 BROKEN = {
-    "missing": (None, "file not found"),
     "syntax": ("def forward_backward(params, x, y)\n    return {}\n", "does not import (line 1)"),
     "nofunction": ("def forward(params, x, y):\n    return {}\n",
                    "defines no forward_backward(params, x, y) function"),
@@ -106,6 +105,14 @@ BROKEN = {
                "forward_backward raised ZeroDivisionError: division by zero at line 2 "
                "(return 1 / 0)"),
 }
+
+
+def test_a_missing_implementation_file_is_a_usage_error(tmp_path, write_case, capsys):
+    case = write_case(sigmoid_neuron_text(), "cases/neuron.yaml")
+    missing = tmp_path / "mine.py"
+    code = main(["run", str(case), "--impl", str(missing), "--out", str(tmp_path / "out"), "-q"])
+    assert code == 2 and not (tmp_path / "out").exists()
+    assert f"--impl {missing}: no such file" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("kind", sorted(BROKEN))
@@ -149,17 +156,23 @@ def test_name_clash_is_a_usage_error(tmp_path, capsys):
 def test_pytest_option_adds_the_implementation_as_items(pytester):
     pytester.makefile(".ini", pytest="[pytest]\nharness_cases = cases\n")
     pytester.makefile(".yaml", **{"cases/neuron": sigmoid_neuron_text()})
-    # a sigmoid layer away from z = 1, where the fixed-point derivative shows (pytest runs no
-    # variants: on the worked neuron alone, at z = 1, the mistake is right)
+    # a sigmoid layer away from z = 1, where the fixed-point derivative shows (on the worked
+    # neuron alone, at z = 1, the mistake is right: only its variants show it)
     pytester.makefile(".yaml", **{"cases/layer": (EXAMPLES / "cases" / "one-layer-sigmoid-mse.yaml")
                                   .read_text().replace("dtype: [float64, float32]",
                                                        "dtype: float64")})
     # the `=` form: pytest takes a separate path argument as a hint for its rootdir
     impl = EXAMPLES / "mistakes" / "sigmoid_fixed_point.py"
-    result = pytester.runpytest("-q", "--harness-frameworks", "numpy", f"--harness-impl={impl}")
+    result = pytester.runpytest("-q", "--harness-frameworks", "numpy", f"--harness-impl={impl}",
+                                "--harness-variants=0")
     result.assert_outcomes(passed=2, failed=1)
     # with numpy alone beside it no majority decides; its own loss does
     result.stdout.fnmatch_lines(["*but sigmoid_fixed_point's self-check fails*",
                                  "*the mistake is in the backward pass; your gradients are not "
                                  "the derivative of your own loss either*",
                                  "FAILED*one-layer-sigmoid-mse[[]float64-sigmoid_fixed_point[]]*"])
+    # by default each case the file runs is run at three seeded variants too, as on the
+    # command line: the worked neuron's variants find the mistake its own point hides
+    result = pytester.runpytest("-q", "--harness-frameworks", "numpy", f"--harness-impl={impl}")
+    result.assert_outcomes(passed=2, failed=7)
+    result.stdout.fnmatch_lines(["FAILED*neuron~variant-1[[]float64-sigmoid_fixed_point[]]*"])

@@ -234,17 +234,20 @@ def _same_file(registered, impl: UserImplementation) -> bool:
         registered.path.resolve() == impl.path.resolve()
 
 
-def register_implementations(paths: list[str]) -> list[str]:
-    """Register every ``--impl`` file as a framework; returns their names. A name that clashes
-    with a framework is a usage mistake."""
+def register_implementations(paths: list[str], option: str = "--impl") -> list[str]:
+    """Register every ``--impl`` file as a framework; returns their names. A file that is not
+    there, or whose name clashes with a framework, is a usage mistake (``option`` names it)."""
     from ..format.errors import UsageError
     from . import adapter_names, get_adapter, register
 
     names = []
     for path in paths:
+        if not Path(path).is_file():
+            raise UsageError(f"{option} {path}: no such file; expected a Python file defining "
+                             "forward_backward(params, x, y)")
         impl = UserImplementation(path)
         if impl.name in adapter_names() and not _same_file(get_adapter(impl.name), impl):
-            raise UsageError(f"--impl {path}: the name {impl.name!r} is already a framework; "
+            raise UsageError(f"{option} {path}: the name {impl.name!r} is already a framework; "
                              "rename the file")
         register(impl)
         names.append(impl.name)

@@ -32,7 +32,9 @@ CLI_OPTIONS = {"frameworks": "--frameworks", "reference": "--reference", "impl":
                "precision": "--precision", "self_check": "--self-check",
                "variants": "--variants", "isolation": "--isolation", "jobs": "--jobs",
                "timeout": "--timeout", "out": "--out", "limits": "--limit"}
-PYTEST_OPTIONS = {name: "--harness-" + option[2:] for name, option in CLI_OPTIONS.items()}
+# under pytest, lanes are pytest-xdist's -n: there is no --harness-jobs
+PYTEST_OPTIONS = {name: "--harness-" + option[2:] for name, option in CLI_OPTIONS.items()
+                  if name != "jobs"}
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,7 @@ class RunSpec:
 def make_spec(settings: Settings, options: Mapping[str, str] = CLI_OPTIONS) -> RunSpec:
     """Check ``settings`` and make the run's specification; a UsageError names the option as
     ``options`` spells it. Registers every --impl file as a framework."""
-    impls = register_implementations(list(settings.impl))
+    impls = register_implementations(list(settings.impl), options["impl"])
     parties = _parties(settings.frameworks, options["frameworks"])
     parties += tuple(n for n in impls if n not in parties)
     reference = _framework(settings.reference, options["reference"], REFERENCE)
