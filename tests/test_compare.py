@@ -61,7 +61,7 @@ def test_magnitude_of_what_was_summed_widens_each_element():
     assert verdict(reference, value, DEFAULTS["float32"], CTX32).status == "fail"
     row = verdict(reference, value, DEFAULTS["float32"], CTX32, magnitude=np.array([6.0]))
     assert row.status == "pass" and row.magnitude == 6.0
-    assert row.allowed == row.atol + row.rtol * 5.4e-4 + row.sum_rtol * 6.0
+    assert row.allowed == row.absolute_allowance + row.rtol * 5.4e-4 + row.sum_rtol * 6.0
     # but a real error of 1e-4 relative to the terms is still caught
     wrong = np.array([5.4e-4 + 6e-4])
     assert verdict(reference, wrong, DEFAULTS["float32"], CTX32, magnitude=np.array([6.0])).status \
@@ -100,4 +100,4 @@ def test_shape_mismatch_is_an_error():
 
 def test_rows_record_the_tolerance_used():
     row = verdict([2.0], [2.0], Tolerance(1e-3, 1e-4, 1e-2))
-    assert row.atol == 1e-3 + 1e-2 * 2.0 and row.rtol == 1e-4 and row.scale_rtol == 1e-2
+    assert row.absolute_allowance == 1e-3 + 1e-2 * 2.0 and row.rtol == 1e-4 and row.scale_rtol == 1e-2

@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import fields
 from pathlib import Path
 
-from ..verdicts.compare import COLUMNS, Row
+from ..verdicts.compare import COLUMNS, RENAMED_COLUMNS, Row
 from .heatmap import HEATMAP_FILE, heatmap_svg
 from .outdir import current_umask
 from .markdown import STATUSES, markdown_text, ordered, rollup  # noqa: F401 (the API)
@@ -80,7 +80,8 @@ def _parse(column: str, text: str):
 
 
 def rows_from_csv(path: str | Path) -> list[Row]:
-    """report.csv back into rows; columns it lacks (an older report) take their defaults.
+    """report.csv back into rows; columns it lacks (an older report) take their defaults, and
+    a column since renamed is read under its new name.
     A cell that cannot be what its column holds is a ValueError naming the line and column."""
     import csv
 
@@ -93,6 +94,7 @@ def rows_from_csv(path: str | Path) -> list[Row]:
 def _row(line: dict, number: int, known: set) -> Row:
     values = {}
     for column, text in line.items():
+        column = RENAMED_COLUMNS.get(column, column)
         if column not in known:
             continue
         try:

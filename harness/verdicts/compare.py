@@ -47,7 +47,7 @@ class Row:
     worst_index: str = ""
     reference_value: float | None = None
     value: float | None = None
-    atol: float | None = None
+    absolute_allowance: float | None = None  # atol + scale_rtol·scale: the allowance's absolute part
     rtol: float | None = None
     scale_rtol: float | None = None
     sum_rtol: float | None = None
@@ -66,6 +66,8 @@ class Row:
 
 
 COLUMNS = [f.name for f in fields(Row)]
+# columns renamed since reports were first written: old name -> new (reading an older report)
+RENAMED_COLUMNS = {"atol": "absolute_allowance"}
 
 
 @dataclass(frozen=True)
@@ -270,7 +272,8 @@ def compare_tensor(ctx: Context, step: int, quantity: str, tensor: str, referenc
     row = ctx.row(**where, status=status,
                   max_abs=float(diff.max()), max_rel=float(rel.max()),
                   ulp=float(np.where(finite, ulp_distance(reference, value, ctx.dtype), 0).max()),
-                  worst_index=index, reference_value=r_worst, value=v_worst, atol=atol,
+                  worst_index=index, reference_value=r_worst, value=v_worst,
+                  absolute_allowance=atol,
                   rtol=tolerance.rtol, scale_rtol=tolerance.scale_rtol,
                   sum_rtol=tolerance.sum_rtol,
                   magnitude=None if magnitude is None else float(np.ravel(magnitude)[worst]),
