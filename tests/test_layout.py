@@ -29,7 +29,7 @@ MAX_LINES = 400
 # Bottom to top. A module's layer is its folder under harness/; the modules at the top of
 # harness/ are the front ends, above every layer.
 LAYERS = ("format", "adapters", "verdicts", "oracles", "running", "reports", "tools")
-FRONT_ENDS = ("cli", "plugin", "__main__", "__init__")
+FRONT_ENDS = ("cli", "plugin", "run_command", "__main__")
 FRONT_END_LAYER = "front ends"
 RANKS = {name: i for i, name in enumerate((*LAYERS, FRONT_END_LAYER))}
 
@@ -59,7 +59,9 @@ class Module:
     @property
     def layer(self) -> str | None:
         parts = self.name.split(".")
-        if len(parts) == 1 or (len(parts) == 2 and not self.is_package and parts[1] in FRONT_ENDS):
+        if len(parts) == 1:  # harness/__init__.py: the version alone, importing nothing, so
+            return LAYERS[0]  # every layer may read it
+        if len(parts) == 2 and not self.is_package and parts[1] in FRONT_ENDS:
             return FRONT_END_LAYER
         return parts[1] if parts[1] in LAYERS else None
 

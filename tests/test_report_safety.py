@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from harness.cli import _Interrupts, main
-from harness.reports.outdir import LOCK_NAME
+from harness.running.outdir import LOCK_NAME
 from harness.reports.files import formula_safe, rows_from_csv
 
 from conftest import EXAMPLES_DIR, ROOT, sigmoid_neuron_text

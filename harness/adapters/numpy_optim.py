@@ -81,5 +81,3 @@ class NumpyOptimizer:
             u = b
         return p - s["lr"] * u
 
-
-Optimizer = NumpyOptimizer  # the name before 0.2: plug-ins written against it keep working

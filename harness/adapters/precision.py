@@ -17,8 +17,8 @@ import contextlib
 from dataclasses import replace
 from typing import Iterator
 
-HIGHEST, DEFAULT = "highest", "default"
-PRECISIONS = (DEFAULT, HIGHEST)
+from ..format.case import DEFAULT, HIGHEST, PRECISIONS  # noqa: F401 (PRECISIONS: the API)
+
 
 
 def effective(case) -> str:

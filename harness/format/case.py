@@ -12,6 +12,13 @@ import numpy as np
 from .parties import device_of, kind, split
 
 
+# a case's `precision:` (harness.adapters.precision applies it): the frameworks' own float32
+# matmul defaults, or full precision (TF32 off)
+HIGHEST, DEFAULT = "highest", "default"
+PRECISIONS = (DEFAULT, HIGHEST)
+# the keys a tolerance has (harness.verdicts.tolerance.Tolerance's fields; a test checks)
+TOLERANCE_KEYS = ("atol", "rtol", "scale_rtol", "sum_rtol")
+
 # elements checked per tensor (seeded sample beyond that), and Richardson extrapolation
 FD_DEFAULTS = {"samples": 64, "richardson": True}
 

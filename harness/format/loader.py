@@ -11,11 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .case import Case
+from .case import PRECISIONS, Case
 from .parties import Parties
 from .errors import CaseError, Problem, UsageError
 from .limits import Limits, configured
-from ..adapters.precision import PRECISIONS
 from .parameters import Parameters
 from .sections import Sections
 from .sources import DataSources

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..verdicts.compare import COLUMNS, RENAMED_COLUMNS, Row
 from .heatmap import HEATMAP_FILE, heatmap_svg
-from .outdir import current_umask
+from ..running.outdir import current_umask
 from .markdown import STATUSES, markdown_text, ordered, rollup  # noqa: F401 (the API)
 
 RECORD_FILE = "run.json"

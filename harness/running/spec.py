@@ -105,7 +105,7 @@ def make_spec(settings: Settings, options: Mapping[str, str] = CLI_OPTIONS) -> R
     jobs = default_jobs() if settings.jobs is None else whole(settings.jobs, 1, options["jobs"])
     limits = configured(list(settings.limits), options["limits"])
     if settings.out is not None:
-        from ..reports.outdir import check_writable
+        from .outdir import check_writable
 
         check_writable(settings.out, options["out"])  # found now, not after every case ran
     problem = check_start_method()

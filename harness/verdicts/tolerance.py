@@ -75,4 +75,4 @@ DEFAULTS: dict[str, Tolerance] = {
                          sum_rtol=4e-15),
 }
 
-KEYS = tuple(f.name for f in fields(Tolerance))
+KEYS = tuple(f.name for f in fields(Tolerance))  # as the case format's TOLERANCE_KEYS

@@ -1,5 +1,5 @@
-"""A renamed report.csv column: reports written under the old name are read, re-rendered and
-compared as before."""
+"""The format's contract with what reads it: a renamed report.csv column is still read under its
+old name, and the keys a case may give a tolerance are the tolerance's own."""
 from __future__ import annotations
 
 from conftest import sigmoid_neuron_text
@@ -30,3 +30,10 @@ def test_a_report_written_before_a_rename_is_read_rendered_and_diffed(tmp_path, 
     assert rows_from_csv(old / "report.csv")[0].absolute_allowance is not None
     assert main(["diff", str(old), str(new), "--out", str(tmp_path / "diff.md")]) == 0
     assert main(["report", str(old)]) == 0
+
+
+def test_the_case_formats_tolerance_keys_are_the_tolerances_fields():
+    from harness.format.case import TOLERANCE_KEYS
+    from harness.verdicts.tolerance import KEYS
+
+    assert TOLERANCE_KEYS == KEYS
