@@ -125,14 +125,10 @@ def test_the_suspect_is_the_most_common_at_the_first_failing_step_only():
     assert consensus(rows) == "numpy and jax agree with each other; torch differs."
 
 
-@pytest.mark.xfail(strict=True, reason="a row whose suspect is its reference but which has no "
-                   "agreeing parties (an hvp row against fd when every framework fails it: the "
-                   "runner sets suspect 'fd' without a majority) gives a sentence that opens "
-                   "with '; '")
 def test_the_reference_differs_without_an_agreeing_list_is_a_whole_sentence():
     rows = [row("hvp", reference="fd", suspect="fd", tensor="v0")]
     sentence = consensus(rows)
-    assert not sentence.startswith(";"), sentence
+    assert sentence == "The fd reference differs, not torch.", sentence
 
 
 # -- where it goes wrong -----------------------------------------------------------------------
@@ -260,12 +256,12 @@ def test_the_first_failing_step_is_named():
                                          "does not: the mistake is in the loss." + LATER)
 
 
-@pytest.mark.xfail(strict=True, reason="a failing Hessian-vector product (rows against fd, "
-                   "quantity hvp) falls into the update branch: 'the updated parameters differ'")
 def test_a_failing_hessian_vector_product_is_not_called_an_update():
     rows = [row("hvp", reference="fd", suspect="torch", tensor="v0")]
     sentence = where_it_goes_wrong(rows)
     assert "updated parameters" not in sentence, sentence
+    assert sentence.startswith("First wrong at step 1: the Hessian-vector product differs"), \
+        sentence
 
 
 # -- the sentences together --------------------------------------------------------------------

@@ -57,13 +57,19 @@ def consensus(rows: list[Row], self_rows: list[Row] = ()) -> str:
                     [])
     against = first.reference
     agree = f"{_names(agreeing)} agree with each other" if agreeing else ""
+
+    def after_agree(sentence: str) -> str:  # "a and b agree with each other; x differs."
+        if agree:
+            return f"{agree}; {sentence}"
+        first_word = sentence.split(" ", 1)[0]  # a party's name keeps its case
+        return sentence[0].upper() + sentence[1:] if first_word in ("the", "both") else sentence
     if suspect == first.framework:
-        return f"{agree}; {first.framework} differs." if agree else f"{first.framework} differs."
+        return after_agree(f"{first.framework} differs.")
     if suspect == EXPECTED:
-        return (f"{agree}; the golden value differs: check how the case's expected values were "
-                "computed.")
+        return after_agree("the golden value differs: check how the case's expected values were "
+                           "computed.")
     if suspect == against:
-        return f"{agree}; the {against} reference differs, not {first.framework}."
+        return after_agree(f"the {against} reference differs, not {first.framework}.")
     if suspect == UNCLEAR or not suspect:
         if self_verdict(list(self_rows)) == "fail":
             return (f"No majority of agreeing parties, but {first.framework}'s self-check fails: "
@@ -72,7 +78,8 @@ def consensus(rows: list[Row], self_rows: list[Row] = ()) -> str:
         return (f"No majority of agreeing parties: it cannot be said whether {first.framework} or "
                 f"{'the golden values' if against == EXPECTED else 'the ' + against} is wrong "
                 "(run more frameworks beside them to decide).")
-    return f"{agree}; both {_names(suspect.split())} differ from them."
+    return after_agree(f"both {_names(suspect.split())} differ from "
+                       f"{'them' if agree else 'the others'}.")
 
 
 def where_it_goes_wrong(rows: list[Row], self_rows: list[Row] = ()) -> str:
@@ -112,6 +119,9 @@ def where_it_goes_wrong(rows: list[Row], self_rows: list[Row] = ()) -> str:
             part = f"the output agrees but the loss does not: {whose} loss"
             if backward == "pass":
                 part += f"; {CONSISTENT}"
+    elif "hvp" in failed:  # second order: the derivative of the backward pass itself
+        part = ("the Hessian-vector product differs from finite differences of the reference's "
+                f"gradient: {whose} second derivatives (the derivative of the backward pass)")
     elif "grad" in failed:
         agree = " and ".join(q for q in ("output", "loss") if q in compared)
         part = (f"the {agree} agree{'s' if ' and ' not in agree else ''} but the gradients do not: "
