@@ -18,9 +18,6 @@ from harness.format.catalog import SELU_ALPHA, SELU_SCALE
 from harness.adapters.numpy_optim import NumpyOptimizer
 from harness.format.trace import Step, Trace, as_float64
 
-
-ACTIVATIONS = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "gelu",
-               "softplus", "silu", "mish", "hardtanh", "softsign", "softmax", "log_softmax")
 LOSSES = ("sum", "mse", "l1", "huber", "smooth_l1", "bce", "bce_with_logits", "poisson_nll",
           "cross_entropy", "nll", "kl_div")
 
@@ -32,7 +29,8 @@ def _log_softmax(z):
     return shifted - anp.log(anp.sum(anp.exp(shifted), axis=-1, keepdims=True))
 
 
-def _activation(name: str, s: dict):
+def _activations(s: dict) -> dict:
+    """Each activation autograd runs, by catalog name, with the given settings."""
     import autograd.numpy as anp
 
     def sigmoid(z):
@@ -67,7 +65,7 @@ def _activation(name: str, s: dict):
         "softsign": lambda z: z / (1 + anp.abs(z)),
         "softmax": softmax,
         "log_softmax": _log_softmax,
-    }[name]
+    }
 
 
 def _loss(name: str, settings: dict, out, y):
@@ -120,7 +118,7 @@ class AutogradAdapter:
 
     def supports(self, case: Case) -> str | None:
         for layer in case.layers:
-            if layer.activation not in ACTIVATIONS:
+            if layer.activation not in _activations(layer.settings):
                 return f"activation {layer.activation!r} is not mapped to autograd"
             if layer.activation == "gelu" and layer.settings["approximate"] != "tanh":
                 return "exact gelu needs erf, which autograd takes from scipy (not installed)"
@@ -131,7 +129,7 @@ class AutogradAdapter:
     def run(self, case: Case, inputs: Inputs) -> Trace:
         from autograd import value_and_grad
 
-        activations = [_activation(layer.activation, layer.settings) for layer in case.layers]
+        activations = [_activations(layer.settings)[layer.activation] for layer in case.layers]
         optimizer = NumpyOptimizer(case.optimizer)  # autograd has no optimizers: the harness's own
 
         def forward(params, x):
