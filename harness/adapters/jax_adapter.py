@@ -45,12 +45,6 @@ def _activation(name: str, settings: dict):
     jax = _import_jax()
     jnp = jax.numpy
     s = settings
-
-    def hardtanh(z):
-        if (s["min_val"], s["max_val"]) == (-1.0, 1.0):
-            return jax.nn.hard_tanh(z)
-        return jnp.clip(z, s["min_val"], s["max_val"])
-
     return {
         "identity": lambda z: z,
         "sigmoid": jax.nn.sigmoid,
@@ -64,7 +58,8 @@ def _activation(name: str, settings: dict):
         "softplus": lambda z: jax.nn.softplus(s.get("beta", 1.0) * z) / s.get("beta", 1.0),
         "silu": jax.nn.silu,
         "mish": jax.nn.mish,
-        "hardtanh": hardtanh,
+        "hardtanh": lambda z: (jax.nn.hard_tanh(z) if (s["min_val"], s["max_val"]) == (-1.0, 1.0)
+                               else jnp.clip(z, s["min_val"], s["max_val"])),
         "softsign": jax.nn.soft_sign,
         "softmax": lambda z: jax.nn.softmax(z, axis=-1),
         "log_softmax": lambda z: jax.nn.log_softmax(z, axis=-1),
@@ -79,18 +74,6 @@ def _loss(name: str, settings: dict, out, y):
     jax = _import_jax()
     jnp = jax.numpy
     reduce = jnp.mean if settings.get("reduction", "sum") == "mean" else jnp.sum
-
-    def nll():
-        logp = jnp.log(out)
-        if y.ndim == 1:
-            return -jnp.take_along_axis(logp, y[:, None], axis=1)[:, 0]
-        return -jnp.sum(y * logp, axis=1)
-
-    def cross_entropy():
-        if y.ndim == 1:
-            return optax.losses.softmax_cross_entropy_with_integer_labels(out, y)
-        return optax.losses.softmax_cross_entropy(out, y)
-
     beta = settings.get("beta", 1.0)
     terms = {  # what the reduction is applied to
         "mse": lambda: optax.losses.squared_error(out, y),
@@ -101,8 +84,11 @@ def _loss(name: str, settings: dict, out, y):
         "bce": lambda: -(y * jnp.log(out) + (1 - y) * jnp.log(1 - out)),
         "bce_with_logits": lambda: optax.losses.sigmoid_binary_cross_entropy(out, y),
         "poisson_nll": lambda: jnp.exp(out) - y * out,  # optax has none
-        "cross_entropy": cross_entropy,
-        "nll": nll,
+        # class indices or one-hot rows
+        "cross_entropy": lambda: (optax.losses.softmax_cross_entropy_with_integer_labels(out, y)
+                                  if y.ndim == 1 else optax.losses.softmax_cross_entropy(out, y)),
+        "nll": lambda: (-jnp.take_along_axis(jnp.log(out), y[:, None], axis=1)[:, 0]
+                        if y.ndim == 1 else -jnp.sum(y * jnp.log(out), axis=1)),
         "kl_div": lambda: optax.losses.kl_divergence(out, y),
     }
     if name == "sum":
