@@ -57,6 +57,8 @@ def _activations(s: dict) -> dict:
         "leaky_relu": lambda z: anp.where(z > 0, z, s.get("slope") * z),
         "elu": lambda z: elu(z, s.get("alpha")),
         "selu": lambda z: elu(z, SELU_ALPHA, SELU_SCALE),
+        "celu": lambda z: anp.where(z > 0, z,
+                                    s.get("alpha") * anp.expm1(anp.minimum(z, 0) / s.get("alpha"))),
         "gelu": gelu_tanh,
         "softplus": lambda z: softplus(z, s.get("beta")),
         "silu": lambda z: z * sigmoid(z),

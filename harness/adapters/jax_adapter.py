@@ -53,6 +53,7 @@ def _activation(name: str, settings: dict):
         "leaky_relu": lambda z: jax.nn.leaky_relu(z, negative_slope=s.get("slope")),
         "elu": lambda z: jax.nn.elu(z, alpha=s.get("alpha")),
         "selu": jax.nn.selu,
+        "celu": lambda z: jax.nn.celu(z, alpha=s.get("alpha")),
         # jax.nn.gelu approximates by default; the catalog's default is the exact one
         "gelu": lambda z: jax.nn.gelu(z, approximate=s.get("approximate") == "tanh"),
         "softplus": lambda z: jax.nn.softplus(s.get("beta", 1.0) * z) / s.get("beta", 1.0),

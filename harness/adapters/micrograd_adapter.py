@@ -86,7 +86,7 @@ def log1p(v):
 
 @_added
 def expm1(v):
-    """e^v − 1, exact where e^v rounds to 1 (elu and selu just below 0)."""
+    """e^v − 1, exact where e^v rounds to 1 (elu, selu and celu just below 0)."""
     out = _Value()(math.expm1(v.data) if v.data < 709 else math.inf, (v,), "expm1")
 
     def _backward():
@@ -183,6 +183,8 @@ ACTIVATIONS: dict[str, tuple[Callable, set[str]]] = {
     "elu": (_per_value(lambda z, s: z if z.data > 0 else expm1(z) * s["alpha"]), {"expm1"}),
     "selu": (_per_value(lambda z, s: (z if z.data > 0 else expm1(z) * SELU_ALPHA)
                         * SELU_SCALE), {"expm1"}),
+    "celu": (_per_value(lambda z, s: z if z.data > 0 else expm1(z / s["alpha"]) * s["alpha"]),
+             {"expm1"}),
     "gelu": (_per_value(lambda z, s: z * 0.5 * (1 + erf(z * SQRT_HALF)) if s["approximate"] == "none"
                         else z * 0.5 * (1 + tanh((z + z ** 3 * 0.044715) * SQRT_2_OVER_PI))),
              {"erf", "tanh"}),

@@ -140,6 +140,18 @@ def _elu(alpha: float, scale: float = 1.0) -> Elementwise:
     return Elementwise(value, derivative, terms)
 
 
+def _celu(alpha: float) -> Elementwise:
+    def value(z):
+        return np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0) / alpha))
+
+    def derivative(z, a, g):  # 1 on both sides of 0: the derivative is continuous
+        return g * np.where(z > 0, 1, np.exp(np.minimum(z, 0) / alpha))
+
+    def terms(z, a, slope):  # alpha·(e^(z/alpha) − 1): terms up to alpha·(e^(z/alpha) + 1)
+        return np.where(z > 0, np.abs(a), alpha * (np.exp(np.minimum(z, 0) / alpha) + 1)), slope
+    return Elementwise(value, derivative, terms)
+
+
 def _silu() -> Elementwise:
     def terms(z, a, slope):
         sig = sigmoid(z)
@@ -194,6 +206,7 @@ ACTIVATIONS: dict[str, Callable[..., Elementwise | PerSample]] = {
                                             plain_terms),
     "elu": _elu,
     "selu": lambda: _elu(SELU_ALPHA, SELU_SCALE),
+    "celu": _celu,
     "gelu": _gelu,
     "softplus": lambda beta: Elementwise(lambda z: softplus(z, beta),
                                          lambda z, a, g: g * sigmoid(beta * z), plain_terms),

@@ -24,6 +24,7 @@ def _activation(name: str, settings: dict):
         "leaky_relu": lambda z: F.leaky_relu(z, negative_slope=s.get("slope")),
         "elu": lambda z: F.elu(z, alpha=s.get("alpha")),
         "selu": F.selu,
+        "celu": lambda z: F.celu(z, alpha=s.get("alpha")),
         "gelu": lambda z: F.gelu(z, approximate=s.get("approximate")),
         # torch switches to the identity above `threshold` (20 by default); the definition never
         "softplus": lambda z: F.softplus(z, beta=s.get("beta"), threshold=math.inf),

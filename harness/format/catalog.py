@@ -146,6 +146,9 @@ ACTIVATIONS: dict[str, Activation] = {a.name: a for a in (
     Activation("elu", "z if z > 0 else alpha·(e^z − 1); elu′(0) = alpha",
                {"alpha": Setting(1.0)}, kinks=_ZERO),
     Activation("selu", f"{SELU_SCALE:.6f}·elu(z, alpha={SELU_ALPHA:.6f})", kinks=_ZERO),
+    # its derivative is 1 on both sides of 0, its curvature is not: fd there is inconclusive
+    Activation("celu", "max(z, 0) + min(0, alpha·(e^(z/alpha) − 1)); celu′(0) = 1",
+               {"alpha": _positive(1.0)}, kinks=_ZERO),
     Activation("gelu", "z·Φ(z) (approximate: none), or 0.5·z·(1 + tanh(√(2/π)·(z + 0.044715·z³))) "
                        "(approximate: tanh)",
                {"approximate": Setting("none", choices=GELU_APPROXIMATIONS)}),
