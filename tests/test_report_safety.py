@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from harness.cli import _Interrupts, main
+from harness.cli import main
+from harness.run_command import _Interrupts
 from harness.running.outdir import LOCK_NAME
 from harness.reports.files import formula_safe, rows_from_csv
 

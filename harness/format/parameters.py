@@ -9,7 +9,7 @@ import numpy as np
 from . import catalog
 from .case import Layer, bias_name, param_shapes, weight_name
 from .seeded import init_tensor, tensor_rng
-from .problems import Checker, _kind, _layout, _shape
+from .problems import Checker, kind_of, layout_text, shape_text
 
 
 class Parameters(Checker):
@@ -24,7 +24,7 @@ class Parameters(Checker):
         if self.mapping(explicit, ("params",), shapes) is not None:
             for key, value in explicit.items():
                 if key in shapes:
-                    arr = self.array(value, ("params", key), shapes[key], _layout(key))
+                    arr = self.array(value, ("params", key), shapes[key], layout_text(key))
                     if arr is not None:
                         given[key] = arr
         weight, bias = self.init_spec(init)
@@ -47,7 +47,7 @@ class Parameters(Checker):
         path = ("init",)
         if not isinstance(value, dict):
             self.problem(path, f"expected a mapping like {{scheme: xavier_uniform, seed: 0}}, "
-                               f"found {_kind(value)}")
+                               f"found {kind_of(value)}")
             return None, None
         weight = self.scheme(value, path, extra=("seed", "bias"), seed=None)
         if weight is None:
@@ -61,7 +61,7 @@ class Parameters(Checker):
 
     def scheme(self, value: Any, path: tuple, extra: tuple, seed: int | None):
         if not isinstance(value, dict):
-            self.problem(path, f"expected a scheme name or mapping, found {_kind(value)}")
+            self.problem(path, f"expected a scheme name or mapping, found {kind_of(value)}")
             return None
         name = self.choice(value.get("scheme"), path + ("scheme",), catalog.INIT_SCHEMES,
                            "init scheme")
@@ -100,10 +100,10 @@ class Parameters(Checker):
                 where = ("network", i, "units")
                 ok = self.within(where, "max_tensor_elements", layer.units * fan_in,
                                  "elements per tensor",
-                                 f" in {weight_name(i)} {_shape((layer.units, fan_in))}") and \
+                                 f" in {weight_name(i)} {shape_text((layer.units, fan_in))}") and \
                     self.within(where, "max_tensor_elements", batch * layer.units,
                                 "elements per tensor", f" in layer {i}'s output "
-                                f"{_shape((batch, layer.units))} (batch, units)")
+                                f"{shape_text((batch, layer.units))} (batch, units)")
         return self.within(("network",), "max_parameters", total,
                            "parameters (weights and biases together)") and ok
 

@@ -32,7 +32,8 @@ def _number_text(value: int | float) -> str:
     return repr(value)
 
 
-def _kind(value: Any) -> str:
+def kind_of(value: Any) -> str:
+    """What a value read from a case is, in words: the "found ..." of a problem."""
     if value is None:
         return "nothing (null)"
     if isinstance(value, bool):
@@ -88,7 +89,7 @@ class Checker:
     def mapping(self, value: Any, path: tuple, allowed: Iterable[str],
                 required: Iterable[str] = ()) -> dict | None:
         if not isinstance(value, dict):
-            self.problem(path, f"expected a mapping, found {_kind(value)}")
+            self.problem(path, f"expected a mapping, found {kind_of(value)}")
             return None
         allowed = list(allowed)
         for key in value:
@@ -102,7 +103,7 @@ class Checker:
 
     def integer(self, value: Any, path: tuple, minimum: int | None = None) -> int | None:
         if isinstance(value, bool) or not isinstance(value, int):
-            self.problem(path, f"expected an integer, found {_kind(value)}")
+            self.problem(path, f"expected an integer, found {kind_of(value)}")
             return None
         if minimum is not None and value < minimum:
             self.problem(path, f"expected an integer ≥ {minimum}, found {_number_text(value)}")
@@ -115,7 +116,7 @@ class Checker:
     def number(self, value: Any, path: tuple, positive: bool = False,
                nonnegative: bool = False) -> float | None:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            self.problem(path, f"expected a number, found {_kind(value)}")
+            self.problem(path, f"expected a number, found {kind_of(value)}")
             return None
         try:
             value = float(value)
@@ -145,13 +146,13 @@ class Checker:
 
     def string(self, value: Any, path: tuple) -> str | None:
         if not isinstance(value, str):
-            self.problem(path, f"expected a string, found {_kind(value)}")
+            self.problem(path, f"expected a string, found {kind_of(value)}")
             return None
         return value
 
     def choice(self, value: Any, path: tuple, valid: Iterable[str], what: str) -> str | None:
         if not isinstance(value, str):
-            self.problem(path, f"expected {what} name, found {_kind(value)}")
+            self.problem(path, f"expected {what} name, found {kind_of(value)}")
             return None
         valid = list(valid)
         if value not in valid:
@@ -165,7 +166,7 @@ class Checker:
         wrong = _not_a_number(value, ())
         if wrong is not None:  # float64 would silently read true as 1.0, null as nan, '2' as 2
             where, found = wrong
-            kind = _kind(found)
+            kind = kind_of(found)
             hint = " (write .nan for a missing value)" if found is None else ""
             self.problem(path, f"expected numbers, found {kind} at {format_path(where)}{hint}"
                          if where else f"expected a (nested) list of numbers, found {kind}")
@@ -173,11 +174,12 @@ class Checker:
         try:
             arr = np.array(value, dtype=np.float64)
         except (TypeError, ValueError, OverflowError):
-            self.problem(path, f"expected a (nested) list of numbers, found {_kind(value)} "
+            self.problem(path, f"expected a (nested) list of numbers, found {kind_of(value)} "
                                "with non-numbers or ragged rows")
             return None
         if shape is not None and arr.shape != shape:
-            self.problem(path, f"expected shape {_shape(shape)}{what}, found {_shape(arr.shape)}")
+            self.problem(path, f"expected shape {shape_text(shape)}{what}, "
+                               f"found {shape_text(arr.shape)}")
             return None
         return arr
 
@@ -197,7 +199,8 @@ def _not_a_number(value: Any, where: tuple) -> tuple[tuple, Any] | None:
     return None
 
 
-def _shape(shape: tuple[int, ...]) -> str:
+def shape_text(shape: tuple[int, ...]) -> str:
+    """A shape as a problem writes it: (3, 2), (4,)."""
     return "(" + ", ".join(_size(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
@@ -209,11 +212,14 @@ def _size(n: int) -> str:
     return f"{'-' if n < 0 else ''}~10^{int(n.bit_length() * 0.30103)}"
 
 
-def _layout(name: str) -> str:
+def layout_text(name: str) -> str:
+    """A parameter's dimensions in words: " (units, fan_in)" for a weight, " (units,)" for a
+    bias."""
     return " (units, fan_in)" if name.endswith("weight") else " (units,)"
 
 
-def _brief(arr: np.ndarray) -> str:
+def brief_values(arr: np.ndarray) -> str:
+    """An array's first six values, for a problem: [0, 1, 2, …]."""
     flat = arr.ravel()
     text = ", ".join(f"{v:g}" for v in flat[:6])
     return f"[{text}{', …' if flat.size > 6 else ''}]"

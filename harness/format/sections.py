@@ -11,10 +11,10 @@ import numpy as np
 
 from . import catalog
 from .parties import canonical, kind, split
-from .case import FD_DEFAULTS, Expected, KnownDiscrepancy, Layer, OptimizerSpec, param_shapes
-from ..verdicts.tolerance import KEYS as TOLERANCE_KEYS
+from .case import (FD_DEFAULTS, TOLERANCE_KEYS, Expected, KnownDiscrepancy, Layer, OptimizerSpec,
+                   param_shapes)
 from .yamlsafe import format_path, quoted
-from .problems import Checker, _kind, _layout
+from .problems import Checker, kind_of, layout_text
 
 KNOWN_KEYS = ("framework", "device", "quantity", "tensor", "dtype", "reason", "link", "steps",
               "from_step")
@@ -32,7 +32,7 @@ class Sections(Checker):
 
     def tags(self, value: Any) -> tuple[str, ...]:
         if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
-            self.problem(("tags",), f"expected a list of strings, found {_kind(value)}")
+            self.problem(("tags",), f"expected a list of strings, found {kind_of(value)}")
             return ()
         return tuple(value)
 
@@ -55,7 +55,7 @@ class Sections(Checker):
             return None
         if not isinstance(value, list) or not value:
             self.problem(("network",), f"expected a non-empty list of layers like "
-                                       f"{{units: 4, activation: tanh}}, found {_kind(value)}")
+                                       f"{{units: 4, activation: tanh}}, found {kind_of(value)}")
             return None
         if not self.within(("network",), "max_layers", len(value), "layers"):
             return None
@@ -102,7 +102,7 @@ class Sections(Checker):
             given, where = value[key], path + (key,)
             if setting.kind == "boolean":
                 if not isinstance(given, bool):
-                    self.problem(where, f"expected true or false, found {_kind(given)}")
+                    self.problem(where, f"expected true or false, found {kind_of(given)}")
                     ok = False
                 out[key] = given
             elif setting.kind == "choice":
@@ -126,7 +126,7 @@ class Sections(Checker):
     def optimizer(self, value: Any) -> OptimizerSpec | None:
         if not isinstance(value, dict):
             self.problem(("optimizer",), f"expected a mapping like {{name: sgd, lr: 0.1}}, "
-                                         f"found {_kind(value)}")
+                                         f"found {kind_of(value)}")
             return None
         named = self.named(value, ("optimizer",), catalog.OPTIMIZERS, "optimizer")
         return None if named is None else OptimizerSpec(*named)
@@ -139,7 +139,7 @@ class Sections(Checker):
             return None
         if not isinstance(value, list) or not value:
             self.problem(("frameworks",), f"expected 'all' or a list of framework names, found "
-                                          f"{_kind(value)}")
+                                          f"{kind_of(value)}")
             return None
         names = [self.framework_name(v, ("frameworks", i), self.frameworks)
                  for i, v in enumerate(value)]
@@ -172,7 +172,7 @@ class Sections(Checker):
         path = ("tolerance",)
         if not isinstance(value, dict):
             self.problem(path, f"expected a mapping of {', '.join(TOLERANCE_KEYS)}, "
-                               f"found {_kind(value)}")
+                               f"found {kind_of(value)}")
             return {}, {}
         rest = {k: v for k, v in value.items() if k != "frameworks"}
         per_framework = {}
@@ -180,7 +180,7 @@ class Sections(Checker):
             given = value["frameworks"]
             if not isinstance(given, dict):
                 self.problem(path + ("frameworks",), f"expected a mapping of framework names "
-                                                     f"to tolerances, found {_kind(given)}")
+                                                     f"to tolerances, found {kind_of(given)}")
             else:
                 for name, spec in given.items():
                     where = path + ("frameworks", name)
@@ -196,9 +196,9 @@ class Sections(Checker):
 
     def orders(self, value: Any) -> tuple[int, ...]:
         if value not in ([1], [1, 2], [2, 1]):
-            found = _kind(value)
+            found = kind_of(value)
             if isinstance(value, list):
-                found = f"[{', '.join(_kind(v) for v in value[:3])}" \
+                found = f"[{', '.join(kind_of(v) for v in value[:3])}" \
                         f"{', …' if len(value) > 3 else ''}]"
             self.problem(("orders",), f"expected [1] or [1, 2] (2 adds Hessian-vector products), "
                                       f"found {found}")
@@ -215,7 +215,7 @@ class Sections(Checker):
         if "richardson" in value:
             if not isinstance(value["richardson"], bool):
                 self.problem(("finite_differences", "richardson"),
-                             f"expected true or false, found {_kind(value['richardson'])}")
+                             f"expected true or false, found {kind_of(value['richardson'])}")
             else:
                 out["richardson"] = value["richardson"]
         return out
@@ -225,7 +225,7 @@ class Sections(Checker):
         path = ("known_discrepancies",)
         if not isinstance(value, list):
             self.problem(path, f"expected a list of {{framework, quantity or tensor, reason}}, "
-                               f"found {_kind(value)}")
+                               f"found {kind_of(value)}")
             return ()
         out = []
         for i, spec in enumerate(value):
@@ -278,7 +278,8 @@ class Sections(Checker):
     def known_steps(self, value: Any, path: tuple) -> tuple[int, ...] | None:
         """The steps a known discrepancy is limited to: a list of step numbers (1-based)."""
         if not isinstance(value, list) or not value:
-            self.problem(path, f"expected a list of step numbers like [2, 3], found {_kind(value)}")
+            self.problem(path, "expected a list of step numbers like [2, 3], "
+                               f"found {kind_of(value)}")
             return None
         steps = [self.integer(v, path + (i,), minimum=1) for i, v in enumerate(value)]
         return None if None in steps else tuple(steps)
@@ -311,7 +312,7 @@ class Sections(Checker):
             out["loss"] = None if loss is None else np.array(loss)
         for group in ("grads", "params"):
             if group in value and self.mapping(value[group], path + (group,), shapes) is not None:
-                out[group] = {k: self.array(v, path + (group, k), shapes[k], _layout(k))
+                out[group] = {k: self.array(v, path + (group, k), shapes[k], layout_text(k))
                               for k, v in value[group].items() if k in shapes}
         tolerance = self.tolerance_keys(value["tolerance"], path + ("tolerance",)) \
             if "tolerance" in value else {}

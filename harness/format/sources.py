@@ -15,7 +15,7 @@ from . import catalog
 from .case import Layer
 from .seeded import random_data
 from .yamlsafe import quoted
-from .problems import INT_BOUND, Checker, _brief, _kind, _shape
+from .problems import INT_BOUND, Checker, brief_values, kind_of, shape_text
 
 MAX_NAME_BYTES = 255  # one folder's or file's name, on every common file system
 MAX_PATH_CHARACTERS = 1_024
@@ -33,7 +33,7 @@ class DataSources(Checker):
         if x is not None:
             if x.ndim != 2 or 0 in x.shape:
                 self.problem(("data", "x"), f"expected a (batch, features) table with at least one "
-                                            f"row and column, found shape {_shape(x.shape)}")
+                                            f"row and column, found shape {shape_text(x.shape)}")
                 x = None
             elif not self.within(("data", "x"), "max_batch", x.shape[0], "rows (the batch)"):
                 x = None
@@ -59,11 +59,11 @@ class DataSources(Checker):
         if kind in (catalog.TARGET_LIKE_OUTPUT, catalog.TARGET_DISTRIBUTION):
             if y.shape != (batch, units):
                 self.problem(path, f"loss {loss!r} expects targets shaped like the output "
-                                   f"{_shape((batch, units))}, found {_shape(y.shape)}")
+                                   f"{shape_text((batch, units))}, found {shape_text(y.shape)}")
                 return None
             if loss.startswith("bce") and not np.all((y >= 0) & (y <= 1)):
                 self.problem(path, f"loss {loss!r} expects targets in [0, 1], found values "
-                                   f"{_brief(y[(y < 0) | (y > 1)])}")
+                                   f"{brief_values(y[(y < 0) | (y > 1)])}")
                 return None
             if kind == catalog.TARGET_DISTRIBUTION and not (
                     np.all(y >= 0) and np.allclose(y.sum(axis=1), 1, rtol=0, atol=1e-6)):
@@ -75,7 +75,7 @@ class DataSources(Checker):
         if y.shape == (batch,):
             if not np.all(np.equal(np.mod(y, 1), 0)) or y.min() < 0 or y.max() >= units:
                 self.problem(path, f"class indices must be integers in [0, {units}) (the last "
-                                   f"layer has {units} units), found values {_brief(y)}")
+                                   f"layer has {units} units), found values {brief_values(y)}")
                 return None
             return y.astype(np.int64)
         if y.shape == (batch, units):
@@ -86,8 +86,8 @@ class DataSources(Checker):
             return y.astype(np.float64)
         hint = " (a column of class indices is never broadcast: give a flat list)" \
             if y.shape == (batch, 1) and units != 1 else ""
-        self.problem(path, f"loss {loss!r} expects class indices {_shape((batch,))} or one-hot "
-                           f"rows {_shape((batch, units))}, found {_shape(y.shape)}{hint}")
+        self.problem(path, f"loss {loss!r} expects class indices {shape_text((batch,))} or one-hot "
+                           f"rows {shape_text((batch, units))}, found {shape_text(y.shape)}{hint}")
         return None
 
     def source(self, value: Any, path: tuple, classes: int) -> np.ndarray | None:
@@ -116,7 +116,7 @@ class DataSources(Checker):
                 isinstance(n, int) and not isinstance(n, bool) and 0 < n < INT_BOUND
                 for n in shape):
             self.problem(path + ("shape",), f"expected a list of one or two positive integers, "
-                                            f"found {_kind(shape)}")
+                                            f"found {kind_of(shape)}")
             return None
         seed = self.integer(value["seed"], path + ("seed",), minimum=0)
         settings = {}
@@ -133,7 +133,7 @@ class DataSources(Checker):
         # sized from the numbers alone, before anything is drawn
         drawn = (shape[0], classes) if kind in ("simplex", "onehot") else tuple(shape)
         if not (self.within(path + ("shape",), "max_tensor_elements", math.prod(drawn),
-                            "elements per tensor", f" in shape {_shape(drawn)}")
+                            "elements per tensor", f" in shape {shape_text(drawn)}")
                 and self.within(path + ("shape",), "max_batch", shape[0], "rows (the batch)")):
             return None
         return random_data(kind, settings, tuple(shape), seed, classes)
@@ -190,7 +190,7 @@ class DataSources(Checker):
             return table
         if table.ndim != 2:
             self.problem(path, f"column selection needs a 2-D table, {quoted(name)} has shape "
-                               f"{_shape(table.shape)}")
+                               f"{shape_text(table.shape)}")
             return None
         key = "columns" if "columns" in value else "column"
         wanted = value[key] if key == "columns" else [value[key]]
@@ -199,7 +199,7 @@ class DataSources(Checker):
                 for c in wanted) or not wanted:
             self.problem(path + (key,), f"expected column numbers in [0, {table.shape[1]}) "
                                         f"({quoted(name)} has {table.shape[1]} columns), found "
-                                        f"{_kind(value[key])}")
+                                        f"{kind_of(value[key])}")
             return None
         return table[:, wanted] if key == "columns" else table[:, wanted[0]]
 
@@ -253,19 +253,19 @@ class DataSources(Checker):
                                     f"{str(dtype)[:60]} in {quoted(name)}: {problem}")
                 return None
             if len(shape) not in (1, 2) or any(n < 0 for n in shape):
-                found = _shape(shape) if len(shape) < 10 else f"of {len(shape)} dimensions"
+                found = shape_text(shape) if len(shape) < 10 else f"of {len(shape)} dimensions"
                 self.problem(where, f"expected a 1-D or 2-D array (sizes ≥ 0), found shape "
                                     f"{found} in {quoted(name)}")
                 return None
             elements = math.prod(shape)
             if not self.within(where, "max_tensor_elements", elements, "elements per tensor",
                                f" in {quoted(name)} (its header says shape "
-                               f"{_shape(shape)})"):
+                               f"{shape_text(shape)})"):
                 return None
             needed, held = elements * dtype.itemsize, target.stat().st_size - handle.tell()
             if held < needed:
-                raise ValueError(f"the file is cut short: its header says shape {_shape(shape)} "
-                                 f"of {dtype}, {needed:,} bytes of data, and it holds {held:,}")
+                raise ValueError(f"the file is cut short: its header says shape "
+                                 f"{shape_text(shape)} of {dtype}, {needed:,} bytes of data, and it holds {held:,}")
             handle.seek(0)
             table = npy_format.read_array(handle, allow_pickle=False)
         return table.astype(np.float64)

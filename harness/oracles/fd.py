@@ -34,7 +34,7 @@ def sample_indices(case: Case, name: str, size: int) -> np.ndarray:
     return np.sort(rng.choice(size, samples, replace=False))
 
 
-class _Loss:
+class Loss:
     """The reference loss in float64, and which side of every kink each quantity is on."""
 
     def __init__(self, case: Case, x: np.ndarray, y: np.ndarray | None):
@@ -70,7 +70,7 @@ def richardson(wide: np.ndarray, narrow: np.ndarray, richardson: bool):
 def gradient(case: Case, params: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray | None,
              name: str, indices: np.ndarray):
     """(estimates, error bounds, inconclusive mask) for the sampled elements of one tensor."""
-    loss = _Loss(case, x, y)
+    loss = Loss(case, x, y)
     params = {k: v.astype(np.float64, copy=True) for k, v in params.items()}
     tensor = params[name].reshape(-1)  # a view: perturbations write through
     estimates, errors, inconclusive = [], [], []
@@ -99,7 +99,7 @@ def gradient(case: Case, params: dict[str, np.ndarray], x: np.ndarray, y: np.nda
 def hessian_vector(case: Case, params: dict[str, np.ndarray], x: np.ndarray,
                    y: np.ndarray | None, vector: dict[str, np.ndarray]):
     """(H·v, error bounds) by central differences of the reference gradient along v."""
-    loss = _Loss(case, x, y)
+    loss = Loss(case, x, y)
     params = {k: v.astype(np.float64) for k, v in params.items()}
     scale = max(1.0, max(float(np.abs(p).max()) for p in params.values()))
     h = H0 * scale / max(float(np.abs(v).max()) for v in vector.values())

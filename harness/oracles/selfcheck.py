@@ -152,7 +152,7 @@ class _Kinks:
     def __init__(self, case: Case, inputs: Inputs):
         y = inputs.y if inputs.y is None or inputs.y.dtype.kind != "f" else \
             inputs.y.astype(np.float64)
-        self.loss = fd._Loss(case, inputs.x.astype(np.float64), y)
+        self.loss = fd.Loss(case, inputs.x.astype(np.float64), y)
         self.active = bool(self.loss.kinked_layers or self.loss.loss_kinks)
         if self.active:
             with np.errstate(all="ignore"):

@@ -8,18 +8,17 @@ so nothing here imports a framework.
 """
 from __future__ import annotations
 
-import csv
 import io
-import json
 import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..verdicts.compare import COLUMNS, Row
+from ..verdicts.compare import Row
 from ..format.errors import UsageError
-from .files import RECORD_FILE, record_from_rows, rows_from_csv, write_atomically
-from .markdown import _md, rollup
+from .diff_sides import Side, read_side  # noqa: F401 (read_side: harness.reports.diff's too)
+from .files import write_atomically
+from .markdown import rollup
+from .text import figures, md_text
 
 # A row drifts when its share of the tolerance used grew or shrank by DEFAULT_THRESHOLD times or
 # more while its verdict stayed, and reached DRIFT_FLOOR on one side: from 1e-6 to 1e-4 is
@@ -31,111 +30,6 @@ SHOWN = 10  # lines per section on stdout; diff.md has up to MD_ROWS
 MD_ROWS = 500
 
 KEY = ("case", "dtype", "framework", "reference", "step", "quantity", "tensor")
-REQUIRED = ("case", "file", "dtype", "framework", "reference", "step", "quantity", "tensor",
-            "status")
-
-
-@dataclass
-class Side:
-    """One report: its rows, and the versions and notes of the run that made it."""
-
-    path: Path
-    rows: list[Row]
-    environment: list[tuple[str, str]]
-    generated: str
-    source: str  # where the versions came from: run.json, report.md's header, or nowhere
-    notes: dict[str, set[str]] = field(default_factory=dict)  # framework: notes of every run
-
-
-# -- reading a side -------------------------------------------------------------------------
-def _csv_path(path: Path) -> Path:
-    if not path.exists():
-        raise UsageError(f"{path}: no such file or folder; expected a report folder or its "
-                         "report.csv")
-    if path.is_dir():
-        csv_path = path / "report.csv"
-        if not csv_path.is_file():
-            raise UsageError(f"{path}: no report.csv here; expected a report folder written by "
-                             "`python -m harness run`")
-        return csv_path
-    return path
-
-
-def _check_columns(csv_path: Path) -> None:
-    """A clear message for a file that is not a report.csv, before rows are made of it."""
-    try:
-        with open(csv_path, newline="", encoding="utf-8") as handle:
-            header = next(csv.reader(handle), [])
-    except UnicodeDecodeError:
-        raise UsageError(f"{csv_path}: not a report.csv: not UTF-8 text") from None
-    except (OSError, csv.Error) as error:
-        raise UsageError(f"{csv_path}: cannot be read as a CSV file: {error}") from None
-    missing = [c for c in REQUIRED if c not in header]
-    if missing:
-        raise UsageError(f"{csv_path}: not a report.csv: missing column(s) {', '.join(missing)}; "
-                         f"expected the columns of report.csv ({', '.join(COLUMNS[:9])}, …)")
-
-
-def _header_environment(md_path: Path) -> tuple[list[tuple[str, str]], str]:
-    """(versions, generated) from report.md's header line, as every release has written it:
-    ``Generated DATE UTC. harness 0.1.0 · python 3.11.7 · … · platform Linux-…``."""
-    try:
-        lines = md_path.read_text(encoding="utf-8").splitlines()[:12]
-    except (OSError, UnicodeDecodeError):
-        return [], ""
-    for line in lines:
-        match = re.match(r"(?:Generated ([^.]*)\. )?(harness \S.*)$", line)
-        if match:
-            items = []
-            for part in match.group(2).split(" · "):
-                name, _, version = part.replace("\\|", "|").partition(" ")
-                items.append((name, version))
-            return items, match.group(1) or ""
-    return [], ""
-
-
-def _run_notes(record: dict) -> dict[str, set[str]]:
-    """Per framework, the notes every one of its runs has (where it ran, its matmul precision,
-    how it was compiled): the run-wide ones, not a case's own."""
-    shared: dict[str, set[str]] = {}
-    for entry in record.get("runs", []):
-        for framework, notes in (entry.get("notes") or {}).items():
-            notes = {str(n) for n in notes}
-            shared[framework] = shared[framework] & notes if framework in shared else notes
-    return {k: v for k, v in shared.items() if v}
-
-
-def read_side(path: str | Path) -> Side:
-    """A report folder or report.csv file; UsageError with the path for anything else."""
-    try:
-        csv_path = _csv_path(Path(path))
-        _check_columns(csv_path)
-        rows = rows_from_csv(csv_path)
-    except OSError as error:  # a folder or file this user may not read
-        raise UsageError(f"{error.filename or path}: cannot read it: "
-                         f"{error.strerror or error}") from None
-    except (ValueError, TypeError, csv.Error, UnicodeDecodeError) as error:
-        raise UsageError(f"{csv_path}: not a readable report.csv: {error}") from None
-    partial = csv_path.name.startswith("report.partial")
-    record_path = csv_path.with_name("run.partial.json" if partial else RECORD_FILE)
-    md_path = csv_path.with_name("report.partial.md" if partial else "report.md")
-    record, source = None, "nowhere (no run.json, no report.md header)"
-    if record_path.is_file():
-        try:
-            record = json.loads(record_path.read_text(encoding="utf-8"))
-            source = record_path.name
-        except (OSError, ValueError) as error:
-            raise UsageError(f"{record_path}: not a readable run.json: {error}") from None
-    if isinstance(record, dict) and record.get("environment"):
-        environment = [(str(k), str(v)) for k, v in record["environment"]]
-        generated = str(record.get("generated", ""))
-    else:  # a first-release report: no run.json, the versions are in report.md's header only
-        record = record if isinstance(record, dict) else record_from_rows(rows)
-        environment, generated = _header_environment(md_path)
-        if environment:
-            source = f"{md_path.name} header"
-    return Side(csv_path.parent if csv_path.name.startswith("report") else csv_path, rows,
-                environment, generated, source, _run_notes(record))
 
 
 # -- comparing ------------------------------------------------------------------------------
@@ -246,11 +140,14 @@ def _groups(what: str, rows: list[Row], other: list[Row]) -> list[Group]:
 
 
 # -- telling it -----------------------------------------------------------------------------
-def _g(value: float | None) -> str:
-    return "—" if value is None else f"{value:.3g}"
+def _figures(value: float | None) -> str:
+    """A number as the diff writes it: three significant figures, or a dash for none."""
+    return figures(value, "—")
 
 
-def _where(r: Row) -> str:
+def _short_location(r: Row) -> str:
+    """Where in the run a row is, briefly: the step and quantity, and the tensor unless it is the
+    quantity itself."""
     if r.step is None:
         return "whole run"
     return f"step {r.step} {r.quantity}" + (f" {r.tensor}" if r.tensor != r.quantity else "")
@@ -329,8 +226,8 @@ def summary_text(diff: Diff, written: Path | None = None) -> str:
                                                                 0) + 1
         first = changes[0]
         w(f"  {_who(first.old)}: " + ", ".join(f"{k} ×{n}" for k, n in kinds.items())
-          + f" (first: {_where(first.new)}, tol_used {_g(first.old.tol_used)} → "
-          f"{_g(first.new.tol_used)})")
+          + f" (first: {_short_location(first.new)}, tol_used {_figures(first.old.tol_used)} → "
+          f"{_figures(first.new.tol_used)})")
     for (case, dtype, framework, reference), a, b in diff.cells[:SHOWN]:
         w(f"  {case} [{dtype}] {framework} vs {reference}: {a}→{b} (the rows differ: see below)")
     if diff.groups:
@@ -346,8 +243,9 @@ def summary_text(diff: Diff, written: Path | None = None) -> str:
     w(f"drift (same verdict, tol_used ×{diff.threshold:g} or ÷{diff.threshold:g}, reaching "
       f"{DRIFT_FLOOR:g} on one side): {len(diff.drift)} comparisons")
     for c in diff.drift[:SHOWN]:
-        w(f"  {_who(c.new)} {_where(c.new)}: {c.new.status}, tol_used {_g(c.old.tol_used)} → "
-          f"{_g(c.new.tol_used)} (×{_g(c.new.tol_used / c.old.tol_used) if c.old.tol_used else 'inf'})")
+        factor = _figures(c.new.tol_used / c.old.tol_used) if c.old.tol_used else "inf"
+        w(f"  {_who(c.new)} {_short_location(c.new)}: {c.new.status}, tol_used "
+          f"{_figures(c.old.tol_used)} → {_figures(c.new.tol_used)} (×{factor})")
     if len(diff.drift) > SHOWN:
         w(f"  … and {len(diff.drift) - SHOWN} more in the Markdown copy")
     if written is not None:
@@ -360,10 +258,10 @@ def markdown(diff: Diff) -> str:
     w = lambda line="": out.write(line + "\n")  # noqa: E731
     w("# Report diff")
     w()
-    w(f"OLD: `{_md(diff.old.path)}` ({_md(diff.old.generated) or 'date unknown'}, "
-      f"{len(diff.old.rows)} comparisons, versions from {_md(diff.old.source)}).  ")
-    w(f"NEW: `{_md(diff.new.path)}` ({_md(diff.new.generated) or 'date unknown'}, "
-      f"{len(diff.new.rows)} comparisons, versions from {_md(diff.new.source)}).")
+    w(f"OLD: `{md_text(diff.old.path)}` ({md_text(diff.old.generated) or 'date unknown'}, "
+      f"{len(diff.old.rows)} comparisons, versions from {md_text(diff.old.source)}).  ")
+    w(f"NEW: `{md_text(diff.new.path)}` ({md_text(diff.new.generated) or 'date unknown'}, "
+      f"{len(diff.new.rows)} comparisons, versions from {md_text(diff.new.source)}).")
     w()
     changed = len(diff.changes) + len(diff.cells)
     w(f"**{'VERDICTS CHANGED' if changed else 'no verdict changed'}**: {len(diff.changes)} of "
@@ -378,14 +276,14 @@ def markdown(diff: Diff) -> str:
     w("|---|---|---|")
     for name, a, b, moved in version_lines(diff):
         mark = "**" if moved else ""
-        w(f"| {mark}{_md(name)}{mark} | {mark}{_md(a)}{mark} | {mark}{_md(b)}{mark} |")
+        w(f"| {mark}{md_text(name)}{mark} | {mark}{md_text(a)}{mark} | {mark}{md_text(b)}{mark} |")
     w()
     notes = note_changes(diff)
     if notes:
         w("Run-wide notes that differ (where each framework ran, how):")
         w()
         for framework, side, note in notes:
-            w(f"- {_md(framework)}, {side}: {_md(note)}")
+            w(f"- {md_text(framework)}, {side}: {md_text(note)}")
         w()
     w("## Verdicts that changed")
     w()
@@ -398,9 +296,10 @@ def markdown(diff: Diff) -> str:
         w("|---|---|---|---|---|---|---|---|---|---|")
         for c in diff.changes[:MD_ROWS]:
             o, n = c.old, c.new
-            w(f"| {_md(o.case)} | {o.dtype} | {_md(o.framework)} | {_md(o.reference)} | "
-              f"{_md(_where(n))} | {o.status} | **{n.status}** | {_g(o.tol_used)} | "
-              f"{_g(n.tol_used)} | {_md(n.message)} |")
+            w(f"| {md_text(o.case)} | {o.dtype} | {md_text(o.framework)} | "
+              f"{md_text(o.reference)} | {md_text(_short_location(n))} | {o.status} | "
+              f"**{n.status}** | {_figures(o.tol_used)} | {_figures(n.tol_used)} | "
+              f"{md_text(n.message)} |")
         if len(diff.changes) > MD_ROWS:
             w(f"\n… and {len(diff.changes) - MD_ROWS} more.")
         w()
@@ -409,14 +308,15 @@ def markdown(diff: Diff) -> str:
           "other did not, or errored as a whole):")
         w()
         for (case, dtype, framework, reference), a, b in diff.cells:
-            w(f"- {_md(case)} [{dtype}] {_md(framework)} vs {_md(reference)}: {a} → **{b}**")
+            w(f"- {md_text(case)} [{dtype}] {md_text(framework)} vs {md_text(reference)}: "
+              f"{a} → **{b}**")
         w()
     w("## Comparisons on one side only")
     w()
     if not diff.groups:
         w("None: both reports compared the same things.")
     for g in diff.groups:
-        w(f"- {_md(_group_line(g))}")
+        w(f"- {md_text(_group_line(g))}")
     w()
     w("## Drift of the share of the tolerance used")
     w()
@@ -426,7 +326,7 @@ def markdown(diff: Diff) -> str:
     w()
     if diff.moved:
         w("Comparisons whose tol_used moved at all, however little, with the same verdict: "
-          + ", ".join(f"{_md(k)} {n}" for k, n in sorted(diff.moved.items())) + ".")
+          + ", ".join(f"{md_text(k)} {n}" for k, n in sorted(diff.moved.items())) + ".")
         w()
     if not diff.drift:
         w("None.")
@@ -436,9 +336,10 @@ def markdown(diff: Diff) -> str:
         w("|---|---|---|---|---|---|---|---|---|")
         for c in diff.drift[:MD_ROWS]:
             o, n = c.old, c.new
-            factor = _g(n.tol_used / o.tol_used) if o.tol_used else "inf"
-            w(f"| {_md(o.case)} | {o.dtype} | {_md(o.framework)} | {_md(o.reference)} | "
-              f"{_md(_where(n))} | {n.status} | {_g(o.tol_used)} | {_g(n.tol_used)} | {factor} |")
+            factor = _figures(n.tol_used / o.tol_used) if o.tol_used else "inf"
+            w(f"| {md_text(o.case)} | {o.dtype} | {md_text(o.framework)} | "
+              f"{md_text(o.reference)} | {md_text(_short_location(n))} | {n.status} | "
+              f"{_figures(o.tol_used)} | {_figures(n.tol_used)} | {factor} |")
         if len(diff.drift) > MD_ROWS:
             w(f"\n… and {len(diff.drift) - MD_ROWS} more.")
     w()

@@ -13,6 +13,7 @@ from ..verdicts.compare import (DECIDED, ERROR, FAIL, INCONCLUSIVE, NON_FINITE_R
 from ..verdicts.diagnose import hints
 from ..verdicts.judge import ToleranceSource
 from ..verdicts.tolerance import DEFAULTS
+from .text import figures, md_text
 
 _SEVERITY = {ERROR: 6, FAIL: 5, XPASS: 4, XFAIL: 3, INCONCLUSIVE: 2, PASS: 1, SKIP: 0}
 STATUSES = (PASS, FAIL, ERROR, SKIP, XFAIL, XPASS, INCONCLUSIVE)
@@ -37,16 +38,6 @@ def ordered(rows: list[Row], record: dict) -> tuple[list[Row], list[dict]]:
     return [row for _, row in indexed], runs
 
 
-def _g(value: float | None) -> str:
-    return "" if value is None else f"{value:.3g}"
-
-
-def _md(text: object) -> str:
-    """Text from a case or a framework, safe inside a Markdown line or table cell."""
-    text = re.sub(r"[\r\n]+", " ", str(text))
-    return text.replace("|", "\\|")
-
-
 def _overridden(row: Row) -> bool:
     """Whether the case set the tolerance of this row (harness.verdicts.judge)."""
     source = ToleranceSource.parse(row.tolerance_source, row.dtype)
@@ -66,10 +57,10 @@ def _cell(rows: list[Row]) -> str:
             and math.isfinite(r.tol_used)]
     others = sorted({r.suspect for r in rows if r.status in (FAIL, ERROR) and r.suspect
                      and r.suspect != r.framework})
-    blame = f" (suspect: {', '.join(_md(s) for s in others)})" if others else ""
+    blame = f" (suspect: {', '.join(md_text(s) for s in others)})" if others else ""
     if status in (ERROR, SKIP) or not used:
         return label + blame
-    return f"{label} {_g(max(used))}{blame}"
+    return f"{label} {figures(max(used))}{blame}"
 
 
 def verdict_line(rows: list[Row], runs: int) -> str:
@@ -102,8 +93,8 @@ def divergences(rows: list[Row]) -> list[str]:
         elif r.status in (FAIL, XFAIL) and r.value is not None and not math.isfinite(r.value) \
                 and r.reference_value is not None and math.isfinite(r.reference_value):
             note((r.case, r.dtype, r.framework), r.step, where)
-    return [f"- {_md(case)} [{dtype}]: {who} diverged at step {step} (first non-finite: "
-            f"{_md(where)}); comparisons against non-finite reference values are inconclusive"
+    return [f"- {md_text(case)} [{dtype}]: {who} diverged at step {step} (first non-finite: "
+            f"{md_text(where)}); comparisons against non-finite reference values are inconclusive"
             for (case, dtype, who), (step, where) in sorted(first.items())]
 
 
@@ -123,17 +114,17 @@ def markdown_text(rows: list[Row], record: dict, *, partial: bool = False,
     if partial:
         w("**PARTIAL: the run was interrupted; only the cases below were finished.**")
         w()
-    header = " · ".join(f"{_md(k)} {_md(v)}" for k, v in record.get("environment", []))
+    header = " · ".join(f"{md_text(k)} {md_text(v)}" for k, v in record.get("environment", []))
     generated = record.get("generated")
     w((f"Generated {generated}. " if generated else "") + header)
     w()
-    w(f"Reference: {_md(reference)}.")
+    w(f"Reference: {md_text(reference)}.")
     w()
     w(verdict_line(rows, len(runs)))
     w()
     if not any(r.status in DECIDED for r in rows):
         reasons = sorted({f"{r.framework}: {r.message}" for r in rows if r.status == SKIP})
-        w("Nothing was compared" + (": " + "; ".join(_md(x) for x in reasons[:10]) if reasons
+        w("Nothing was compared" + (": " + "; ".join(md_text(x) for x in reasons[:10]) if reasons
                                     else ": no framework besides the reference ran.") + "")
         w()
     xpass = [r for r in rows if r.status == XPASS]
@@ -144,7 +135,8 @@ def markdown_text(rows: list[Row], record: dict, *, partial: bool = False,
           "from the case, or find out why it no longer differs.")
         w()
         for r in xpass:
-            w(f"- {_md(r.case)} [{r.dtype}-{_md(r.framework)}] {_md(_where(r))}: {_md(r.message)}")
+            w(f"- {md_text(r.case)} [{r.dtype}-{md_text(r.framework)}] "
+              f"{md_text(_location(r))}: {md_text(r.message)}")
         w()
     diverged = divergences(rows)
     if diverged:
@@ -156,14 +148,14 @@ def markdown_text(rows: list[Row], record: dict, *, partial: bool = False,
     w("## Matrix")
     w()
     w("Each cell: the verdict of every comparison of that case, dtype and framework against the "
-      f"reference ({_md(reference)}) and any golden values, and the share of the tolerance its "
+      f"reference ({md_text(reference)}) and any golden values, and the share of the tolerance its "
       "worst element used (above 1 fails). The reference's own column checks it against golden "
       "values only. † marks a verdict under a tolerance the case sets (see Tolerances).")
     w()
     if picture:
         w(f"![The worst share of the tolerance used per case and framework, log scale]({picture})")
         w()
-    w("| case | dtype | " + " | ".join(_md(f) for f in frameworks) + " |")
+    w("| case | dtype | " + " | ".join(md_text(f) for f in frameworks) + " |")
     w("|---|---|" + "---|" * len(frameworks))
     by_run: dict[tuple[str, str], list[Row]] = {}
     for r in rows:
@@ -171,7 +163,7 @@ def markdown_text(rows: list[Row], record: dict, *, partial: bool = False,
     for entry in runs:
         run_rows = by_run.get((entry["case"], entry["dtype"]), [])
         cells = [_cell([r for r in run_rows if r.framework == f]) for f in frameworks]
-        w(f"| {_md(entry['case'])} | {entry['dtype']} | " + " | ".join(cells) + " |")
+        w(f"| {md_text(entry['case'])} | {entry['dtype']} | " + " | ".join(cells) + " |")
     w()
     _discrepancies(w, rows, runs, by_run, frameworks)
     _repro(w, record.get("repro", []))
@@ -193,7 +185,7 @@ def markdown_text(rows: list[Row], record: dict, *, partial: bool = False,
         w("## Skipped")
         w()
         for r in skips:
-            w(f"- {_md(r.case)} [{r.dtype}-{_md(r.framework)}]: {_md(r.message)}")
+            w(f"- {md_text(r.case)} [{r.dtype}-{md_text(r.framework)}]: {md_text(r.message)}")
         w()
     notes = _merge_notes({(f, n) for e in runs for f, ns in e.get("notes", {}).items()
                           for n in ns})
@@ -202,9 +194,9 @@ def markdown_text(rows: list[Row], record: dict, *, partial: bool = False,
         w("## Notes")
         w()
         for framework, note in notes:
-            w(f"- {_md(framework)}: {_md(note)}")
+            w(f"- {md_text(framework)}: {md_text(note)}")
         for case, message in warnings:
-            w(f"- case {_md(case)}: warning: {_md(message)}")
+            w(f"- case {md_text(case)}: warning: {md_text(message)}")
         w()
     return out.getvalue()
 
@@ -228,31 +220,35 @@ def _discrepancies(w, rows, runs, by_run, frameworks) -> None:
                 what = "golden values" if against == "expected" else \
                     "finite differences" if against == "fd" else \
                     "finite differences of its own loss (self-check)" if against == SELF else \
-                    f"the {_md(against)} reference"
-                w(f"### {_md(entry['case'])} [{entry['dtype']}-{_md(framework)}] against {what}")
+                    f"the {md_text(against)} reference"
+                w(f"### {md_text(entry['case'])} [{entry['dtype']}-{md_text(framework)}] "
+                  f"against {what}")
                 w()
-                w(f"File: `{_md(entry['file'])}`")
+                w(f"File: `{md_text(entry['file'])}`")
                 w()
                 if entry.get("variant_of"):
-                    w(f"{_md(entry.get('description', ''))}")
+                    w(f"{md_text(entry.get('description', ''))}")
                     w()
                 explained = hints([r for r in mine if r.reference == against],
                                   [r for r in mine if r.reference == SELF])
                 if explained:
-                    w(f"Suspect: **{_md(group[0].suspect or framework)}**. {_md(explained[0])}")
+                    w(f"Suspect: **{md_text(group[0].suspect or framework)}**. "
+                      f"{md_text(explained[0])}")
                     w()
                 w("| step | quantity | tensor | status | suspect | mismatched | worst index | "
                   "reference | value | max abs | max rel | ULP | allowed | tolerance used |")
                 w("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
                 for r in group:
                     mismatched = "" if r.size is None else f"{r.mismatched}/{r.size}"
-                    w(f"| {'' if r.step is None else r.step} | {r.quantity} | {_md(r.tensor)} | "
-                      f"{r.status} | {_md(r.suspect)} | {mismatched} | {r.worst_index} | "
+                    w(f"| {'' if r.step is None else r.step} | {r.quantity} | "
+                      f"{md_text(r.tensor)} | {r.status} | {md_text(r.suspect)} | {mismatched} | "
+                      f"{r.worst_index} | "
                       f"{'' if r.reference_value is None else repr(r.reference_value)} | "
-                      f"{'' if r.value is None else repr(r.value)} | {_g(r.max_abs)} | "
-                      f"{_g(r.max_rel)} | {_g(r.ulp)} | {_g(r.allowed)} | {_g(r.tol_used)} |")
-                notes = [f"- error: {_md(r.message)}" for r in group if r.status == ERROR]
-                notes += [f"- {_md(hint)}" for hint in explained[1:]]
+                      f"{'' if r.value is None else repr(r.value)} | {figures(r.max_abs)} | "
+                      f"{figures(r.max_rel)} | {figures(r.ulp)} | {figures(r.allowed)} | "
+                      f"{figures(r.tol_used)} |")
+                notes = [f"- error: {md_text(r.message)}" for r in group if r.status == ERROR]
+                notes += [f"- {md_text(hint)}" for hint in explained[1:]]
                 if notes:
                     w()
                     for note in notes:
@@ -274,7 +270,8 @@ def _repro(w, entries: list[dict]) -> None:
     w()
     for e in entries[:REPRO_LINES]:
         note = "" if e.get("available", True) else " (data only: no repro script for this framework)"
-        w(f"- `{_md(e['folder'])}`: {_md(e['case'])} [{e['dtype']}-{_md(e['framework'])}]{note}")
+        w(f"- `{md_text(e['folder'])}`: {md_text(e['case'])} "
+          f"[{e['dtype']}-{md_text(e['framework'])}]{note}")
     if len(entries) > REPRO_LINES:
         w(f"- … and {len(entries) - REPRO_LINES} more under `repro/`")
     w()
@@ -297,7 +294,8 @@ def _variants(w, runs, by_run) -> None:
     for name, entry in seen.items():
         verdicts = ", ".join(f"{dtype} {rollup(by_run.get((name, dtype), []))}" for dtype in
                              [e["dtype"] for e in runs if e["case"] == name])
-        w(f"- {_md(name)} ({verdicts}): {_md(entry.get('description', ''))} `{_md(entry['file'])}`")
+        w(f"- {md_text(name)} ({verdicts}): {md_text(entry.get('description', ''))} "
+          f"`{md_text(entry['file'])}`")
     w()
 
 
@@ -314,9 +312,9 @@ def _known(w, rows, runs, by_run, frameworks) -> None:
                 reasons = entry.get("known", {}).get(framework, [])
                 tensors = ", ".join(sorted({f"{r.quantity} {r.tensor}" for r in group}))
                 first = min(r.step for r in group)
-                w(f"- {_md(entry['case'])} [{entry['dtype']}-{_md(framework)}]: {len(group)} "
-                  f"comparisons from step {first} ({_md(tensors)}). Declared cause: "
-                  + " / ".join(_md(x) for x in reasons))
+                w(f"- {md_text(entry['case'])} [{entry['dtype']}-{md_text(framework)}]: "
+                  f"{len(group)} comparisons from step {first} ({md_text(tensors)}). "
+                  "Declared cause: " + " / ".join(md_text(x) for x in reasons))
     w()
 
 
@@ -336,8 +334,8 @@ def _tolerances(w, rows) -> None:
     w()
     for (case, dtype, source, rtol, scale_rtol), names in sorted(
             custom.items(), key=lambda item: tuple(str(x) for x in item[0])):
-        w(f"- {_md(case)} [{dtype}] {_md(', '.join(sorted(names)))}: {_md(source)}: rtol "
-          f"{_g(rtol)}, scale_rtol {_g(scale_rtol)}")
+        w(f"- {md_text(case)} [{dtype}] {md_text(', '.join(sorted(names)))}: {md_text(source)}: "
+          f"rtol {figures(rtol)}, scale_rtol {figures(scale_rtol)}")
     if custom:
         w()
 
@@ -360,7 +358,9 @@ def _merge_notes(notes: set[tuple[str, str]]) -> list[tuple[str, str]]:
     return sorted(plain)
 
 
-def _where(row: Row) -> str:
+def _location(row: Row) -> str:
+    """Where in the run a row is: step, quantity and tensor (a row of no step: its quantity
+    and tensor, or "whole run")."""
     if row.step is None:
         return f"{row.quantity} {row.tensor}".strip() or "whole run"
     return f"step {row.step} {row.quantity} {row.tensor}"
@@ -382,11 +382,11 @@ def _trajectory_lines(runs, by_run, frameworks, reference):
             growth = (last / first) ** (1 / (steps[-1] - steps[0])) \
                 if 0 < first < math.inf and 0 < last < math.inf else None
             over = next((k for k in steps if per_step[k] > 1), None)
-            text = f"{_md(framework)} {_g(first)} → {_g(last)}"
+            text = f"{md_text(framework)} {figures(first)} → {figures(last)}"
             if growth is not None:
                 text += f" (×{growth:.2f}/step)"
             text += f", over from step {over}" if over else ""
             parts.append(text)
         if parts:
-            yield (f"- {_md(entry['case'])} [{entry['dtype']}], {entry['steps']} steps: "
+            yield (f"- {md_text(entry['case'])} [{entry['dtype']}], {entry['steps']} steps: "
                    + "; ".join(parts))
