@@ -31,7 +31,7 @@ sys.path.insert(0, {root!r})
 from harness.adapters import adapter_names, known_parties
 from harness.adapters import jax_adapter
 from harness.format.loader import load_cases
-jax = jax_adapter._import_jax()
+jax = jax_adapter.import_jax()
 if {eager!r}:  # the step and init run op by op: jit becomes the identity
     class Eager:
         def __getattr__(self, name):
@@ -43,7 +43,7 @@ if {eager!r}:  # the step and init run op by op: jit becomes the identity
                 def lower(self, *args): return self
                 def compile(self): return function
             return Lowered()
-    jax_adapter._import_jax = lambda: Eager()
+    jax_adapter.import_jax = lambda: Eager()
 cases = load_cases([{folder!r}], known_parties())
 adapter, out = jax_adapter.JaxAdapter(), {{}}
 start = time.perf_counter()

@@ -38,7 +38,7 @@ def main() -> None:
     from harness.adapters import jax_adapter as adapter
     from harness.format.loader import load_cases
 
-    jax = adapter._import_jax()
+    jax = adapter.import_jax()
     with tempfile.TemporaryDirectory() as folder:
         casegen.write(casegen.generate(args.count, args.seed), folder)
         cases = load_cases([folder], known_parties())
@@ -52,11 +52,11 @@ def main() -> None:
             params = {k: jax.device_put(v) for k, v in inputs.params.items()}
             x = jax.device_put(inputs.x)
             y = None if inputs.y is None else jax.device_put(inputs.y)
-            forward, optimizer = adapter._network(narrowed), adapter._optimizer(narrowed.optimizer)
+            forward, optimizer = adapter._network(narrowed), adapter.optimizer_of(narrowed.optimizer)
 
             def loss_fn(params, x, y, forward=forward, narrowed=narrowed):
                 out = forward(params, x)
-                return adapter._loss(narrowed.loss, narrowed.loss_settings, out, y), out
+                return adapter.loss_of(narrowed.loss, narrowed.loss_settings, out, y), out
 
             value_and_grad = jax.value_and_grad(loss_fn, has_aux=True)
 

@@ -6,10 +6,11 @@ pool), so a monkeypatch reaches the adapter.
 """
 from __future__ import annotations
 
-import numpy as np
+from dataclasses import replace
+
 import pytest
 
-from harness.adapters import numpy_ref, known_parties
+from harness.adapters import known_parties, numpy_ops
 from harness.format.loader import load_cases
 from harness.running.runner import run_case
 
@@ -36,14 +37,14 @@ def test_softplus_threshold_is_caught(monkeypatch):
     clean = run_case(case, "float64", ["numpy", "torch"]).rows
     assert clean and not failing(clean)
 
-    real = torch_adapter._activation
+    real = torch_adapter.activation_of
 
     def planted(name, settings):
         if name == "softplus":  # torch's default: the identity once beta·z > 20
             return lambda z: F.softplus(z, beta=settings.get("beta"), threshold=20)
         return real(name, settings)
 
-    monkeypatch.setattr(torch_adapter, "_activation", planted)
+    monkeypatch.setattr(torch_adapter, "activation_of", planted)
     rows = run_case(case, "float64", ["numpy", "torch"]).rows
     step1 = {(r.quantity, r.tensor) for r in failing(rows, framework="torch", step=1)}
     # the slope past the threshold, 1 − e^(−20.5), is what the identity gets wrong
@@ -58,15 +59,17 @@ def test_softplus_threshold_is_caught(monkeypatch):
 def plant_kl_div_softmax_term(monkeypatch):
     """kl_div's gradient taken as softmax(out) − y: the gradient of log_softmax and kl_div
     together, slipped into kl_div's own. log_softmax's backward removes exactly that term."""
-    real = numpy_ref._per_sample
+    kl_div = numpy_ops.LOSSES["kl_div"]
 
-    def per_sample(name, out, y):
-        terms, grad = real(name, out, y)
-        if name == "kl_div":
-            grad = grad + numpy_ref.softmax(out)
-        return terms, grad
+    def planted():
+        real = kl_div()
 
-    monkeypatch.setattr(numpy_ref, "_per_sample", per_sample)
+        def terms(out, y):
+            value, grad = real.terms(out, y)
+            return value, grad + numpy_ops.softmax(out)
+        return replace(real, terms=terms)
+
+    monkeypatch.setitem(numpy_ops.LOSSES, "kl_div", planted)
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -94,8 +97,9 @@ def test_relu_derivative_at_zero_is_caught_in_two_layers(monkeypatch):
     case = case_at("edge/relu-kink-batch.yaml")
     frameworks = ["torch", "jax", "micrograd"]
     assert not failing(run_case(case, "float64", frameworks).rows)
-    monkeypatch.setitem(numpy_ref.ACTIVATIONS, "relu",
-                        lambda: (lambda z: np.maximum(z, 0), lambda z, a, g: g * (z >= 0)))
+    relu = numpy_ops.ACTIVATIONS["relu"]
+    monkeypatch.setitem(numpy_ops.ACTIVATIONS, "relu",
+                        lambda: replace(relu(), derivative=lambda z, a, g: g * (z >= 0)))
     for dtype in case.dtypes:
         rows = run_case(case, dtype, frameworks).rows
         for framework in frameworks:

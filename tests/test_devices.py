@@ -10,9 +10,9 @@ from conftest import ROOT
 PROBE = """
 import os
 from harness.adapters import get_adapter
-from harness.adapters.jax_adapter import _import_jax
+from harness.adapters.jax_adapter import import_jax
 from harness.format.loader import load_cases
-from harness.adapters import adapter_names
+from harness.adapters import known_parties
 case = load_cases(['cases/golden/sigmoid-neuron.yaml'], known_parties())[0].for_dtype('float64')
 trace = get_adapter('jax').run(case, case.inputs('float64'))
 print(os.environ.get('JAX_PLATFORMS'), os.environ.get('XLA_PYTHON_CLIENT_PREALLOCATE'))
@@ -290,7 +290,7 @@ def test_device_discovery_is_asked_in_the_adapter(monkeypatch):
     assert "no CUDA device" in get_adapter("torch@cuda").supports(case)
     from harness.adapters import jax_adapter
 
-    jax = jax_adapter._import_jax()
+    jax = jax_adapter.import_jax()
     monkeypatch.setattr(jax, "devices", lambda *a: ["a GPU"])
     assert get_adapter("jax@gpu").supports(case) is None
     assert get_adapter("jax").supports(case) is None  # the CPU is never asked about

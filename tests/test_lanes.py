@@ -404,7 +404,7 @@ def test_running_torch_and_jax_in_this_process_keeps_the_fork_server_usable():
     code = ("from harness.running.workers import _import_environment as env; before = env(); "
             "import torch; p = torch.zeros(2, requires_grad=True); "
             "o = torch.optim.SGD([p], lr=0.1); (p * p).sum().backward(); o.step(); "
-            "from harness.adapters.jax_adapter import _import_jax; jax = _import_jax(); "
+            "from harness.adapters.jax_adapter import import_jax; jax = import_jax(); "
             "jax.numpy.zeros(1).block_until_ready(); after = env(); "
             "print({k: (before.get(k), after.get(k)) for k in set(before) | set(after) "
             "if before.get(k) != after.get(k)})")

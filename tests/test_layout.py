@@ -446,11 +446,12 @@ def test_the_checks_find_what_they_look_for(tmp_path):
     files = {
         "__init__.py": "__version__ = '1'\n",
         "cli.py": "from .running import runner\n",
+        "plugin.py": "",
         "format/__init__.py": "",
         "format/case.py": "def f():\n    from ..running.devices import split\n",
         "running/__init__.py": "",
         "running/devices.py": ("from ..format import case\n"
-                               "from .. import __version__, missing\n"
+                               "from .. import __version__, plugin, missing\n"
                                "def split(): return case._private\n"),
         "running/runner.py": ("import harness.format.case\n"
                               "from ..format.case import _helper\n"
@@ -463,7 +464,7 @@ def test_the_checks_find_what_they_look_for(tmp_path):
     assert [str(f) for f in g.back_arrows()] == [
         "harness/format/case.py:2: format imports harness.running.devices "
         "(running, a higher layer)",
-        "harness/running/devices.py:2: running imports harness (front ends, a higher layer)"]
+        "harness/running/devices.py:2: running imports harness.plugin (front ends, a higher layer)"]
     assert g.cycles() == [["harness.format.case", "harness.running.devices"]]
     assert [str(f) for f in g.unresolved] == [
         "harness/running/devices.py:2: from harness import missing: harness/__init__.py has no "

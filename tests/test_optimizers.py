@@ -102,11 +102,11 @@ def test_jax_optimizer_state_made_outside_jit_is_bit_for_bit_the_compiled_one(na
     """The jax adapter calls optax's init eagerly, as optax's users do; nothing may differ from
     a compiled init (the state the step is traced with), in values, dtypes or structure."""
     jax = pytest.importorskip("jax")
-    from harness.adapters.jax_adapter import _import_jax, _optimizer
+    from harness.adapters.jax_adapter import import_jax, optimizer_of
 
-    _import_jax()
+    import_jax()
     spec = Spec(name, catalog.settings_with_defaults(settings, catalog.OPTIMIZERS[name]))
-    optimizer = _optimizer(spec)
+    optimizer = optimizer_of(spec)
     for dtype in ("float32", "float64"):
         params = {"layers.0.weight": jax.device_put(np.full((3, 2), 0.5, dtype=dtype)),
                   "layers.0.bias": jax.device_put(np.full((3,), -0.5, dtype=dtype))}

@@ -1,10 +1,11 @@
 """A conformance harness that cannot fail is worthless: plant bugs and watch them get caught."""
 from __future__ import annotations
 
-import numpy as np
+from dataclasses import replace
+
 import pytest
 
-from harness.adapters import numpy_ref, register, known_parties
+from harness.adapters import known_parties, numpy_ops, numpy_ref, register
 from harness.adapters import unregister
 from harness.adapters.base import Availability
 from harness.cli import main
@@ -32,8 +33,9 @@ def deep():
 
 
 def test_constant_sigmoid_derivative_in_reference_is_caught(monkeypatch, neuron):
-    monkeypatch.setitem(numpy_ref.ACTIVATIONS, "sigmoid",
-                        lambda: (numpy_ref.sigmoid, lambda z, a, g: g * 0.25))
+    sigmoid = numpy_ops.ACTIVATIONS["sigmoid"]
+    monkeypatch.setitem(numpy_ops.ACTIVATIONS, "sigmoid",
+                        lambda: replace(sigmoid(), derivative=lambda z, a, g: g * 0.25))
     rows = run_case(neuron, "float64", ["numpy", "torch"]).rows
     # the golden values catch the reference itself …
     golden = failing(rows, framework="numpy", reference="expected", quantity="grad")
@@ -48,7 +50,9 @@ def test_constant_sigmoid_derivative_in_reference_is_caught(monkeypatch, neuron)
 
 def test_wrong_derivative_deep_in_a_network_is_caught(monkeypatch, deep):
     # forgets the upstream gradient: 1 − a² instead of g·(1 − a²)
-    monkeypatch.setitem(numpy_ref.ACTIVATIONS, "tanh", lambda: (np.tanh, lambda z, a, g: 1 - a * a))
+    tanh = numpy_ops.ACTIVATIONS["tanh"]
+    monkeypatch.setitem(numpy_ops.ACTIVATIONS, "tanh",
+                        lambda: replace(tanh(), derivative=lambda z, a, g: 1 - a * a))
     rows = run_case(deep, "float64", ["jax"]).rows
     step1 = {r.tensor for r in failing(rows, step=1, quantity="grad")}
     # layer 1 is the tanh layer: it and everything below it is wrong, the layers above are not
@@ -91,13 +95,14 @@ class _ShiftedTorch:
         return None
 
     def run(self, case, inputs):
-        original = numpy_ref.ACTIVATIONS["tanh"]
-        forward, backward = original()
-        numpy_ref.ACTIVATIONS["tanh"] = lambda: (forward, lambda z, a, g: backward(z, a, g) * 1.01)
+        original = numpy_ops.ACTIVATIONS["tanh"]
+        tanh = original()
+        numpy_ops.ACTIVATIONS["tanh"] = lambda: replace(
+            tanh, derivative=lambda z, a, g: tanh.derivative(z, a, g) * 1.01)
         try:
             trace = numpy_ref.NumpyAdapter().run(case, inputs)
         finally:
-            numpy_ref.ACTIVATIONS["tanh"] = original
+            numpy_ops.ACTIVATIONS["tanh"] = original
         return Trace(self.name, trace.steps)
 
 

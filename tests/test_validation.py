@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from harness.adapters import known_parties
+from harness.format.parties import Parties
 from harness.verdicts.judge import tolerance_of
 from harness.format.errors import CaseError
 from harness.format.loader import load_cases
@@ -217,6 +218,6 @@ def test_a_framework_that_is_not_installed_is_a_warning_a_typo_an_error(write_ca
 def test_shipped_cases_load_without_the_plugin_installed():
     from conftest import CASES
 
-    cases = load_cases([CASES], ["numpy", "torch", "jax", "micrograd", "fd", "jax-fwd",
-                                 "torch-fwd"])
+    builtin = ("numpy", "torch", "jax", "micrograd", "fd", "jax-fwd", "torch-fwd")
+    cases = load_cases([CASES], Parties(builtin, known_parties().devices))
     assert len(cases) >= 40

@@ -5,11 +5,12 @@ import csv
 import math
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from harness.adapters import numpy_ref, known_parties
+from harness.adapters import known_parties, numpy_ops, numpy_ref
 from harness.cli import main
 from harness.format.loader import load_cases
 from harness.running.runner import run_case
@@ -78,8 +79,9 @@ def test_unknown_reference_is_a_usage_error(tmp_path, capsys):
 
 
 def test_planted_derivative_bug_in_the_reference_is_blamed_on_it(monkeypatch):
-    monkeypatch.setitem(numpy_ref.ACTIVATIONS, "tanh",
-                        lambda: (np.tanh, lambda z, a, g: g * (1 - a)))  # forgot the square
+    tanh = numpy_ops.ACTIVATIONS["tanh"]
+    monkeypatch.setitem(numpy_ops.ACTIVATIONS, "tanh",  # forgot the square
+                        lambda: replace(tanh(), derivative=lambda z, a, g: g * (1 - a)))
     rows = failing(run_case(load("networks/deep-mixed-5-layers.yaml"), "float64", FRAMEWORKS).rows)
     assert {r.framework for r in rows} == set(FRAMEWORKS)
     assert {r.suspect for r in rows} == {"numpy"}
@@ -116,8 +118,9 @@ def test_planted_optimizer_bug_in_the_reference_is_blamed_on_it(monkeypatch):
 
 
 def test_a_framework_alone_against_the_reference_is_unclear(monkeypatch):
-    monkeypatch.setitem(numpy_ref.ACTIVATIONS, "tanh",
-                        lambda: (np.tanh, lambda z, a, g: g * (1 - a)))
+    tanh = numpy_ops.ACTIVATIONS["tanh"]
+    monkeypatch.setitem(numpy_ops.ACTIVATIONS, "tanh",
+                        lambda: replace(tanh(), derivative=lambda z, a, g: g * (1 - a)))
     rows = failing(run_case(load("networks/deep-mixed-5-layers.yaml"), "float64", ["torch"]).rows)
     assert rows and {r.suspect for r in rows} == {"unclear"}
 

@@ -9,13 +9,13 @@ import numpy as np
 
 from ..format.case import Case, Inputs, bias_name, weight_name
 from .compile_cache import configure_jax, describe, hits
-from ..running.devices import PINNED_MARK
+from ..format.parties import PINNED_MARK
 from .precision import effective, jax_notes, jax_precision
 from ..format.trace import Step, Trace, as_float64
 from .base import Availability, OnDevice, package_availability
 
 
-def _import_jax(configure_cache: bool = True):
+def import_jax(configure_cache: bool = True):
     # A bare `jax` runs on the CPU, the same on a laptop and on a GPU machine: left to choose, JAX
     # takes a GPU, whose default float32 matrix products are reduced-precision (about 1e-3
     # relative: a false alarm on every float32 case), and each worker would preallocate most of
@@ -40,9 +40,9 @@ def _cuda_plugin() -> bool:
                for m in ("jax_cuda12_plugin", "jax_cuda13_plugin"))
 
 
-def _activation(name: str, settings: dict):
+def activation_of(name: str, settings: dict):
     """jax.nn's own activation, with the arguments of the catalog's definition."""
-    jax = _import_jax()
+    jax = import_jax()
     jnp = jax.numpy
     s = settings
     return {
@@ -67,12 +67,12 @@ def _activation(name: str, settings: dict):
     }[name]
 
 
-def _loss(name: str, settings: dict, out, y):
+def loss_of(name: str, settings: dict, out, y):
     """optax's loss function for a catalog name where it has one, jax.numpy where it does not;
     then the reduction."""
     import optax
 
-    jax = _import_jax()
+    jax = import_jax()
     jnp = jax.numpy
     reduce = jnp.mean if settings.get("reduction", "sum") == "mean" else jnp.sum
     beta = settings.get("beta", 1.0)
@@ -99,7 +99,7 @@ def _loss(name: str, settings: dict, out, y):
     return reduce(terms[name]())
 
 
-def _optimizer(spec):
+def optimizer_of(spec):
     """An optax optimizer with every setting passed explicitly (optax's defaults differ)."""
     import optax
 
@@ -130,7 +130,7 @@ def _optimizer(spec):
 
 def _network(case: Case):
     """(params, x) -> the last layer's output, in jax.numpy."""
-    activations = [_activation(layer.activation, layer.settings) for layer in case.layers]
+    activations = [activation_of(layer.activation, layer.settings) for layer in case.layers]
 
     def forward(params, x):
         a = x
@@ -143,7 +143,7 @@ def _network(case: Case):
 def _loss_function(case: Case, x, y):
     """params -> loss, for the second-order check."""
     forward = _network(case)
-    return lambda params: _loss(case.loss, case.loss_settings, forward(params, x), y)
+    return lambda params: loss_of(case.loss, case.loss_settings, forward(params, x), y)
 
 
 # The forward-mode check's program is compiled without XLA's CPU fusion emitters (its older kernel
@@ -162,7 +162,7 @@ def _check_compiler_options() -> dict:
     option refuses every compile that names it, and the check must not fail for that."""
     global _known_options
     if _known_options is None:
-        jax = _import_jax()
+        jax = import_jax()
         try:
             jax.jit(lambda a: a, compiler_options=CHECK_COMPILER_OPTIONS).lower(
                 np.zeros(1)).compile()
@@ -176,12 +176,12 @@ def _forward_and_reverse_program(case: Case):
     """(params, tangents, x, y) -> (jax.grad, the jvp along each stacked tangent), jitted; the data
     are arguments, not constants folded into the program, so one compiled program serves every
     case of the same structure, shapes and dtype (and JAX's persistent cache can hold it)."""
-    jax = _import_jax()
+    jax = import_jax()
     forward = _network(case)
 
     def both(primal, tangents, x, y):
         def loss(params):
-            return _loss(case.loss, case.loss_settings, forward(params, x), y)
+            return loss_of(case.loss, case.loss_settings, forward(params, x), y)
 
         directional = jax.vmap(lambda t: jax.jvp(loss, (primal,), (t,))[1])
         return jax.grad(loss)(primal), directional(tangents)
@@ -194,12 +194,12 @@ class JaxAdapter(OnDevice):
 
     def _device(self):
         """The device the party computes on, asked of JAX in this (worker) process."""
-        return _import_jax().devices(self.device or "cpu")[0]
+        return import_jax().devices(self.device or "cpu")[0]
 
     def forward_and_reverse(self, case: Case, param_sets, x, y, indices):
         """For each set of parameters: (jax.grad, jax.jvp along every sampled basis direction).
         The basis directions of all tensors are stacked and vmapped, in one jit for all sets."""
-        jax = _import_jax()
+        jax = import_jax()
         shapes = {k: v.shape for k, v in param_sets[0].items()}
         total = sum(len(chosen) for chosen in indices.values())
         tangents = {k: np.zeros((total, int(np.prod(shape))), dtype=case.dtype)
@@ -228,7 +228,7 @@ class JaxAdapter(OnDevice):
 
     def hvp(self, case: Case, params, x, y, vector):
         """H·v as the jvp of the gradient (forward over reverse)."""
-        jax = _import_jax()
+        jax = import_jax()
         loss = _loss_function(case, jax.device_put(x), None if y is None else jax.device_put(y))
         primal = {k: jax.device_put(v) for k, v in params.items()}
         tangent = {k: jax.device_put(np.asarray(vector[k], dtype=case.dtype)) for k in primal}
@@ -240,7 +240,7 @@ class JaxAdapter(OnDevice):
         (harness.running.jobs). A device JAX lacks is left for supports() to explain."""
         import optax  # noqa: F401
 
-        jax = _import_jax()
+        jax = import_jax()
         try:
             jax.devices(self.device or "cpu")
         except Exception:
@@ -254,7 +254,7 @@ class JaxAdapter(OnDevice):
         """On the GPU, whether JAX has one in this worker (its JAX_PLATFORMS chose at import)."""
         if self.device in (None, "cpu"):
             return None
-        jax = _import_jax()
+        jax = import_jax()
         try:
             jax.devices(self.device)
         except Exception as exc:  # RuntimeError, or a bare AssertionError with no CUDA plugin
@@ -268,7 +268,7 @@ class JaxAdapter(OnDevice):
         return None
 
     def run(self, case: Case, inputs: Inputs) -> Trace:
-        jax = _import_jax()
+        jax = import_jax()
         device = self._device()
         # device_put, not jnp.asarray: no small program compiled per new shape
         params = {k: jax.device_put(v, device) for k, v in inputs.params.items()}
@@ -322,13 +322,13 @@ class _Program:
     def __init__(self, case: Case, params, x, y):
         import optax
 
-        jax = _import_jax()
+        jax = import_jax()
         forward = _network(case)
-        optimizer = _optimizer(case.optimizer)
+        optimizer = optimizer_of(case.optimizer)
 
         def loss_fn(params, x, y):
             out = forward(params, x)
-            return _loss(case.loss, case.loss_settings, out, y), out
+            return loss_of(case.loss, case.loss_settings, out, y), out
 
         value_and_grad = jax.value_and_grad(loss_fn, has_aux=True)
 

@@ -10,7 +10,7 @@ from ..format.trace import Step, Trace, as_float64
 from .base import Availability, OnDevice, package_availability
 
 
-def _activation(name: str, settings: dict):
+def activation_of(name: str, settings: dict):
     """torch.nn.functional's own activation, with the arguments of the catalog's definition."""
     import torch
     import torch.nn.functional as F
@@ -37,7 +37,7 @@ def _activation(name: str, settings: dict):
     }[name]
 
 
-def _loss(name: str, settings: dict, out, y):
+def loss_of(name: str, settings: dict, out, y):
     """torch's own loss function for a catalog name, with the arguments that match it."""
     import torch
     import torch.nn.functional as F
@@ -68,7 +68,7 @@ def _loss(name: str, settings: dict, out, y):
     return losses[name]()
 
 
-def _optimizer(spec, params: list):
+def optimizer_of(spec, params: list):
     """torch.optim's own optimizer, every setting passed explicitly (no torch default used)."""
     import torch
 
@@ -92,7 +92,7 @@ def _network(case: Case):
     """(params, x) -> the last layer's output, from torch.nn.functional ops."""
     import torch.nn.functional as F
 
-    activations = [_activation(layer.activation, layer.settings) for layer in case.layers]
+    activations = [activation_of(layer.activation, layer.settings) for layer in case.layers]
 
     def forward(params, x):
         a = x
@@ -105,7 +105,7 @@ def _network(case: Case):
 def _loss_function(case: Case, x, y):
     """params -> loss, for the forward-mode and second-order checks."""
     forward = _network(case)
-    return lambda params: _loss(case.loss, case.loss_settings, forward(params, x), y)
+    return lambda params: loss_of(case.loss, case.loss_settings, forward(params, x), y)
 
 
 def _tensors(params, requires_grad: bool = False, device=None):
@@ -227,13 +227,13 @@ class TorchAdapter(OnDevice):
         params = {k: torch.tensor(v, requires_grad=True, device=device)
                   for k, v in inputs.params.items()}
         x, y = self._on(inputs.x), self._on(inputs.y)
-        optimizer = _optimizer(case.optimizer, list(params.values()))
+        optimizer = optimizer_of(case.optimizer, list(params.values()))
         forward = _network(case)
         steps = []
         for _ in range(case.steps):
             optimizer.zero_grad()
             a = forward(params, x)
-            loss = _loss(case.loss, case.loss_settings, a, y)
+            loss = loss_of(case.loss, case.loss_settings, a, y)
             loss.backward()
             grads = {k: _host(p.grad) for k, p in params.items()}
             optimizer.step()

@@ -11,7 +11,7 @@ import re
 from ..verdicts.compare import (DECIDED, ERROR, FAIL, INCONCLUSIVE, NON_FINITE_REFERENCE, PASS,
                                 SELF, SKIP, XFAIL, XPASS, Row)
 from ..verdicts.diagnose import hints
-from ..verdicts.judge import ToleranceSource
+from ..verdicts.tolerance import ToleranceSource
 from ..verdicts.tolerance import DEFAULTS
 from .text import figures, md_text
 
@@ -39,7 +39,7 @@ def ordered(rows: list[Row], record: dict) -> tuple[list[Row], list[dict]]:
 
 
 def _overridden(row: Row) -> bool:
-    """Whether the case set the tolerance of this row (harness.verdicts.judge)."""
+    """Whether the case set the tolerance of this row (harness.verdicts.tolerance.ToleranceSource)."""
     source = ToleranceSource.parse(row.tolerance_source, row.dtype)
     return source is not None and source.overridden
 

@@ -188,12 +188,12 @@ def _script(case: Case, framework: str, reference: str,
         from ..adapters import torch_adapter as a
 
         needs, imports = "torch and NumPy", "import math\n\nimport torch"
-        body = _pasted(a._activation, a._loss, a._optimizer) + t.TORCH_LOOP
+        body = _pasted(a.activation_of, a.loss_of, a.optimizer_of) + t.TORCH_LOOP
     elif framework in ("jax", "jax@cpu"):
         from ..adapters import jax_adapter as a
 
         needs, imports = "jax, optax and NumPy", ""
-        body = _pasted(a._import_jax, a._activation, a._loss, a._optimizer) + t.JAX_LOOP
+        body = _pasted(a.import_jax, a.activation_of, a.loss_of, a.optimizer_of) + t.JAX_LOOP
     elif isinstance(adapter, UserImplementation):
         from ..adapters.numpy_optim import NumpyOptimizer
 

@@ -138,9 +138,9 @@ def train():
     params = {k: torch.tensor(v, requires_grad=True, device="cpu") for k, v in start.items()}
     x = torch.from_numpy(x)
     y = None if y is None else torch.from_numpy(y)
-    optimizer = _optimizer(OptimizerSpec(SPEC["optimizer"], SPEC["optimizer_settings"]),
+    optimizer = optimizer_of(OptimizerSpec(SPEC["optimizer"], SPEC["optimizer_settings"]),
                            list(params.values()))
-    activations = [_activation(layer["activation"], layer["settings"])
+    activations = [activation_of(layer["activation"], layer["settings"])
                    for layer in SPEC["layers"]]
     steps = []
     for _ in range(SPEC["steps"]):
@@ -148,7 +148,7 @@ def train():
         a = x
         for i, act in enumerate(activations):
             a = act(F.linear(a, params[weight_name(i)], params[bias_name(i)]))
-        loss = _loss(SPEC["loss"], SPEC["loss_settings"], a, y)
+        loss = loss_of(SPEC["loss"], SPEC["loss_settings"], a, y)
         loss.backward()
         grads = {k: as_float64(p.grad) for k, p in params.items()}
         optimizer.step()
@@ -168,9 +168,9 @@ def train():
     """As harness/adapters/jax_adapter.py's JaxAdapter.run: one jax.jit per step."""
     import optax
 
-    jax = _import_jax()
+    jax = import_jax()
     jnp = jax.numpy
-    activations = [_activation(layer["activation"], layer["settings"])
+    activations = [activation_of(layer["activation"], layer["settings"])
                    for layer in SPEC["layers"]]
 
     def forward(params, x):
@@ -179,11 +179,11 @@ def train():
             a = act(a @ params[weight_name(i)].T + params[bias_name(i)])
         return a
 
-    optimizer = _optimizer(OptimizerSpec(SPEC["optimizer"], SPEC["optimizer_settings"]))
+    optimizer = optimizer_of(OptimizerSpec(SPEC["optimizer"], SPEC["optimizer_settings"]))
 
     def loss_fn(params, x, y):
         out = forward(params, x)
-        return _loss(SPEC["loss"], SPEC["loss_settings"], out, y), out
+        return loss_of(SPEC["loss"], SPEC["loss_settings"], out, y), out
 
     value_and_grad = jax.value_and_grad(loss_fn, has_aux=True)
 

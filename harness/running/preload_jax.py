@@ -7,9 +7,9 @@ from . import preload
 try:
     import optax  # noqa: F401
 
-    from ..adapters.jax_adapter import _import_jax
+    from ..adapters.jax_adapter import import_jax
 
-    _import_jax(configure_cache=False)  # the cache is the run's: each worker configures it
+    import_jax(configure_cache=False)  # the cache is the run's: each worker configures it
 except ImportError:  # the worker reports it, as without a fork server
     pass
 preload.freeze()

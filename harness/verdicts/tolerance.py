@@ -76,3 +76,50 @@ DEFAULTS: dict[str, Tolerance] = {
 }
 
 KEYS = tuple(f.name for f in fields(Tolerance))  # as the case format's TOLERANCE_KEYS
+
+
+# the words of report.csv's tolerance_source column, written and read back here alone
+_FOR = "case, for "
+_DEFAULT = " default"
+_PLUS_EXPECTED = " + expected"
+SELF_CHECK_SOURCE = "self-check default: finite differences of its own loss"
+
+
+@dataclass(frozen=True)
+class ToleranceSource:
+    """Where a tolerance came from: the dtype's defaults, then the case's own keys, then a
+    party's own keys (``party``), then the golden values' own (``expected``)."""
+
+    dtype: str
+    case: bool = False  # the case sets keys for this dtype, for every party or for this one
+    party: str | None = None  # the party whose own keys apply, as it was asked for
+    expected: bool = False  # golden values' own tolerance on top
+    self_check: bool = False  # a self-check's own tolerance (harness.oracles.selfcheck)
+
+    @property
+    def overridden(self) -> bool:
+        """Whether the case, rather than the defaults, set the tolerance of a framework's
+        verdicts (report.md marks those †). Golden values' own tolerance does not count: it
+        says how many digits a hand calculation carries, not how close frameworks must be."""
+        return self.case or self.party is not None
+
+    def __str__(self) -> str:
+        """The words of report.csv's ``tolerance_source`` column."""
+        if self.self_check:
+            return SELF_CHECK_SOURCE
+        text = f"{_FOR}{self.party}" if self.party else "case" if self.case \
+            else f"{self.dtype}{_DEFAULT}"
+        return text + (_PLUS_EXPECTED if self.expected else "")
+
+    @classmethod
+    def parse(cls, text: str, dtype: str) -> "ToleranceSource | None":
+        """The source a report.csv's words say (a report folder read back); None for none."""
+        if not text:
+            return None
+        if text == SELF_CHECK_SOURCE:
+            return cls(dtype, self_check=True)
+        expected = text.endswith(_PLUS_EXPECTED)
+        base = text[:-len(_PLUS_EXPECTED)] if expected else text
+        if base.startswith(_FOR):
+            return cls(dtype, case=True, party=base[len(_FOR):], expected=expected)
+        return cls(dtype, case=base == "case", expected=expected)
