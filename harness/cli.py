@@ -16,7 +16,7 @@ from .adapters.user_impl import register_implementations
 from .reports.diff import DEFAULT_THRESHOLD as DIFF_THRESHOLD
 from .reports.diff import DRIFT_FLOOR as DIFF_FLOOR
 from .format.errors import CaseError, UsageError
-from .adapters.precision import PRECISIONS
+from .format.case import PRECISIONS
 from .format.limits import ENVIRONMENT as LIMITS_ENVIRONMENT
 from .format.limits import NAMES as LIMIT_NAMES
 from .format.limits import configured as configured_limits

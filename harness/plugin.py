@@ -22,7 +22,7 @@ from .adapters import known_parties
 from .verdicts.compare import DECIDED, ERROR, FAIL, INCONCLUSIVE, SELF, SKIP, XFAIL, Row
 from .verdicts.diagnose import hints
 from .format.errors import CaseError, Problem, UsageError
-from .adapters.precision import PRECISIONS
+from .format.case import PRECISIONS
 from .format.loader import CASE_SUFFIXES, load_case
 from .running.runner import CaseRun, frameworks_for
 from .running.spec import PYTEST_OPTIONS, Run, Settings, begin, make_spec

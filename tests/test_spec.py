@@ -3,7 +3,6 @@ translations into harness.running.spec, and both reach the run through Run.case.
 from __future__ import annotations
 
 from dataclasses import fields, replace
-from pathlib import Path
 
 import pytest
 

@@ -8,7 +8,6 @@ import sys
 from dataclasses import replace
 
 import numpy as np
-import pytest
 
 from harness.adapters import known_parties, numpy_ops, numpy_ref
 from harness.cli import main

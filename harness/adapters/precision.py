@@ -17,7 +17,7 @@ import contextlib
 from dataclasses import replace
 from typing import Iterator
 
-from ..format.case import DEFAULT, HIGHEST, PRECISIONS  # noqa: F401 (PRECISIONS: the API)
+from ..format.case import DEFAULT, HIGHEST
 
 
 

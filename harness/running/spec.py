@@ -15,9 +15,9 @@ from typing import Callable, Mapping, Sequence
 
 from ..adapters import REFERENCE, adapter_names, is_oracle, known_parties
 from ..adapters import compile_cache
-from ..adapters.precision import PRECISIONS, apply_option
+from ..adapters.precision import apply_option
 from ..adapters.user_impl import register_implementations
-from ..format.case import Case
+from ..format.case import PRECISIONS, Case
 from ..format.errors import UsageError
 from ..format.limits import Limits, configured
 from .runner import CaseRun, implementations, run_case, run_cases

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 
 from ..format import catalog
-from ..adapters.precision import PRECISIONS
+from ..format.case import PRECISIONS
 from ..verdicts.tolerance import KEYS as TOLERANCE_KEYS
 
 # a framework, optionally on a device: torch, torch@cuda, jax@gpu (harness.running.devices)
