@@ -104,7 +104,7 @@ def markdown_text(rows: list[Row], record: dict, *, partial: bool = False,
     rows, runs = ordered(rows, record)
     reference = record.get("reference", "numpy")
     present = {r.framework for r in rows}
-    # each once: a run.json written before 2026-11-28 listed the reference twice
+    # each once: an older run.json may list the reference twice
     frameworks = list(dict.fromkeys(n for n in record["frameworks"] if n in present))
     frameworks += sorted(present - set(frameworks))
     out = io.StringIO()
