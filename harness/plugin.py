@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from .adapters import known_parties
-from .verdicts.compare import DECIDED, ERROR, FAIL, INCONCLUSIVE, SELF, SKIP, XFAIL, Row
+from .format.parties import SELF
+from .verdicts.compare import DECIDED, ERROR, FAIL, INCONCLUSIVE, SKIP, XFAIL, Row
 from .verdicts.diagnose import hints
 from .format.errors import CaseError, Problem, UsageError
 from .format.case import PRECISIONS

@@ -28,6 +28,7 @@ SAME = [
     (["--timeout", "2.5"], ["--harness-timeout", "2.5"]),
     (["--limit", "max_layers=10"], ["--harness-limit", "max_layers=10"]),
     (["--impl", MINE, "-f", "numpy"], ["--harness-impl", MINE, "--harness-frameworks", "numpy"]),
+    (["--impl", MINE, "--impl", MINE], ["--harness-impl", MINE, "--harness-impl", MINE]),
     (["--no-compile-cache"], ["--harness-no-compile-cache"]),
 ]
 
@@ -47,7 +48,17 @@ REFUSED = [
     (["--timeout", "inf"], ["--harness-timeout", "inf"], "finite number of seconds above 0"),
     (["--timeout", "soon"], ["--harness-timeout", "soon"], "a number of seconds"),
     (["--limit", "max_layer=3"], ["--harness-limit", "max_layer=3"], "unknown limit"),
-    (["--impl", "missing.py"], ["--harness-impl", "missing.py"], "missing.py"),
+    (["--impl", "missing.py"], ["--harness-impl", "missing.py"], "missing.py: no such file"),
+    (["--impl", str(ROOT / "examples")], ["--harness-impl", str(ROOT / "examples")], "a folder"),
+    (["--impl", str(ROOT / "README.md")], ["--harness-impl", str(ROOT / "README.md")],
+     "expected a Python file"),
+    (["--timeout", "1e7"], ["--harness-timeout", "1e7"], "expected at most 2e+06 seconds"),
+    (["--variants", "100000"], ["--harness-variants", "100000"], "at most 1000"),
+    (["--out", " "], ["--harness-out", " "], "expected a folder for the reports, found nothing"),
+    (["--reference", "torch@cuda"], ["--harness-reference", "torch@cuda"], "bare name"),
+    (["-f", "@cuda"], ["--harness-frameworks=@cuda"], "expected a framework before '@'"),
+    (["-f", "Torch"], ["--harness-frameworks", "Torch"], "(did you mean 'torch'?)"),
+    (["--reference", "pytorch"], ["--harness-reference", "pytorch"], "(did you mean 'torch'?)"),
 ]
 
 
@@ -99,6 +110,19 @@ def test_the_same_mistake_gives_the_same_usage_error(pytester, command_line, opt
         str(theirs.value).replace("--harness-", "--") == str(ours.value)
 
 
+def test_an_implementation_given_twice_is_one_party():
+    spec = from_command_line(["--impl", MINE, "--impl", MINE, "-f", "numpy"])
+    assert spec.parties == ("numpy", "mine") and spec.implementations == ("mine",)
+
+
+def test_an_implementation_may_not_take_a_name_reports_give_other_parties(tmp_path):
+    for name in ("self", "expected", "unclear"):
+        path = tmp_path / f"{name}.py"
+        path.write_text("def forward_backward(params, x, y):\n    return {}\n")
+        with pytest.raises(UsageError, match="rename the file"):
+            from_command_line(["--impl", str(path)])
+
+
 def test_environment_mistakes_are_refused_by_both(pytester, monkeypatch):
     for name, value, words in [("HARNESS_JOBS", "0", "HARNESS_JOBS"),
                                ("HARNESS_WORKER_START", "fork", "HARNESS_WORKER_START"),
@@ -122,27 +146,45 @@ def test_both_front_ends_refuse_with_exit_2_and_no_traceback(pytester, tmp_path,
     assert taken.read_text() == "mine"
 
 
+RECORDING_CONFTEST = """
+from harness.running import spec
+
+original = spec.Run.case
+
+
+def recorded(self, case, dtype, lane=0):
+    with open("reached.txt", "a") as handle:
+        handle.write(f"pytest {case.name} {dtype}\\n")
+    return original(self, case, dtype, lane)
+
+
+spec.Run.case = recorded
+"""
+
+
 def test_both_front_ends_reach_the_run_through_run_case(pytester, monkeypatch, tmp_path):
-    reached: list[tuple[str, str, str]] = []
+    reached: list[str] = []
     original = spec_module.Run.case
 
-    def counted(self, case, dtype, lane=0):
-        reached.append((front, case.name, dtype))
+    def recorded(self, case, dtype, lane=0):
+        reached.append(f"cli {case.name} {dtype}")
         return original(self, case, dtype, lane)
 
-    monkeypatch.setattr(spec_module.Run, "case", counted)
+    monkeypatch.setattr(spec_module.Run, "case", recorded)
     folder = pytester.path / "cases"
     folder.mkdir()
     (folder / "neuron.yaml").write_text(sigmoid_neuron_text(), encoding="utf-8")
-    front = "cli"
-    assert cli.main(["run", str(folder), "-f", "numpy,torch", "--isolation", "none", "-q",
+    # the frameworks run in worker processes: pytester unloads, when this test ends, every
+    # module imported since it began, and torch cannot be imported twice in one process
+    assert cli.main(["run", str(folder), "-f", "numpy,torch", "-q",
                      "--out", str(tmp_path / "out")]) == 0
-    front = "pytest"
-    result = pytester.runpytest_inprocess("-p", "no:xdist",
-                                          "--harness-cases", "cases", "--harness-frameworks",
-                                          "numpy,torch", "--harness-isolation", "none")
+    # pytest in a process of its own, its conftest recording the same way
+    pytester.makeconftest(RECORDING_CONFTEST)
+    result = pytester.runpytest_subprocess("-p", "no:xdist", "--harness-cases", "cases",
+                                           "--harness-frameworks", "numpy,torch")
     result.assert_outcomes(passed=2)  # numpy (golden values) and torch
-    assert reached == [("cli", "neuron", "float64"), ("pytest", "neuron", "float64")]
+    reached += (pytester.path / "reached.txt").read_text().splitlines()
+    assert reached == ["cli neuron float64", "pytest neuron float64"]
 
 
 def test_every_setting_is_an_option_of_both_front_ends(pytester):

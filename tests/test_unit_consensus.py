@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.verdicts.consensus import UNCLEAR, Vote, agree, blame, majority
+from harness.format.parties import UNCLEAR
+from harness.verdicts.consensus import Vote, agree, blame, majority
 from harness.verdicts.tolerance import Tolerance
 
 

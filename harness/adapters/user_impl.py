@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..format.case import Case, Inputs
+from ..format.parties import EXPECTED, RESERVED
 from .interrupts import signalled
 from ..format.trace import Step, Trace, as_float64
 from .base import AdapterError, Availability
@@ -243,9 +244,17 @@ def register_implementations(paths: list[str], option: str = "--impl") -> list[s
     names = []
     for path in paths:
         if not Path(path).is_file():
-            raise UsageError(f"{option} {path}: no such file; expected a Python file defining "
+            found = "a folder" if Path(path).is_dir() else "no such file"
+            raise UsageError(f"{option} {path}: {found}; expected a Python file defining "
+                             "forward_backward(params, x, y)")
+        if Path(path).suffix != ".py":
+            raise UsageError(f"{option} {path}: expected a Python file (*.py) defining "
                              "forward_backward(params, x, y)")
         impl = UserImplementation(path)
+        if impl.name in RESERVED:
+            raise UsageError(f"{option} {path}: the name {impl.name!r} is what reports call "
+                             f"{'golden values' if impl.name == EXPECTED else 'a verdict'}; "
+                             "rename the file")
         if impl.name in adapter_names() and not _same_file(get_adapter(impl.name), impl):
             raise UsageError(f"{option} {path}: the name {impl.name!r} is already a framework; "
                              "rename the file")

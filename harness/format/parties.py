@@ -8,10 +8,16 @@ the same verdicts on a laptop and on a GPU machine; a device is only ever chosen
 """
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
 CPU = "cpu"
+# parties that are not frameworks, as report rows name them: no framework may take these names
+EXPECTED = "expected"  # golden values
+SELF = "self"  # the reference column of self-check rows: a party against its own loss
+UNCLEAR = "unclear"  # the suspect when no majority settles who is wrong
+RESERVED = (EXPECTED, SELF, UNCLEAR)
 SEPARATOR = "@"
 # other spellings of a framework's device, turned into its own name
 ALIASES = {"jax": {"cuda": "gpu"}}
@@ -48,6 +54,16 @@ def canonical(name: str) -> str:
     return f"{base}{SEPARATOR}{ALIASES.get(base, {}).get(device, device)}"
 
 
+def did_you_mean(name: str, valid: Iterable[str]) -> str:
+    """"; did you mean 'torch'?" for a name close to a valid one (``Torch``, ``pytorch``), else
+    nothing."""
+    valid = list(valid)
+    lowered = {v.lower(): v for v in valid}
+    close = [lowered[name.lower()]] if name.lower() in lowered else \
+        difflib.get_close_matches(name, valid, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 @dataclass(frozen=True)
 class Parties:
     """The parties a run may name: every installed framework and oracle, and the devices each
@@ -77,6 +93,8 @@ class Parties:
         base, device = split(name)
         if device is None:
             return None
+        if not base:
+            return f"{name!r}: expected a framework before {SEPARATOR!r}, as in torch@cuda"
         valid = self.devices.get(base, ())
         if not valid:
             return (f"{name!r}: {base!r} cannot be given a device (frameworks with devices: "
@@ -100,6 +118,7 @@ class Parties:
             elif name in self.names:
                 out.append(name)
             else:
-                problems.append(f"unknown framework {name!r}; valid: {', '.join(self.names)}, "
-                                f"or {', '.join(self.with_devices())}")
+                problems.append(f"unknown framework {name!r}{did_you_mean(name, self.names)}; "
+                                f"valid: {', '.join(self.names)}, or "
+                                f"{', '.join(self.with_devices())}")
         return list(dict.fromkeys(out)), problems

@@ -8,8 +8,9 @@ import io
 import math
 import re
 
+from ..format.parties import SELF
 from ..verdicts.compare import (DECIDED, ERROR, FAIL, INCONCLUSIVE, NON_FINITE_REFERENCE, PASS,
-                                SELF, SKIP, XFAIL, XPASS, Row)
+                                SKIP, XFAIL, XPASS, Row)
 from ..verdicts.diagnose import hints
 from ..verdicts.tolerance import ToleranceSource
 from ..verdicts.tolerance import DEFAULTS

@@ -20,7 +20,8 @@ from ..format.case import Case
 from ..format.trace import Trace
 from ..oracles import reference_hvp
 from ..oracles.selfcheck import error_row, self_check_judge
-from ..verdicts.compare import (ERROR, EXPECTED, FAIL, SELF, SKIP, UNCLEAR, XFAIL, Context, Row,
+from ..format.parties import EXPECTED, SELF, UNCLEAR
+from ..verdicts.compare import (ERROR, FAIL, SKIP, XFAIL, Context, Row,
                                 compare_expected, compare_traces)
 from ..verdicts.consensus import Vote, blame, majority
 from ..verdicts.judge import Judges

@@ -20,11 +20,16 @@ from ..adapters.user_impl import register_implementations
 from ..format.case import PRECISIONS, Case
 from ..format.errors import UsageError
 from ..format.limits import Limits, configured
+from ..format.parties import did_you_mean
 from .runner import CaseRun, implementations, run_case, run_cases
 from .variants import DEFAULT_COUNT as DEFAULT_VARIANTS
 from .workers import DEFAULT_TIMEOUT, WorkerPool, check_start_method
 
 ISOLATIONS = ("process", "none")
+# a time limit longer than this cannot be waited for (the OS's timers take at most ~24.8 days in
+# milliseconds); a user asking for more means "no limit", which this is in practice
+MAX_TIMEOUT = 2_000_000.0
+MAX_VARIANTS = 1_000  # variants per case: each is a case run and a file under OUT/variants/
 JOBS_ENVIRONMENT = "HARNESS_JOBS"
 
 # each setting's name on each front end, for usage errors that name what the user typed
@@ -88,7 +93,7 @@ class RunSpec:
 def make_spec(settings: Settings, options: Mapping[str, str] = CLI_OPTIONS) -> RunSpec:
     """Check ``settings`` and make the run's specification; a UsageError names the option as
     ``options`` spells it. Registers every --impl file as a framework."""
-    impls = register_implementations(list(settings.impl), options["impl"])
+    impls = register_implementations(list(dict.fromkeys(settings.impl)), options["impl"])
     parties = _parties(settings.frameworks, options["frameworks"])
     parties += tuple(n for n in impls if n not in parties)
     reference = _framework(settings.reference, options["reference"], REFERENCE)
@@ -100,10 +105,12 @@ def make_spec(settings: Settings, options: Mapping[str, str] = CLI_OPTIONS) -> R
     if settings.isolation not in ISOLATIONS:
         raise UsageError(f"{options['isolation']} {settings.isolation}: expected one of "
                          f"{', '.join(ISOLATIONS)}")
-    variants = whole(settings.variants, 0, options["variants"])
-    timeout = seconds(settings.timeout, options["timeout"])
+    variants = whole(settings.variants, 0, options["variants"], most=MAX_VARIANTS)
+    timeout = seconds(settings.timeout, options["timeout"], most=MAX_TIMEOUT)
     jobs = default_jobs() if settings.jobs is None else whole(settings.jobs, 1, options["jobs"])
     limits = configured(list(settings.limits), options["limits"])
+    if settings.out is not None and not settings.out.strip():
+        raise UsageError(f"{options['out']}: expected a folder for the reports, found nothing")
     if settings.out is not None:
         from .outdir import check_writable
 
@@ -134,16 +141,20 @@ def _framework(name: str | None, option: str, default: str = REFERENCE) -> str:
     if name is None:
         return default
     valid = ", ".join(n for n in adapter_names() if not is_oracle(n))
+    if "@" in name:
+        raise UsageError(f"{option} {name}: expected a framework's bare name (it runs on the "
+                         f"CPU); valid: {valid}")
     if name not in adapter_names():
-        raise UsageError(f"{option} {name}: unknown framework; valid: {valid}")
+        raise UsageError(f"{option} {name}: unknown framework{did_you_mean(name, adapter_names())}"
+                         f"; valid: {valid}")
     if is_oracle(name):
         raise UsageError(f"{option} {name}: an oracle checks a framework, it cannot be one "
                          f"here; valid: {valid}")
     return name
 
 
-def whole(value: str | int, least: int, option: str) -> int:
-    """A whole number of at least ``least``."""
+def whole(value: str | int, least: int, option: str, most: int | None = None) -> int:
+    """A whole number of at least ``least`` (and at most ``most``)."""
     try:
         number = int(value)
     except (TypeError, ValueError):
@@ -151,11 +162,13 @@ def whole(value: str | int, least: int, option: str) -> int:
     if number is None or number < least or (isinstance(value, float) and value != number):
         raise UsageError(f"{option}: expected a whole number of at least {least}, "
                          f"found {value!r}")
+    if most is not None and number > most:
+        raise UsageError(f"{option}: expected a whole number of at most {most}, found {value!r}")
     return number
 
 
-def seconds(value: str | float, option: str) -> float:
-    """A finite number of seconds above 0."""
+def seconds(value: str | float, option: str, most: float | None = None) -> float:
+    """A finite number of seconds above 0 (and at most ``most``)."""
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -163,6 +176,9 @@ def seconds(value: str | float, option: str) -> float:
     if not math.isfinite(number) or number <= 0:
         raise UsageError(f"{option}: expected a finite number of seconds above 0, found "
                          f"{value!r}")
+    if most is not None and number > most:
+        raise UsageError(f"{option}: expected at most {most:g} seconds (about "
+                         f"{most / 86400:.0f} days), found {value!r}")
     return number
 
 

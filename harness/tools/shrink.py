@@ -39,7 +39,7 @@ from ..format import catalog
 from ..adapters import REFERENCE
 from ..format.case import Case, bias_name, param_shapes, weight_name
 from ..verdicts.compare import ERROR, FAIL
-from ..verdicts.compare import UNCLEAR
+from ..format.parties import UNCLEAR
 from ..running.runner import run_case
 
 DEFAULT_MAX_ATTEMPTS = 300

@@ -20,10 +20,6 @@ XFAIL, XPASS = "xfail", "xpass"  # a declared known discrepancy that occurred / 
 INCONCLUSIVE = "inconclusive"  # cannot decide: a non-finite reference, a kink within an fd step
 DECIDED = (PASS, FAIL, ERROR, XFAIL, XPASS)  # statuses that compared something
 NON_FINITE_REFERENCE = "the reference is non-finite here"  # opens such an inconclusive message
-# parties that are not frameworks, as rows name them
-EXPECTED = "expected"  # golden values
-SELF = "self"  # the reference column of self-check rows: a party against its own loss
-UNCLEAR = "unclear"  # the suspect when no majority settles who is wrong
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .compare import UNCLEAR
+from ..format.parties import UNCLEAR
 from .tolerance import Tolerance
 
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from .compare import EXPECTED, FAIL, PASS, SELF, UNCLEAR, Row
+from ..format.parties import EXPECTED, SELF, UNCLEAR
+from .compare import FAIL, PASS, Row
 
 NOT_DERIVATIVE = "your gradients are not the derivative of your own loss"
 BACKWARD_WRONG = f"{NOT_DERIVATIVE}: the backward pass is wrong"
