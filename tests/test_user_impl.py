@@ -173,6 +173,10 @@ def test_pytest_option_adds_the_implementation_as_items(pytester):
                                  "FAILED*one-layer-sigmoid-mse[[]float64-sigmoid_fixed_point[]]*"])
     # by default each case the file runs is run at three seeded variants too, as on the
     # command line: the worked neuron's variants find the mistake its own point hides
-    result = pytester.runpytest("-q", "--harness-frameworks", "numpy", f"--harness-impl={impl}")
+    result = pytester.runpytest("-q", "--harness-frameworks", "numpy", f"--harness-impl={impl}",
+                                "--harness-out", "out")
     result.assert_outcomes(passed=2, failed=7)
     result.stdout.fnmatch_lines(["FAILED*neuron~variant-1[[]float64-sigmoid_fixed_point[]]*"])
+    # report.md does not offer a file pytest never wrote
+    report = (pytester.path / "out" / "report.md").read_text()
+    assert "neuron~variant-1" in report and "in memory (pytest)" in report

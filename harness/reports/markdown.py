@@ -295,8 +295,11 @@ def _variants(w, runs, by_run) -> None:
     for name, entry in seen.items():
         verdicts = ", ".join(f"{dtype} {rollup(by_run.get((name, dtype), []))}" for dtype in
                              [e["dtype"] for e in runs if e["case"] == name])
-        w(f"- {md_text(name)} ({verdicts}): {md_text(entry.get('description', ''))} "
-          f"`{md_text(entry['file'])}`")
+        written = entry["file"] != entry.get("origin")  # pytest makes variants in memory
+        where = f"`{md_text(entry['file'])}`" if written else \
+            (f"made from `{md_text(entry.get('origin', ''))}` in memory (pytest); "
+             "`python -m harness run` writes each variant under OUT/variants/")
+        w(f"- {md_text(name)} ({verdicts}): {md_text(entry.get('description', ''))} {where}")
     w()
 
 
