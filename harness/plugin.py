@@ -69,7 +69,9 @@ class _State:
         # every item's rows and run entry, by the item's place in the collection: under xdist
         # reports arrive in any order, and the report must be the serial run's
         self.items: dict[int, tuple[list[Row], dict]] = {}
-        self.case_items = 0
+        self.case_items = 0  # case items whose rows arrived
+        self.collected = 0  # case items collected to run (an xdist worker's, or this process's)
+        self.report_note = ""  # what became of --harness-out, for the terminal summary
         if not hasattr(config, "workerinput"):  # once per session; xdist workers inherit it
             warning = begin(self.spec)
             if warning:
@@ -105,6 +107,7 @@ class _State:
     def receive(self, payload: dict) -> None:
         """One item's rows and run entry, from this process or an xdist worker."""
         self.case_items += 1
+        self.collected = max(self.collected, payload.get("collected", 0))
         self.items[payload["order"]] = ([Row(**row) for row in payload["rows"]], payload["entry"])
 
     @property
@@ -209,6 +212,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         item.order = number
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """How many case items are to run (after -k, -m and the like): a report written from fewer
+    is partial."""
+    state = session.config.stash[_STATE]
+    state.collected = sum(isinstance(item, CaseItem) for item in session.items)
+
+
 def pytest_collect_file(file_path: Path, parent: pytest.Collector):
     if parent.config.stash[_STATE].is_case_file(file_path):
         return CaseFile.from_parent(parent, path=file_path)
@@ -244,17 +254,29 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
     out = config.getoption("harness_out")
     if not out:
         return
+    if not state.case_items:  # collected only, stopped before any case, or no case chosen
+        state.report_note = f"no case item ran: {out} is left as it was"
+        return
     from .reports.record import make_record
     from .reports.files import write_reports
 
     spec = state.spec
     record = make_record(state.entries, reference=spec.reference,
                          frameworks=[spec.reference, *spec.parties], options=spec.options())
-    write_reports(state.rows, record, out)
+    # an existing report is only ever replaced by a complete one, as on the command line
+    complete = state.case_items >= state.collected and \
+        exitstatus != pytest.ExitCode.INTERRUPTED
+    written = write_reports(state.rows, record, out, partial=not complete)
+    if not complete:
+        state.report_note = (f"{state.case_items} of {state.collected} case items ran: wrote "
+                             f"{', '.join(map(str, written))}; the previous complete report is "
+                             "untouched")
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
     state = config.stash[_STATE]
+    if state.report_note:
+        terminalreporter.write_line(f"harness: {state.report_note}", yellow=True)
     if getattr(state, "nothing_compared", False):
         reasons = sorted({f"{r.framework}: {r.message}" for r in state.rows if r.status == SKIP})
         terminalreporter.write_line(
@@ -318,7 +340,8 @@ class CaseItem(pytest.Item):
         run = state.plan(self.case, self.dtype)
         rows = [r for r in run.rows if r.framework == self.framework]
         self.user_properties.append((PAYLOAD, {"rows": [r.as_dict() for r in rows],
-                                               "entry": run_entry(run), "order": self.order}))
+                                               "entry": run_entry(run), "order": self.order,
+                                               "collected": state.collected}))
         bad = [r for r in rows if r.status in (FAIL, ERROR)]
         if bad:
             raise ConformanceFailure(bad, rows)
