@@ -114,6 +114,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     spec = make_spec(settings(args), CLI_OPTIONS)
     interrupts.install()
     cases, bad_input = load_paths(args, args.paths or [DEFAULT_CASES], spec.limits)
+    if not cases:  # --keep-going, and every file was bad: nothing ran, the report is kept
+        print(f"no valid case to run: {spec.out} is left as it was", file=sys.stderr)
+        return EXIT_BAD_INPUT
     with RunLock(spec.out):
         return _run(args, spec, cases, bad_input)
 

@@ -1,4 +1,4 @@
-"""pytest's --harness-out: an existing report is only ever replaced by a complete one."""
+"""--harness-out and --out: an existing report is only ever replaced by a complete one."""
 from __future__ import annotations
 
 from conftest import sigmoid_neuron_text
@@ -67,3 +67,17 @@ def test_under_xdist_a_complete_session_is_complete_too(pytester):
     result.assert_outcomes(passed=2, failed=1)
     assert "c-right" in (out / "report.csv").read_text()
     assert not (out / "report.partial.csv").exists()
+
+
+def test_keep_going_with_every_file_bad_leaves_the_report_as_it_was(tmp_path, capsys):
+    from harness.cli import main
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report.csv").write_text("the earlier report\n")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: [\n")
+    assert main(["run", str(bad), "--keep-going", "--out", str(out), "-q"]) == 2
+    assert (out / "report.csv").read_text() == "the earlier report\n"
+    assert sorted(p.name for p in out.iterdir()) == ["report.csv"]
+    assert "left as it was" in capsys.readouterr().err
