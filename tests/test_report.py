@@ -49,3 +49,19 @@ def _matrix_header(path) -> list[str]:
     header = lines[lines.index("## Matrix") + 1:]
     header = next(line for line in header if line.startswith("| case |"))
     return [cell.strip() for cell in header.strip("|").split("|")]
+
+
+def test_the_tolerances_section_gives_each_tolerance_the_case_set_whole(tmp_path, write_case):
+    """atol and sum_rtol too: a row's absolute allowance has the scale term added, so the case's
+    atol comes from the record (run.json), the judge's whole tolerance."""
+    from harness.cli import main
+
+    case = write_case(sigmoid_neuron_text().replace(
+        "expected:\n", "tolerance: {float64: {atol: 1.0e-5}}\nexpected:\n"), "cases/neuron.yaml")
+    assert main(["run", str(case), "-f", "numpy,torch", "--isolation", "none", "-q",
+                 "--out", str(tmp_path)]) == 0
+    report = (tmp_path / "report.md").read_text()
+    section = report[report.index("## Tolerances"):]
+    assert "neuron [float64] torch: case: atol 1e-05, rtol 1e-10, scale_rtol 1e-12, " \
+           "sum_rtol 4e-15" in section
+    assert "case + expected: atol 1e-09" in section  # the golden values' own atol on top

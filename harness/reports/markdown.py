@@ -12,9 +12,8 @@ from ..format.parties import SELF
 from ..verdicts.compare import (DECIDED, ERROR, FAIL, INCONCLUSIVE, NON_FINITE_REFERENCE, PASS,
                                 SKIP, XFAIL, XPASS, Row)
 from ..verdicts.diagnose import hints
-from ..verdicts.tolerance import ToleranceSource
-from ..verdicts.tolerance import DEFAULTS
 from .text import figures, md_text
+from .tolerances import overridden, tolerance_section
 
 _SEVERITY = {ERROR: 6, FAIL: 5, XPASS: 4, XFAIL: 3, INCONCLUSIVE: 2, PASS: 1, SKIP: 0}
 STATUSES = (PASS, FAIL, ERROR, SKIP, XFAIL, XPASS, INCONCLUSIVE)
@@ -39,12 +38,6 @@ def ordered(rows: list[Row], record: dict) -> tuple[list[Row], list[dict]]:
     return [row for _, row in indexed], runs
 
 
-def _overridden(row: Row) -> bool:
-    """Whether the case set the tolerance of this row (harness.verdicts.tolerance.ToleranceSource)."""
-    source = ToleranceSource.parse(row.tolerance_source, row.dtype)
-    return source is not None and source.overridden
-
-
 def _cell(rows: list[Row]) -> str:
     """The verdict of a case × framework cell and the share of the tolerance it used."""
     if not rows:
@@ -52,7 +45,7 @@ def _cell(rows: list[Row]) -> str:
     status = rollup(rows)
     label = {PASS: "pass", FAIL: "**FAIL**", ERROR: "**ERROR**", SKIP: "skip", XFAIL: "xfail",
              XPASS: "**XPASS**", INCONCLUSIVE: "inconclusive"}[status]
-    if any(_overridden(r) for r in rows):
+    if any(overridden(r) for r in rows):
         label += "†"
     used = [r.tol_used for r in rows if r.tol_used is not None and r.status in DECIDED
             and math.isfinite(r.tol_used)]
@@ -180,7 +173,8 @@ def markdown_text(rows: list[Row], record: dict, *, partial: bool = False,
         for line in trajectories:
             w(line)
         w()
-    _tolerances(w, rows)
+    for line in tolerance_section(rows, runs):
+        w(line)
     skips = [r for r in rows if r.status == SKIP]
     if skips:
         w("## Skipped")
@@ -320,28 +314,6 @@ def _known(w, rows, runs, by_run, frameworks) -> None:
                   f"{len(group)} comparisons from step {first} ({md_text(tensors)}). "
                   "Declared cause: " + " / ".join(md_text(x) for x in reasons))
     w()
-
-
-def _tolerances(w, rows) -> None:
-    custom: dict[tuple, set[str]] = {}
-    for r in rows:
-        if _overridden(r):
-            key = (r.case, r.dtype, r.tolerance_source, r.rtol, r.scale_rtol)
-            custom.setdefault(key, set()).add(r.framework)
-    w("## Tolerances")
-    w()
-    w("An element passes when |value − reference| ≤ atol + rtol·|reference| + scale_rtol·scale + "
-      "sum_rtol·magnitude (scale: the largest |reference| of the quantity in that step; "
-      "magnitude: the size of what was summed to make the element). Defaults: "
-      + "; ".join(f"{dt}: atol {t.atol:.3g}, rtol {t.rtol:.3g}, scale_rtol {t.scale_rtol:.3g}, "
-                  f"sum_rtol {t.sum_rtol:.3g}" for dt, t in DEFAULTS.items()) + ".")
-    w()
-    for (case, dtype, source, rtol, scale_rtol), names in sorted(
-            custom.items(), key=lambda item: tuple(str(x) for x in item[0])):
-        w(f"- {md_text(case)} [{dtype}] {md_text(', '.join(sorted(names)))}: {md_text(source)}: "
-          f"rtol {figures(rtol)}, scale_rtol {figures(scale_rtol)}")
-    if custom:
-        w()
 
 
 _NAME_LIST = re.compile(r"^[a-z_]+(, [a-z_]+)*$")

@@ -7,10 +7,13 @@ frameworks. This module is the only one that looks the frameworks up for it.
 from __future__ import annotations
 
 import platform
+from dataclasses import asdict
 from datetime import datetime, timezone
 
 from .. import __version__
 from ..adapters import adapter_names, get_adapter
+from ..format.parties import EXPECTED
+from ..verdicts.judge import Judges
 
 
 def environment() -> list[list[str]]:
@@ -36,6 +39,15 @@ def run_entry(run) -> dict:
     entry = {"case": case.name, "file": case.file, "dtype": run.dtype, "steps": case.steps,
              "warnings": list(case.warnings), "known": known,
              "notes": {framework: list(notes) for framework, notes in run.notes.items()}}
+    # the whole tolerance of each party the case set one for (report.md lists them): rows
+    # carry atol only with the scale term added
+    judges = Judges(case, run.dtype)
+    judged = dict.fromkeys((r.framework, r.reference == EXPECTED) for r in run.rows
+                           if r.reference in (run.reference, EXPECTED))
+    entry["tolerances"] = [{"party": party, "source": str(judge.source),
+                            **asdict(judge.tolerance)}
+                           for party, golden in judged
+                           for judge in [judges.of(party, golden)] if judge.source.overridden]
     if case.variant_of:  # a variant (harness.running.variants): what it varies and how
         entry["variant_of"], entry["origin"] = case.variant_of
         entry["description"] = case.description
