@@ -19,9 +19,8 @@ from pathlib import Path
 import pytest
 
 from .adapters import known_parties
-from .format.parties import SELF
 from .verdicts.compare import DECIDED, ERROR, FAIL, INCONCLUSIVE, SKIP, XFAIL, Row
-from .verdicts.diagnose import hints
+from .reports.failure_table import failure_table
 from .format.errors import CaseError, Problem, UsageError
 from .format.case import PRECISIONS
 from .format.loader import CASE_SUFFIXES, load_case
@@ -32,7 +31,6 @@ from .running.variants import make as make_variants
 from .running.workers import DEFAULT_TIMEOUT
 
 _STATE = pytest.StashKey["_State"]()
-MAX_TABLE_ROWS = 8
 PAYLOAD = "harness"  # the user_properties key that carries an item's rows and run entry
 
 
@@ -72,6 +70,13 @@ class _State:
         self.case_items = 0  # case items whose rows arrived
         self.collected = 0  # case items collected to run (an xdist worker's, or this process's)
         self.report_note = ""  # what became of --harness-out, for the terminal summary
+        # the paths named on the command line (not testpaths), and the YAML files under them
+        # that are not cases
+        invocation = config.invocation_params
+        self.named = [(invocation.dir / arg.split("::")[0]).resolve()
+                      for arg in invocation.args if not str(arg).startswith("-")
+                      and (invocation.dir / arg.split("::")[0]).exists()]
+        self.not_cases: list[Path] = []
         if not hasattr(config, "workerinput"):  # once per session; xdist workers inherit it
             warning = begin(self.spec)
             if warning:
@@ -131,6 +136,14 @@ class _State:
     def is_case_file(self, path: Path) -> bool:
         path = path.resolve()
         return path.suffix in CASE_SUFFIXES and any(path.is_relative_to(f) for f in self.folders)
+
+    def passed_over(self, path: Path) -> bool:
+        """A YAML file under a path the user named on the command line that is not a case
+        (outside the case folders): said at the end, since a student who names their cases
+        folder expects its cases to run."""
+        path = path.resolve()
+        return path.suffix in CASE_SUFFIXES and not self.is_case_file(path) and \
+            any(path.is_relative_to(named) for named in self.named)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -220,8 +233,11 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector):
-    if parent.config.stash[_STATE].is_case_file(file_path):
+    state = parent.config.stash[_STATE]
+    if state.is_case_file(file_path):
         return CaseFile.from_parent(parent, path=file_path)
+    if state.passed_over(file_path):
+        state.not_cases.append(file_path)
     return None
 
 
@@ -277,6 +293,13 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     state = config.stash[_STATE]
     if state.report_note:
         terminalreporter.write_line(f"harness: {state.report_note}", yellow=True)
+    if state.not_cases:
+        folders = sorted({str(p.parent) for p in state.not_cases})
+        terminalreporter.write_line(
+            f"harness: {len(state.not_cases)} YAML file(s) under the paths you named are not in "
+            f"the case folders ({', '.join(str(f) for f in state.folders)}) and were not run as "
+            f"cases: {', '.join(folders[:3])}{' …' if len(folders) > 3 else ''}; to run them, "
+            f"--harness-cases {','.join(folders)} (or the ini value harness_cases)", yellow=True)
     if getattr(state, "nothing_compared", False):
         reasons = sorted({f"{r.framework}: {r.message}" for r in state.rows if r.status == SKIP})
         terminalreporter.write_line(
@@ -359,38 +382,3 @@ class CaseItem(pytest.Item):
 
     def reportinfo(self):
         return self.path, None, f"{self.case.name} [{self.dtype}-{self.framework}]"
-
-
-def failure_table(rows: list[Row], everything: list[Row] | None = None) -> str:
-    """The worst discrepancies of one item as a small fixed-width table, then the hints that
-    ``everything`` (all rows of the item, passing ones too) supports."""
-    everything = rows if everything is None else everything
-    errors = [r for r in rows if r.status == ERROR]
-    fails = sorted((r for r in rows if r.status == FAIL),
-                   key=lambda r: (r.max_rel or 0.0, r.max_abs or 0.0), reverse=True)
-    lines = [f"{r.framework} error: {r.message}" for r in errors]
-    if fails:
-        first = fails[0]
-        lines.append(f"{len(fails)} tensor(s) disagree ({first.dtype}; an element passes when "
-                     "|value - reference| <= allowed; used = |value - reference| / allowed):")
-        header = ("against", "suspect", "step", "quantity", "tensor", "mismatched", "worst",
-                  "reference", "value", "max abs", "max rel", "allowed", "used")
-        table = [header]
-        for r in fails[:MAX_TABLE_ROWS]:
-            table.append((r.reference, r.suspect, str(r.step), r.quantity, r.tensor,
-                          f"{r.mismatched}/{r.size}", r.worst_index, f"{r.reference_value:.10g}",
-                          f"{r.value:.10g}", f"{r.max_abs:.3g}", f"{r.max_rel:.3g}",
-                          f"{r.allowed:.3g}", f"{r.tol_used:.3g}"))
-        widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-        lines += ["  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
-                  for row in table]
-        if len(fails) > MAX_TABLE_ROWS:
-            lines.append(f"  … {len(fails) - MAX_TABLE_ROWS} more tensor(s)")
-        # who is suspect and where, against the reference first, then golden values
-        for reference in dict.fromkeys(r.reference for r in fails):
-            found = hints([r for r in everything if r.reference == reference],
-                          [r for r in everything if r.reference == SELF])
-            if found:
-                lines += [f"- {hint}" for hint in found]
-                break
-    return "\n".join(lines)

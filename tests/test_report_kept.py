@@ -1,6 +1,8 @@
 """--harness-out and --out: an existing report is only ever replaced by a complete one."""
 from __future__ import annotations
 
+import pytest
+
 from conftest import sigmoid_neuron_text
 
 INI = "[pytest]\nharness_cases = cases\n"
@@ -81,3 +83,17 @@ def test_keep_going_with_every_file_bad_leaves_the_report_as_it_was(tmp_path, ca
     assert (out / "report.csv").read_text() == "the earlier report\n"
     assert sorted(p.name for p in out.iterdir()) == ["report.csv"]
     assert "left as it was" in capsys.readouterr().err
+
+
+def test_yaml_outside_the_case_folders_under_a_named_path_is_said(pytester):
+    """A student who names their cases folder expects its cases to run: pytest collects cases
+    only from the case folders, so the others are named at the end with the option to add."""
+    pytester.makefile(".ini", pytest=INI)
+    pytester.makefile(".yaml", **{"mine/neuron": RIGHT})
+    result = pytester.runpytest("mine", "--harness-frameworks", "torch")
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    result.stdout.fnmatch_lines(["*harness: 1 YAML file(s) under the paths you named are not in "
+                                 "the case folders*were not run as cases*--harness-cases*mine*"])
+    result = pytester.runpytest("mine", "--harness-frameworks", "torch", "--harness-cases", "mine")
+    result.assert_outcomes(passed=1)
+    assert "not run as cases" not in result.stdout.str()
