@@ -195,3 +195,16 @@ def test_every_setting_is_an_option_of_both_front_ends(pytester):
     config = pytester.parseconfig()
     for name, option in PYTEST_OPTIONS.items():  # an unknown one raises ValueError
         config.getoption(option[2:].replace("-", "_"))
+
+
+def test_every_pytest_option_is_in_its_page_and_no_other(pytester):
+    import re
+
+    page = (ROOT / "docs" / "pytest.md").read_text(encoding="utf-8")
+    table = [line.split("|")[1] for line in page.splitlines() if line.startswith("| `--harness-")]
+    documented = {name for cell in table for name in re.findall(r"--harness-[a-z-]+", cell)}
+    config = pytester.parseconfig()
+    group = config._parser.getgroup("harness")
+    offered = {name for option in group.options for name in option.names()
+               if name.startswith("--harness-")}
+    assert offered == documented
