@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
 from ..adapters import REFERENCE, adapter_names, is_oracle, known_parties
@@ -21,6 +21,7 @@ from ..format.case import PRECISIONS, Case
 from ..format.errors import UsageError
 from ..format.limits import Limits, configured
 from ..format.parties import did_you_mean
+from .outdir import check_writable
 from .runner import CaseRun, implementations, run_case, run_cases
 from .variants import DEFAULT_COUNT as DEFAULT_VARIANTS
 from .workers import DEFAULT_TIMEOUT, WorkerPool, check_start_method
@@ -77,7 +78,7 @@ class RunSpec:
     jobs: int | None
     timeout: float
     out: str | None
-    limits: Limits = field(compare=False)
+    limits: Limits
     compile_cache: bool = True
     repro: bool = True
 
@@ -112,8 +113,6 @@ def make_spec(settings: Settings, options: Mapping[str, str] = CLI_OPTIONS) -> R
     if settings.out is not None and not settings.out.strip():
         raise UsageError(f"{options['out']}: expected a folder for the reports, found nothing")
     if settings.out is not None:
-        from .outdir import check_writable
-
         check_writable(settings.out, options["out"])  # found now, not after every case ran
     problem = check_start_method()
     if problem:
