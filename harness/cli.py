@@ -26,7 +26,6 @@ from .running.spec import CLI_OPTIONS, Settings, make_spec, seconds, whole
 from .running.workers import DEFAULT_TIMEOUT
 from .run_command import (DEFAULT_CASES, EXIT_BAD_INPUT, EXIT_DISCREPANCY, EXIT_OK, cmd_run,
                           load_paths, print_problems)
-from .run_command import EXIT_NOTHING_COMPARED, settings  # noqa: F401 (harness.cli's names too)
 
 DEFAULT_OUT = "results"
 SHRINK_OUT = os.path.join(DEFAULT_OUT, "shrink")

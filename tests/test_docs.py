@@ -5,7 +5,7 @@ import re
 import shlex
 import unicodedata
 
-from harness import cli
+from harness import run_command
 from harness.adapters import known_parties
 from harness.verdicts.compare import COLUMNS
 from harness.format.loader import load_case
@@ -61,8 +61,8 @@ def test_every_csv_column_is_documented():
 
 def test_exit_codes_are_documented():
     codes = {int(r[0]) for r in _table_after(README, "| exit code | meaning |")}
-    assert {cli.EXIT_OK, cli.EXIT_DISCREPANCY, cli.EXIT_BAD_INPUT,
-            cli.EXIT_NOTHING_COMPARED, 130} == codes
+    assert {run_command.EXIT_OK, run_command.EXIT_DISCREPANCY, run_command.EXIT_BAD_INPUT,
+            run_command.EXIT_NOTHING_COMPARED, 130} == codes
 
 
 # --- the README stays readable -------------------------------------------------------------

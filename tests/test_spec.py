@@ -7,7 +7,7 @@ from dataclasses import fields, replace
 import pytest
 
 from conftest import ROOT, sigmoid_neuron_text
-from harness import cli, plugin
+from harness import cli, plugin, run_command
 from harness.format.errors import UsageError
 from harness.running import spec as spec_module
 from harness.running.spec import CLI_OPTIONS, PYTEST_OPTIONS, RunSpec, make_spec
@@ -63,7 +63,8 @@ REFUSED = [
 
 
 def from_command_line(args: list[str]) -> RunSpec:
-    return make_spec(cli.settings(cli.build_parser().parse_args(["run", *args])), CLI_OPTIONS)
+    args = cli.build_parser().parse_args(["run", *args])
+    return make_spec(run_command.settings(args), CLI_OPTIONS)
 
 
 def from_pytest(pytester, args: list[str]) -> RunSpec:

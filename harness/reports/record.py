@@ -44,10 +44,12 @@ def run_entry(run) -> dict:
     judges = Judges(case, run.dtype)
     judged = dict.fromkeys((r.framework, r.reference == EXPECTED) for r in run.rows
                            if r.reference in (run.reference, EXPECTED))
-    entry["tolerances"] = [{"party": party, "source": str(judge.source),
-                            **asdict(judge.tolerance)}
-                           for party, golden in judged
-                           for judge in [judges.of(party, golden)] if judge.source.overridden]
+    entry["tolerances"] = []
+    for party, golden in judged:
+        judge = judges.of(party, golden)
+        if judge.source.overridden:
+            entry["tolerances"].append({"party": party, "source": str(judge.source),
+                                        **asdict(judge.tolerance)})
     if case.variant_of:  # a variant (harness.running.variants): what it varies and how
         entry["variant_of"], entry["origin"] = case.variant_of
         entry["description"] = case.description

@@ -17,10 +17,10 @@ import numpy as np
 
 from ..adapters import REFERENCE, adapter_names, get_adapter, is_oracle
 from ..format.case import Case
+from ..format.parties import EXPECTED, SELF, UNCLEAR
 from ..format.trace import Trace
 from ..oracles import reference_hvp
 from ..oracles.selfcheck import error_row, self_check_judge
-from ..format.parties import EXPECTED, SELF, UNCLEAR
 from ..verdicts.compare import (ERROR, FAIL, SKIP, XFAIL, Context, Row,
                                 compare_expected, compare_traces)
 from ..verdicts.consensus import Vote, blame, majority

@@ -12,7 +12,7 @@ import numpy as np
 from ..format.trace import Trace
 from .tolerance import Tolerance
 
-if TYPE_CHECKING:  # the judge imports this module's vocabulary
+if TYPE_CHECKING:  # for the annotation only: the judge brings magnitudes and the reference
     from .judge import Judge
 
 PASS, FAIL, SKIP, ERROR = "pass", "fail", "skip", "error"

@@ -1,7 +1,7 @@
 """The judge of each party in a case run: its tolerance, where that came from, and the evidence.
 
-A plan makes one :class:`Judges` per (case, dtype). It knows, for every pair (party, against),
-the tolerance that party is judged with and where it came from (:class:`ToleranceSource`, data,
+A plan makes one :class:`Judges` per (case, dtype). It knows, for every party (against the
+reference's trajectory, or against golden values), the tolerance that party is judged with and where it came from (:class:`ToleranceSource`, data,
 not words). Once the reference has run, it holds the :class:`Evidence` of the reference's
 trajectory: per step, the scale of each quantity, the magnitudes (harness.verdicts.magnitude)
 and the inherited allowances (harness.verdicts.inherited). The comparator, consensus, the
@@ -114,6 +114,7 @@ class Judges:
         self.case, self.dtype = case, dtype
         self.trajectory: Evidence | None = None
         self.golden: Evidence | None = None
+        self._judges: dict[tuple[str | None, bool], Judge] = {}  # each made once
 
     def weigh(self, inputs: Inputs, reference: Trace) -> None:
         """Take the evidence of the reference's trajectory (and of any golden values)."""
@@ -123,15 +124,21 @@ class Judges:
         if self.case.expected is not None:
             first = self.trajectory.magnitudes[0] if self.trajectory.magnitudes else None
             self.golden = Evidence.of_golden(self.case.expected.tensors(), first)
+        self._judges.clear()  # made again once, with the evidence
 
     def of(self, party: str, golden: bool = False) -> Judge:
         """The judge of ``party``: against the reference's trajectory, or (``golden``) against
         the case's golden values. An oracle is judged under its own name."""
-        return Judge(tolerance_of(self.case, self.dtype, party, golden),
-                     source_of(self.case, self.dtype, party, golden),
-                     self.golden if golden else self.trajectory)
+        return self._judge(party, golden)
 
     def of_golden_values(self) -> Judge:
         """The golden values' own judge, as one party among others (consensus)."""
-        return Judge(tolerance_of(self.case, self.dtype, expected=True),
-                     source_of(self.case, self.dtype, expected=True), self.golden)
+        return self._judge(None, True)
+
+    def _judge(self, party: str | None, golden: bool) -> Judge:
+        key = (party, golden)
+        if key not in self._judges:
+            self._judges[key] = Judge(tolerance_of(self.case, self.dtype, party, golden),
+                                      source_of(self.case, self.dtype, party, golden),
+                                      self.golden if golden else self.trajectory)
+        return self._judges[key]
