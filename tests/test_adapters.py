@@ -169,7 +169,7 @@ def test_micrograd_reports_the_ops_it_had_added(load):
     case, _ = load(case_text("cross_entropy", ["tanh", "sigmoid"], "identity", "float32"))
     notes = run_case(case, "float32", ["micrograd"]).notes["micrograd"]
     assert "ops added to micrograd (not native): exp, log, sigmoid, tanh" in notes
-    assert "float32 computed in float64: micrograd has Python floats only" in notes
+    assert "float32 computed in float64 from the float32 inputs: micrograd has Python floats only" in notes
 
 
 def _names(specs: list[str]) -> set[str]:

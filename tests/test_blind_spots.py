@@ -31,20 +31,20 @@ def test_softplus_threshold_is_caught(monkeypatch):
     pytest.importorskip("torch")
     import torch.nn.functional as F
 
-    import harness.adapters.torch_adapter as torch_adapter
+    import harness.adapters.torch_ops as torch_ops
 
     case = case_at("activations/softplus-threshold.yaml")
     clean = run_case(case, "float64", ["numpy", "torch"]).rows
     assert clean and not failing(clean)
 
-    real = torch_adapter.activation_of
+    real = torch_ops.activation_of
 
     def planted(name, settings):
         if name == "softplus":  # torch's default: the identity once beta·z > 20
             return lambda z: F.softplus(z, beta=settings.get("beta"), threshold=20)
         return real(name, settings)
 
-    monkeypatch.setattr(torch_adapter, "activation_of", planted)
+    monkeypatch.setattr(torch_ops, "activation_of", planted)
     rows = run_case(case, "float64", ["numpy", "torch"]).rows
     step1 = {(r.quantity, r.tensor) for r in failing(rows, framework="torch", step=1)}
     # the slope past the threshold, 1 − e^(−20.5), is what the identity gets wrong

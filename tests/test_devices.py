@@ -206,7 +206,7 @@ def test_highest_precision_sets_torch_for_the_run_and_restores_it():
 
 
 def test_the_jax_program_cache_key_includes_the_precision():
-    from harness.adapters.jax_adapter import program_key
+    from harness.adapters.jax_program import program_key
 
     shapes = (("x", (1, 2), "float32"),)
     assert program_key(_neuron(), shapes) == program_key(_neuron("default"), shapes)

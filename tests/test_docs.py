@@ -43,13 +43,14 @@ def _table_after(text: str, heading: str) -> list[list[str]]:
 
 def test_default_tolerance_table_matches_the_code():
     text = _text("docs/verdicts.md")
-    rows = {r[0]: r for r in _table_after(text, "| dtype | atol | rtol | scale_rtol | sum_rtol |")}
+    rows = {r[0]: r for r in _table_after(
+        text, "| dtype | atol | rtol | scale_rtol | sum_rtol | rounding |")}
     assert set(rows) == set(DEFAULTS)
     for dtype, tolerance in DEFAULTS.items():
-        _, atol, rtol, scale_rtol, sum_rtol = rows[dtype]
+        _, atol, rtol, scale_rtol, sum_rtol, rounding = rows[dtype]
         assert atol.startswith(f"{tolerance.atol:.2g}")
-        assert (float(rtol), float(scale_rtol), float(sum_rtol)) == \
-            (tolerance.rtol, tolerance.scale_rtol, tolerance.sum_rtol)
+        assert (float(rtol), float(scale_rtol), float(sum_rtol), float(rounding)) == \
+            (tolerance.rtol, tolerance.scale_rtol, tolerance.sum_rtol, tolerance.rounding)
 
 
 def test_every_csv_column_is_documented():

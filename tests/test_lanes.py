@@ -194,7 +194,7 @@ def test_jax_forward_mode_check_reuses_its_program_for_other_data():
     jax = pytest.importorskip("jax")
     import numpy as np
 
-    from harness.adapters import jax_adapter
+    from harness.adapters import jax_adapter, jax_ops
     from harness.format.loader import load_case
 
     case, problems = load_case(CASES / "optimizers" / "adam.yaml", known_parties())
@@ -213,7 +213,7 @@ def test_jax_forward_mode_check_reuses_its_program_for_other_data():
     listening[0] = False
     assert jax_adapter._forward_and_reverse(narrowed) is both
     assert compiles == []  # same shapes: no new program
-    loss = jax_adapter._loss_function(narrowed, other_x, inputs.y)
+    loss = jax_ops.loss_function(narrowed, other_x, inputs.y)
     expected = jax.grad(loss)({k: np.asarray(v) for k, v in inputs.params.items()})
     for name in case.param_names:
         assert np.allclose(again[0][0][name], expected[name], rtol=1e-12, atol=0)

@@ -102,7 +102,7 @@ def test_jax_optimizer_state_made_outside_jit_is_bit_for_bit_the_compiled_one(na
     """The jax adapter calls optax's init eagerly, as optax's users do; nothing may differ from
     a compiled init (the state the step is traced with), in values, dtypes or structure."""
     jax = pytest.importorskip("jax")
-    from harness.adapters.jax_adapter import import_jax, optimizer_of
+    from harness.adapters.jax_ops import import_jax, optimizer_of
 
     import_jax()
     spec = Spec(name, catalog.settings_with_defaults(settings, catalog.OPTIMIZERS[name]))

@@ -154,11 +154,11 @@ def test_an_xla_without_the_checks_compiler_option_still_checks(monkeypatch):
     """jax-fwd compiles with an XLA option (CHECK_COMPILER_OPTIONS); an XLA that no longer knows
     it refuses such a compile, and the check then compiles with XLA's defaults instead of
     failing every row after a JAX upgrade."""
-    from harness.adapters import jax_adapter
+    from harness.adapters import jax_adapter, jax_program
 
     monkeypatch.setattr(jax_adapter, "CHECK_COMPILER_OPTIONS", {"xla_no_such_option": True})
     monkeypatch.setattr(jax_adapter, "_known_options", None)
-    monkeypatch.setattr(jax_adapter, "_FORWARD_AND_REVERSE", jax_adapter._Recent(64))
+    monkeypatch.setattr(jax_adapter, "_FORWARD_AND_REVERSE", jax_program.Recent(64))
     assert jax_adapter._check_compiler_options() == {}
     case = case_named("networks/deep-mixed-5-layers.yaml")
     assert {r.status for r in run_case(case, "float64", ["jax-fwd"]).rows} == {"pass"}

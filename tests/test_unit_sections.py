@@ -7,6 +7,7 @@ import textwrap
 
 import pytest
 
+from harness.format import catalog
 from harness.format.case import Layer, OptimizerSpec
 from harness.format.sections import Sections
 from harness.format.yamlsafe import load_yaml
@@ -25,7 +26,7 @@ def messages(s: Sections) -> list[tuple[int | None, str, str]]:
 
 
 def test_dtypes():
-    s = sections("a: float32\nb: [float64, float32]\nc: [float64, float64]\nd: float16\ne: []\n")
+    s = sections("a: float32\nb: [float64, float32]\nc: [float64, float64]\nd: float8\ne: []\n")
     v = s.doc.value
     assert s.dtypes(v["a"]) == ("float32",)
     assert s.dtypes(v["b"]) == ("float64", "float32")
@@ -35,7 +36,8 @@ def test_dtypes():
     assert s.dtypes(v["e"]) is None
     assert [m for _, _, m in messages(s)] == [
         "a dtype is listed twice: ['float64', 'float64']",
-        "unknown dtype 'float16'; valid: float32, float64; did you mean 'float64'?",
+        "unknown dtype 'float8'; valid: float32, float64, bfloat16, float16, mixed-bfloat16, "
+        "mixed-float16; did you mean 'float64'?",
         "expected a dtype or a non-empty list of dtypes"]
 
 
@@ -124,9 +126,10 @@ def test_tolerance_flat_per_dtype_and_per_framework():
         d: {atol: -1}
         """)
     v = s.doc.value
-    assert s.tolerance(v["a"]) == ({"float32": {"atol": 1e-6}, "float64": {"atol": 1e-6}}, {})
+    # a flat tolerance is every dtype's
+    assert s.tolerance(v["a"]) == ({dt: {"atol": 1e-6} for dt in catalog.DTYPES}, {})
     assert s.tolerance(v["b"]) == ({"float32": {"rtol": 1e-4}}, {})
-    assert s.tolerance(v["c"]) == ({"float32": {"rtol": 1e-8}, "float64": {"rtol": 1e-8}},
+    assert s.tolerance(v["c"]) == ({dt: {"rtol": 1e-8} for dt in catalog.DTYPES},
                                    {"jax": {"float64": {"atol": 0.5}}})
     assert s.problems == []
     s.tolerance(v["d"])

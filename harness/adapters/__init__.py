@@ -12,7 +12,7 @@ import importlib.metadata
 from collections.abc import Mapping
 from functools import lru_cache
 
-from ..format.parties import Parties, canonical, split
+from ..format.parties import MODE, SEPARATOR, Parties, canonical, parts
 from .base import Adapter, Availability, package_availability
 
 REFERENCE = "numpy"
@@ -86,14 +86,17 @@ def adapter_names() -> list[str]:
     return FRAMEWORKS.names() + [n for n in ORACLES.names() if n not in FRAMEWORKS]
 
 
-class _Devices(Mapping):
-    """framework -> the devices its adapter can be bound to, asked of an adapter only when a
-    name with a device is checked (loading an adapter imports its module)."""
+class _Bindings(Mapping):
+    """framework -> the devices (or execution modes) its adapter can be bound to, asked of an
+    adapter only when a name with one is checked (loading an adapter imports its module)."""
+
+    def __init__(self, attribute: str):
+        self.attribute = attribute
 
     def __getitem__(self, base: str) -> tuple[str, ...]:
         if base not in FRAMEWORKS:
             raise KeyError(base)
-        return tuple(getattr(get_adapter(base), "devices", ()))
+        return tuple(getattr(get_adapter(base), self.attribute, ()))
 
     def __iter__(self):
         return iter(framework_names())
@@ -103,8 +106,9 @@ class _Devices(Mapping):
 
 
 def known_parties() -> Parties:
-    """Every framework and oracle installed here, and the devices each framework can take."""
-    return Parties(tuple(adapter_names()), _Devices())
+    """Every framework and oracle installed here, and the devices and execution modes each
+    framework can take."""
+    return Parties(tuple(adapter_names()), _Bindings("devices"), _Bindings("modes"))
 
 
 def is_oracle(name: str) -> bool:
@@ -147,14 +151,15 @@ class BrokenAdapter:
 def get_adapter(name: str):
     """The framework or oracle of that name; a stand-in that says why for one not installed.
 
-    ``base@device`` (torch@cuda, jax@gpu) is the framework's adapter bound to that device, its
-    ``name`` the full party name (harness.running.devices)."""
-    if "@" in name:
+    ``framework+mode@device`` (torch@cuda, jax@gpu, torch+fused, jax+nojit) is the framework's
+    adapter bound to that mode and device, its ``name`` the full party name
+    (harness.format.parties)."""
+    if SEPARATOR in name or MODE in name:
         trouble = known_parties().problem(name)
         if trouble:
             return BrokenAdapter(name, trouble)
-        base, device = split(canonical(name))
-        return get_adapter(base).on_device(device)
+        framework, mode, device = parts(canonical(name))
+        return get_adapter(framework).bound(mode=mode, device=device)
     if name in FRAMEWORKS:
         return FRAMEWORKS.load(name)
     if name in ORACLES:

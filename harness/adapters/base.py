@@ -25,24 +25,27 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from ..format.case import Case, Inputs
+from ..format.parties import compose
 from ..format.trace import Trace
 
 
-class OnDevice:
-    """For an adapter that can be bound to a device: ``devices`` lists them, and the bound
-    adapter is named ``<name>@<device>`` (harness.running.devices). Unbound (``device`` None), it is the
-    bare name, on the CPU wherever the run is."""
+class Bindable:
+    """For an adapter that can be bound to a device or an execution mode: ``devices`` and
+    ``modes`` list them, and the bound adapter is named ``<name>+<mode>@<device>``
+    (harness.format.parties). Unbound (both None), it is the bare name: the framework's default
+    way, on the CPU wherever the run is."""
 
     name: str
     devices: tuple[str, ...] = ()
+    modes: tuple[str, ...] = ()
 
-    def __init__(self, device: str | None = None):
-        self.device = device
-        if device is not None:
-            self.name = f"{type(self).name}@{device}"
+    def __init__(self, device: str | None = None, mode: str | None = None):
+        self.device, self.mode = device, mode
+        if device is not None or mode is not None:
+            self.name = compose(type(self).name, mode, device)
 
-    def on_device(self, device: str):
-        return type(self)(device)
+    def bound(self, mode: str | None = None, device: str | None = None):
+        return type(self)(device, mode)
 
 
 class AdapterError(Exception):

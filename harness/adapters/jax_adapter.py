@@ -1,35 +1,22 @@
-"""JAX: jax.nn activations, optax losses and optimizers, jax.value_and_grad under jit."""
+"""JAX: jax.nn activations, optax losses and optimizers (harness.adapters.jax_ops), the step
+under jax.jit or with jit off (harness.adapters.jax_program), forward mode and Hessian-vector
+products for the oracles."""
 from __future__ import annotations
 
 import os
-import time
-from collections import OrderedDict
 
 import numpy as np
 
-from ..format.case import Case, Inputs, bias_name, weight_name
-from .compile_cache import configure_jax, describe, hits
-from ..format.parties import PINNED_MARK
-from .precision import effective, jax_notes, jax_precision
+from ..format import numerics
+from ..format.case import Case, Inputs
 from ..format.trace import Step, Trace, as_float64
-from .base import Availability, OnDevice, package_availability
+from .base import Availability, Bindable, package_availability
+from .compile_cache import describe
+from .jax_ops import import_jax, loss_function, loss_of, network
+from .jax_program import NOJIT, Recent, loss_structure, training_step
+from .precision import effective, jax_notes, jax_precision
 
-
-def import_jax(configure_cache: bool = True):
-    # A bare `jax` runs on the CPU, the same on a laptop and on a GPU machine: left to choose, JAX
-    # takes a GPU, whose default float32 matrix products are reduced-precision (about 1e-3
-    # relative: a false alarm on every float32 case), and each worker would preallocate most of
-    # its memory. A user who sets JAX_PLATFORMS chooses for themselves.
-    if "JAX_PLATFORMS" not in os.environ:  # marked as the harness's choice (harness.running.devices)
-        os.environ["JAX_PLATFORMS"] = os.environ[PINNED_MARK] = "cpu"
-    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
-    import jax
-
-    # Without x64, float64 input silently becomes float32. float32 inputs stay float32 with it on.
-    jax.config.update("jax_enable_x64", True)
-    if configure_cache:  # compiled programs kept between runs (harness.adapters.compile_cache)
-        configure_jax(jax)
-    return jax
+__all__ = ["JaxAdapter", "import_jax"]
 
 
 def _cuda_plugin() -> bool:
@@ -38,112 +25,6 @@ def _cuda_plugin() -> bool:
 
     return any(importlib.util.find_spec(m) is not None
                for m in ("jax_cuda12_plugin", "jax_cuda13_plugin"))
-
-
-def activation_of(name: str, settings: dict):
-    """jax.nn's own activation, with the arguments of the catalog's definition."""
-    jax = import_jax()
-    jnp = jax.numpy
-    s = settings
-    return {
-        "identity": lambda z: z,
-        "sigmoid": jax.nn.sigmoid,
-        "tanh": jnp.tanh,
-        "relu": jax.nn.relu,
-        "leaky_relu": lambda z: jax.nn.leaky_relu(z, negative_slope=s.get("slope")),
-        "elu": lambda z: jax.nn.elu(z, alpha=s.get("alpha")),
-        "selu": jax.nn.selu,
-        "celu": lambda z: jax.nn.celu(z, alpha=s.get("alpha")),
-        # jax.nn.gelu approximates by default; the catalog's default is the exact one
-        "gelu": lambda z: jax.nn.gelu(z, approximate=s.get("approximate") == "tanh"),
-        "softplus": lambda z: jax.nn.softplus(s.get("beta", 1.0) * z) / s.get("beta", 1.0),
-        "silu": jax.nn.silu,
-        "mish": jax.nn.mish,
-        "hardtanh": lambda z: (jax.nn.hard_tanh(z) if (s["min_val"], s["max_val"]) == (-1.0, 1.0)
-                               else jnp.clip(z, s["min_val"], s["max_val"])),
-        "softsign": jax.nn.soft_sign,
-        "softmax": lambda z: jax.nn.softmax(z, axis=-1),
-        "log_softmax": lambda z: jax.nn.log_softmax(z, axis=-1),
-    }[name]
-
-
-def loss_of(name: str, settings: dict, out, y):
-    """optax's loss function for a catalog name where it has one, jax.numpy where it does not;
-    then the reduction."""
-    import optax
-
-    jax = import_jax()
-    jnp = jax.numpy
-    reduce = jnp.mean if settings.get("reduction", "sum") == "mean" else jnp.sum
-    beta = settings.get("beta", 1.0)
-    terms = {  # what the reduction is applied to
-        "mse": lambda: optax.losses.squared_error(out, y),
-        "l1": lambda: jnp.abs(out - y),
-        "huber": lambda: optax.losses.huber_loss(out, y, delta=settings.get("delta")),
-        # optax has no smooth_l1: with beta it is huber with delta = beta, divided by beta
-        "smooth_l1": lambda: optax.losses.huber_loss(out, y, delta=beta) / beta,
-        "bce": lambda: -(y * jnp.log(out) + (1 - y) * jnp.log(1 - out)),
-        "bce_with_logits": lambda: optax.losses.sigmoid_binary_cross_entropy(out, y),
-        "poisson_nll": lambda: jnp.exp(out) - y * out,  # optax has none
-        # class indices or one-hot rows
-        "cross_entropy": lambda: (optax.losses.softmax_cross_entropy_with_integer_labels(out, y)
-                                  if y.ndim == 1 else optax.losses.softmax_cross_entropy(out, y)),
-        "nll": lambda: (-jnp.take_along_axis(jnp.log(out), y[:, None], axis=1)[:, 0]
-                        if y.ndim == 1 else -jnp.sum(y * jnp.log(out), axis=1)),
-        "kl_div": lambda: optax.losses.kl_divergence(out, y),
-    }
-    if name == "sum":
-        return out.sum()
-    if name not in terms:
-        raise ValueError(f"loss {name!r} is not mapped to jax")
-    return reduce(terms[name]())
-
-
-def optimizer_of(spec):
-    """An optax optimizer with every setting passed explicitly (optax's defaults differ)."""
-    import optax
-
-    s = spec.settings
-    if spec.name == "sgd":
-        # optax has no dampening: a case with dampening declares the difference
-        sgd = optax.sgd(s["lr"], momentum=s["momentum"] or None, nesterov=s["nesterov"])
-        return optax.chain(optax.add_decayed_weights(s["weight_decay"]), sgd)
-    if spec.name in ("adam", "adamw"):
-        # optax's amsgrad keeps the maximum of bias-corrected second moments, torch's (and the
-        # definition's) the maximum of the raw ones: a case with amsgrad declares the difference
-        scale = (optax.scale_by_amsgrad if s["amsgrad"] else optax.scale_by_adam)(
-            b1=s["beta1"], b2=s["beta2"], eps=s["eps"], eps_root=0.0)
-        if spec.name == "adam":  # L2: the decay joins the gradient before the moments
-            return optax.chain(optax.add_decayed_weights(s["weight_decay"]), scale,
-                               optax.scale_by_learning_rate(s["lr"]))
-        return optax.chain(scale, optax.add_decayed_weights(s["weight_decay"]),
-                           optax.scale_by_learning_rate(s["lr"]))
-    if spec.name == "rmsprop":
-        # eps_in_sqrt=False: the definition (and torch) add eps outside the square root
-        return optax.chain(optax.add_decayed_weights(s["weight_decay"]),
-                           optax.rmsprop(s["lr"], decay=s["alpha"], eps=s["eps"],
-                                         initial_scale=0.0, eps_in_sqrt=False,
-                                         centered=s["centered"], momentum=s["momentum"] or None,
-                                         nesterov=False, bias_correction=False))
-    raise ValueError(f"optimizer {spec.name!r} is not mapped to optax")
-
-
-def _network(case: Case):
-    """(params, x) -> the last layer's output, in jax.numpy."""
-    activations = [activation_of(layer.activation, layer.settings) for layer in case.layers]
-
-    def forward(params, x):
-        a = x
-        for i, act in enumerate(activations):
-            a = act(a @ params[weight_name(i)].T + params[bias_name(i)])
-        return a
-    return forward
-
-
-def _loss_function(case: Case, x, y):
-    """params -> loss, for the second-order check."""
-    forward = _network(case)
-    return lambda params: loss_of(case.loss, case.loss_settings, forward(params, x), y)
 
 
 # The forward-mode check's program is compiled without XLA's CPU fusion emitters (its older kernel
@@ -177,7 +58,7 @@ def _forward_and_reverse_program(case: Case):
     are arguments, not constants folded into the program, so one compiled program serves every
     case of the same structure, shapes and dtype (and JAX's persistent cache can hold it)."""
     jax = import_jax()
-    forward = _network(case)
+    forward = network(case)
 
     def both(primal, tangents, x, y):
         def loss(params):
@@ -188,9 +69,10 @@ def _forward_and_reverse_program(case: Case):
     return jax.jit(both, compiler_options=_check_compiler_options())
 
 
-class JaxAdapter(OnDevice):
+class JaxAdapter(Bindable):
     name = "jax"
     devices = ("cpu", "gpu")  # jax@cpu, jax@gpu (harness.running.devices; jax@cuda is jax@gpu)
+    modes = (NOJIT,)  # jax+nojit: the step with jit disabled (harness.adapters.jax_program)
 
     def _device(self):
         """The device the party computes on, asked of JAX in this (worker) process."""
@@ -229,7 +111,7 @@ class JaxAdapter(OnDevice):
     def hvp(self, case: Case, params, x, y, vector):
         """H·v as the jvp of the gradient (forward over reverse)."""
         jax = import_jax()
-        loss = _loss_function(case, jax.device_put(x), None if y is None else jax.device_put(y))
+        loss = loss_function(case, jax.device_put(x), None if y is None else jax.device_put(y))
         primal = {k: jax.device_put(v) for k, v in params.items()}
         tangent = {k: jax.device_put(np.asarray(vector[k], dtype=case.dtype)) for k in primal}
         return {k: np.asarray(v) for k, v in
@@ -274,7 +156,7 @@ class JaxAdapter(OnDevice):
         params = {k: jax.device_put(v, device) for k, v in inputs.params.items()}
         x = jax.device_put(inputs.x, device)
         y = None if inputs.y is None else jax.device_put(inputs.y, device)
-        program, compiled_now = _program(case, params, x, y)
+        program, compiled_now = training_step(case, params, x, y, self.mode)
         state = program.init(params)
         steps = []
         for _ in range(case.steps):
@@ -284,111 +166,33 @@ class JaxAdapter(OnDevice):
                               {k: as_float64(params[k]) for k in case.param_names}))
         with jax_precision(effective(case)):
             settings = jax_notes(device)
-        compiled = "loaded from JAX's persistent compilation cache (" + describe() + ")" \
-            if program.step_from_cache else "compiled by XLA in this run"
         return Trace(self.name, steps, notes=(
-            "each step jit-compiled: jax.value_and_grad and the optax update in one jax.jit "
-            "(the optimizer's state from optax's init, outside jit); "
-            f"the program {compiled}",
+            program.describe(describe()),
             f"ran on {device.platform} ({device.device_kind}); JAX_PLATFORMS="
             f"{os.environ.get('JAX_PLATFORMS', '')}",
-            f"precision {effective(case)}: {settings}"),
+            f"precision {effective(case)}: {settings}", numbers(case)),
             timings={"compile": program.compile_seconds if compiled_now else 0.0})
 
 
-def _frozen(settings: dict) -> tuple:
-    return tuple(sorted((k, repr(v)) for k, v in settings.items()))
+def numbers(case: Case) -> str:
+    """What JAX computed in, for the trace's notes."""
+    form = numerics.of(case.dtype)
+    if form.mixed:
+        return (f"{form.name}: float32 parameters and optax state; parameters and data cast to "
+                f"{form.compute} for the forward and backward, the output cast to float32 for "
+                f"the loss")
+    if form.low:
+        return (f"{form.name}: parameters, data and optax state in {form.compute}; XLA's CPU "
+                f"computes {form.compute} operations in float32 and rounds each result")
+    return f"{form.name} throughout"
 
 
-def _loss_structure(case: Case) -> tuple:
-    """What a function of the loss closes over: the layers with their activations' settings, the
-    loss with its settings."""
-    return (tuple((l.units, l.activation, _frozen(l.settings)) for l in case.layers), case.loss,
-            _frozen(case.loss_settings))
-
-
-def program_key(case: Case, inputs_shapes: tuple) -> tuple:
-    """Everything that changes the compiled training step: the layers with their activations'
-    settings, the loss and optimizer with theirs (constants in the program), the dtype and every
-    input's shape and dtype, and the matmul precision it is compiled at. Parameter and data
-    values are arguments, not part of it. (The device is in the input shapes' entries.)"""
-    return (case.dtype, _loss_structure(case), case.optimizer.name,
-            _frozen(case.optimizer.settings), effective(case), inputs_shapes)
-
-
-class _Program:
-    """One case structure's training step, compiled ahead of time, and its optimizer's init."""
-
-    def __init__(self, case: Case, params, x, y):
-        import optax
-
-        jax = import_jax()
-        forward = _network(case)
-        optimizer = optimizer_of(case.optimizer)
-
-        def loss_fn(params, x, y):
-            out = forward(params, x)
-            return loss_of(case.loss, case.loss_settings, out, y), out
-
-        value_and_grad = jax.value_and_grad(loss_fn, has_aux=True)
-
-        def train_step(params, state, x, y):  # the step as users of JAX jit it
-            (loss, out), grads = value_and_grad(params, x, y)
-            updates, state = optimizer.update(grads, state, params)
-            return loss, out, grads, optax.apply_updates(params, updates), state
-
-        # The optimizer's state is made as optax's users make it, outside jit: zeros and a
-        # step count, the values a compiled init would give; its small programs, one per new
-        # shape, serve every later case (a compiled init was a program per case).
-        self.init = optimizer.init
-        start = time.perf_counter()
-        with jax_precision(effective(case)):  # the precision is fixed when the step is traced
-            state = jax.eval_shape(optimizer.init, params)
-            loaded = hits()
-            self.step = jax.jit(train_step).lower(params, state, x, y).compile()
-        self.compile_seconds = time.perf_counter() - start
-        # loaded from the persistent cache (harness.adapters.compile_cache): the executable a compile
-        # gives, and said in the trace's notes for whoever suspects otherwise
-        self.step_from_cache = hits() > loaded
-
-
-class _Recent:
-    """The most recently used values by key, up to ``size``: a worker runs many cases, and what
-    one compiled (a training step, the forward-mode check's jitted function) serves every later
-    case with the same key. The same program gives the same bits, so reuse changes no result."""
-
-    def __init__(self, size: int):
-        self.size = size
-        self.values: OrderedDict = OrderedDict()
-
-    def get(self, key, make) -> tuple[object, bool]:
-        """(the value for key, whether it was made now by calling ``make()``)."""
-        if key in self.values:
-            self.values.move_to_end(key)
-            return self.values[key], False
-        value = self.values[key] = make()
-        if len(self.values) > self.size:
-            self.values.popitem(last=False)
-        return value, True
-
-
-# training steps by program_key: a case again in another plan, variants that change values only,
-# cases that differ in data or initial parameters compile once
-_PROGRAMS = _Recent(128)
 # the forward-mode check's jitted function by loss structure; jax.jit keeps its programs per
 # input shapes and dtypes
-_FORWARD_AND_REVERSE = _Recent(64)
-
-
-def _program(case: Case, params, x, y) -> tuple[_Program, bool]:
-    """The case's compiled training step, and whether it was compiled (or loaded) just now."""
-    shapes = tuple((k, v.shape, str(v.dtype)) for k, v in sorted(params.items())) + \
-        tuple(None if a is None else (a.shape, str(a.dtype)) for a in (x, y)) + \
-        (str(next(iter(x.devices()))),)  # a program is compiled for one device
-    return _PROGRAMS.get(program_key(case, shapes), lambda: _Program(case, params, x, y))
+_FORWARD_AND_REVERSE = Recent(64)
 
 
 def _forward_and_reverse(case: Case):
     """The forward-mode check's jitted function for the case's network and loss."""
-    return _FORWARD_AND_REVERSE.get(_loss_structure(case),
+    return _FORWARD_AND_REVERSE.get(loss_structure(case),
                                     lambda: _forward_and_reverse_program(case))[0]

@@ -16,7 +16,9 @@ import math
 import sys
 from typing import Callable, Sequence
 
-from ..format import catalog
+import numpy as np
+
+from ..format import catalog, numerics
 from ..format.case import Case, Inputs, bias_name, weight_name
 from ..format.catalog import SELU_ALPHA, SELU_SCALE
 from ..format.trace import Step, Trace, as_float64
@@ -294,6 +296,10 @@ class MicrogradAdapter:
         import micrograd.engine  # noqa: F401
 
     def supports(self, case: Case) -> str | None:
+        if len(case.dtypes) == 1 and numerics.of(case.dtype).mixed:
+            return (f"{case.dtype}: micrograd has Python floats only, so no low-precision "
+                    f"forward to mix with float32 master weights (under bfloat16 and float16 it "
+                    f"takes part in float64, as the reference computes)")
         nodes = estimated_nodes(case)
         if nodes > MAX_NODES:
             return (f"too large for a scalar engine: about {nodes:,} graph nodes "
@@ -309,8 +315,9 @@ class MicrogradAdapter:
         params = {k: [[Value(float(v)) for v in row] for row in w.reshape(w.shape[0], -1)]
                   for k, w in inputs.params.items()}
         flat = {k: [v for row in rows for v in row] for k, rows in params.items()}
-        x = inputs.x.tolist()
-        y = None if inputs.y is None else inputs.y.tolist()
+        x = inputs.x.astype(np.float64).tolist()  # Python floats, whatever the dtype given
+        y = None if inputs.y is None else (
+            inputs.y.astype(np.float64) if inputs.y.dtype.kind == "f" else inputs.y).tolist()
         n = case.batch
         parameters = [v for values in flat.values() for v in values]  # canonical order
         optimizer = micrograd_optim.make(case.optimizer, parameters)  # its own, not the reference's
@@ -365,7 +372,8 @@ class MicrogradAdapter:
         if used:
             notes.append("ops added to micrograd (not native): " + ", ".join(sorted(used)))
         if case.dtype != "float64":
-            notes.append(f"{case.dtype} computed in float64: micrograd has Python floats only")
+            notes.append(f"{case.dtype} computed in float64 from the {case.dtype} inputs: "
+                         f"micrograd has Python floats only")
         notes.append("sums gradients in an order that follows memory addresses (Value._prev is "
                      "a set): last-bit differences between runs, never a different verdict")
         return Trace(self.name, steps, tuple(notes))

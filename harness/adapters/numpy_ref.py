@@ -2,18 +2,29 @@
 
 Every other framework is compared with this. Each activation and loss is one entry of
 harness.adapters.numpy_ops (its value and derivative side by side); this module is the training
-step around them. The computation stays in the case's dtype.
+step around them. The computation stays in the case's dtype; under a low-precision format
+(harness.format.numerics) it is float64 on the rounded values, the exact answer the frameworks
+approximate, and under mixed precision the parameters and data are rounded to the low dtype at
+every step, as the frameworks' casts round them, while the master parameters stay float64.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..format import catalog
+from ..format import catalog, numerics
 from ..format.case import Case, Inputs, Layer, bias_name, weight_name
 from ..format.trace import Step, Trace, as_float64
 from . import numpy_ops as ops
 from .base import Availability
 from .numpy_optim import NumpyOptimizer
+
+
+def computed_in(form: numerics.Numerics, values: np.ndarray) -> np.ndarray:
+    """What the network sees of stored values: under mixed precision, the values cast to the
+    low dtype (as float64); otherwise the values themselves, in the reference's dtype."""
+    if form.mixed:
+        return numerics.rounded64(values, form.compute)
+    return values.astype(form.reference)
 
 
 def activation(layer: Layer) -> ops.Elementwise | ops.PerSample:
@@ -68,14 +79,19 @@ class NumpyAdapter:
         return None
 
     def run(self, case: Case, inputs: Inputs) -> Trace:
-        params = dict(inputs.params)
+        form = numerics.of(case.dtype)
+        params = {k: v.astype(form.reference) for k, v in inputs.params.items()}
+        x, y = computed_in(form, inputs.x), inputs.y
+        if y is not None and y.dtype.kind == "f":
+            y = y.astype(form.reference)
         optimizer = NumpyOptimizer(case.optimizer)
         steps = []
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
             for _ in range(case.steps):
-                out, cache = forward(case, params, inputs.x)
-                loss, upstream = loss_and_grad(case.loss, out, inputs.y, case.loss_settings)
-                grads = backward(case, params, cache, upstream)
+                seen = {k: computed_in(form, v) for k, v in params.items()}
+                out, cache = forward(case, seen, x)
+                loss, upstream = loss_and_grad(case.loss, out, y, case.loss_settings)
+                grads = backward(case, seen, cache, upstream)
                 params = optimizer.step(params, grads)
                 steps.append(Step(as_float64(out), as_float64(loss),
                                   {k: as_float64(v) for k, v in grads.items()},

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from . import numerics
 from .parties import device_of, kind, split
 
 
@@ -17,7 +18,7 @@ from .parties import device_of, kind, split
 HIGHEST, DEFAULT = "highest", "default"
 PRECISIONS = (DEFAULT, HIGHEST)
 # the keys a tolerance has (harness.verdicts.tolerance.Tolerance's fields; a test checks)
-TOLERANCE_KEYS = ("atol", "rtol", "scale_rtol", "sum_rtol")
+TOLERANCE_KEYS = ("atol", "rtol", "scale_rtol", "sum_rtol", "rounding")
 
 # elements checked per tensor (seeded sample beyond that), and Richardson extrapolation
 FD_DEFAULTS = {"samples": 64, "richardson": True}
@@ -192,9 +193,11 @@ class Case:
         return {}
 
     def inputs(self, dtype: str) -> Inputs:
-        """The shared starting point: float64 values rounded once to ``dtype``."""
-        params = {k: v.astype(dtype) for k, v in self.initial_params.items()}
+        """The shared starting point: float64 values rounded once to the dtype the numeric
+        format stores them in (harness.format.numerics: float32 under mixed precision)."""
+        storage = numerics.of(dtype).storage
+        params = {k: numerics.rounded(v, storage) for k, v in self.initial_params.items()}
         y = self.y
         if y is not None and y.dtype.kind == "f":
-            y = y.astype(dtype)
-        return Inputs(params, self.x.astype(dtype), y)
+            y = numerics.rounded(y, storage)
+        return Inputs(params, numerics.rounded(self.x, storage), y)

@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
+from .numerics import DTYPES as NUMERIC_FORMATS
+
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 
@@ -250,7 +252,7 @@ RANDOM_DATA: dict[str, dict[str, float | None]] = {
     "simplex": {},            # rows of positive probabilities summing to 1 (kl_div targets)
 }
 
-DTYPES = ("float32", "float64")
+DTYPES = NUMERIC_FORMATS  # harness.format.numerics says what each one means
 
 # quantities compared, in report order
 QUANTITIES = ("output", "loss", "grad", "param", "hvp")

@@ -1,5 +1,6 @@
-"""Party names: ``torch``, ``torch@cuda``, ``jax@gpu``. Pure names: which devices exist is the
-framework registry's to say (harness.adapters.parties), where a party runs is the runner's
+"""Party names: ``torch``, ``torch@cuda``, ``jax@gpu``, ``torch+fused``, ``torch+compile@cuda``:
+``framework[+mode][@device]``. Pure names: which modes and devices exist is the framework
+registry's to say (harness.adapters.known_parties), where a party runs is the runner's
 (harness.running.devices).
 
 A bare name (``torch``, ``jax``) runs on the CPU wherever the run is, so the same command gives
@@ -18,7 +19,8 @@ EXPECTED = "expected"  # golden values
 SELF = "self"  # the reference column of self-check rows: a party against its own loss
 UNCLEAR = "unclear"  # the suspect when no majority settles who is wrong
 RESERVED = (EXPECTED, SELF, UNCLEAR)
-SEPARATOR = "@"
+SEPARATOR = "@"  # before a device
+MODE = "+"  # before an execution mode
 # other spellings of a framework's device, turned into its own name
 ALIASES = {"jax": {"cuda": "gpu"}}
 # set by the harness when it, not the user, chose JAX's platform: the JAX adapter pins a bare
@@ -26,10 +28,28 @@ ALIASES = {"jax": {"cuda": "gpu"}}
 PINNED_MARK = "HARNESS_PINNED_JAX_PLATFORMS"
 
 
-def split(name: str) -> tuple[str, str | None]:
-    """(framework, device or None) of a party name."""
+def parts(name: str) -> tuple[str, str | None, str | None]:
+    """(framework, mode or None, device or None) of a party name."""
     base, at, device = name.partition(SEPARATOR)
-    return (base, device) if at else (name, None)
+    framework, plus, mode = base.partition(MODE)
+    return framework, (mode if plus else None), (device if at else None)
+
+
+def compose(framework: str, mode: str | None = None, device: str | None = None) -> str:
+    """The party name of a framework in a mode on a device."""
+    return framework + (f"{MODE}{mode}" if mode is not None else "") + \
+        (f"{SEPARATOR}{device}" if device is not None else "")
+
+
+def split(name: str) -> tuple[str, str | None]:
+    """(framework, device or None) of a party name: its mode is the framework's still."""
+    framework, _, device = parts(name)
+    return framework, device
+
+
+def mode_of(name: str) -> str | None:
+    """The execution mode a party runs in (torch+fused: fused); None for the default."""
+    return parts(name)[1]
 
 
 def device_of(name: str) -> str:
@@ -48,10 +68,10 @@ def kind(device: str | None) -> str | None:
 
 def canonical(name: str) -> str:
     """The party's name with an alias device replaced (jax@cuda -> jax@gpu)."""
-    base, device = split(name)
+    framework, mode, device = parts(name)
     if device is None:
         return name
-    return f"{base}{SEPARATOR}{ALIASES.get(base, {}).get(device, device)}"
+    return compose(framework, mode, ALIASES.get(framework, {}).get(device, device))
 
 
 def did_you_mean(name: str, valid: Iterable[str]) -> str:
@@ -72,11 +92,16 @@ class Parties:
 
     names: tuple[str, ...]
     devices: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    modes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, names: Iterable[str], devices: Mapping[str, tuple[str, ...]] | None = None
-           ) -> "Parties":
-        return cls(tuple(names), dict(devices or {}))
+    def of(cls, names: Iterable[str], devices: Mapping[str, tuple[str, ...]] | None = None,
+           modes: Mapping[str, tuple[str, ...]] | None = None) -> "Parties":
+        return cls(tuple(names), dict(devices or {}), dict(modes or {}))
+
+    def with_modes(self) -> list[str]:
+        """Every framework in each of its execution modes."""
+        return [compose(base, mode) for base in self.modes for mode in self.modes[base]]
 
     def spellings(self, base: str) -> list[str]:
         """Every valid ``base@device`` name, aliases included (for messages)."""
@@ -90,11 +115,20 @@ class Parties:
     def problem(self, name: str) -> str | None:
         """Why a ``base@device`` name is not valid, naming the valid ones; None when it is (or
         when it names no device)."""
-        base, device = split(name)
-        if device is None:
+        base, mode, device = parts(name)
+        if device is None and mode is None:
             return None
         if not base:
-            return f"{name!r}: expected a framework before {SEPARATOR!r}, as in torch@cuda"
+            mark = MODE if mode is not None else SEPARATOR
+            return f"{name!r}: expected a framework before {mark!r}, as in torch+fused or torch@cuda"
+        if mode is not None and mode not in self.modes.get(base, ()):
+            if not self.modes.get(base):
+                return (f"{name!r}: {base!r} has no execution modes (frameworks with modes: "
+                        f"{', '.join(self.with_modes())})")
+            return (f"{name!r}: unknown mode {mode!r} for {base}; valid: "
+                    f"{', '.join(compose(base, m) for m in self.modes[base])}")
+        if device is None:
+            return None
         valid = self.devices.get(base, ())
         if not valid:
             return (f"{name!r}: {base!r} cannot be given a device (frameworks with devices: "
@@ -106,10 +140,10 @@ class Parties:
 
     def parse(self, names: Iterable[str]) -> tuple[list[str], list[str]]:
         """(the names, canonical, each once; the problems): each a known name or a valid
-        ``base@device``."""
+        ``framework+mode``, ``framework@device`` or ``framework+mode@device``."""
         out, problems = [], []
         for name in names:
-            if SEPARATOR in name:
+            if SEPARATOR in name or MODE in name:
                 trouble = self.problem(name)
                 if trouble:
                     problems.append(trouble)
@@ -118,7 +152,8 @@ class Parties:
             elif name in self.names:
                 out.append(name)
             else:
+                bound = ", ".join(self.with_modes() + self.with_devices())
                 problems.append(f"unknown framework {name!r}{did_you_mean(name, self.names)}; "
-                                f"valid: {', '.join(self.names)}, or "
-                                f"{', '.join(self.with_devices())}")
+                                f"valid: {', '.join(self.names)}" + (f", or {bound}" if bound
+                                                                     else ""))
         return list(dict.fromkeys(out)), problems

@@ -185,12 +185,12 @@ def _script(case: Case, framework: str, reference: str,
     adapter = get_adapter(framework)
     extra: dict[str, Path] = {}
     if framework in ("torch", "torch@cpu"):  # a bare name is the cpu
-        from ..adapters import torch_adapter as a
+        from ..adapters import torch_ops as a
 
         needs, imports = "torch and NumPy", "import math\n\nimport torch"
         body = _pasted(a.activation_of, a.loss_of, a.optimizer_of) + t.TORCH_LOOP
     elif framework in ("jax", "jax@cpu"):
-        from ..adapters import jax_adapter as a
+        from ..adapters import jax_ops as a
 
         needs, imports = "jax, optax and NumPy", ""
         body = _pasted(a.import_jax, a.activation_of, a.loss_of, a.optimizer_of) + t.JAX_LOOP

@@ -222,7 +222,8 @@ class _Plan:
             evidence = self.judges.trajectory
             self._majorities[key] = majority(self.votes(step, quantity, tensor),
                                              evidence.scale(step, quantity) or 0.0,
-                                             evidence.magnitude(step, quantity, tensor))
+                                             evidence.magnitude(step, quantity, tensor),
+                                             evidence.rounding_at(step, quantity, tensor))
         return self._majorities[key]
 
     def with_suspects(self, rows: list[Row]) -> list[Row]:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..format import numerics
 from ..format.trace import Trace
 from .tolerance import Tolerance
 
@@ -90,14 +91,18 @@ class Context:
 
 def _ordered_ints(values: np.ndarray, dtype: str) -> np.ndarray:
     """Map floats to integers whose difference is the ULP distance in ``dtype``."""
-    unsigned, signed = (np.uint32, np.int32) if dtype == "float32" else (np.uint64, np.int64)
-    bits = values.astype(dtype).view(signed).astype(np.int64)
+    stored = numerics.rounded(values, dtype)
+    signed = {2: np.int16, 4: np.int32, 8: np.int64}[stored.dtype.itemsize]
+    bits = stored.view(signed).astype(np.int64)
     sign_bit = np.iinfo(signed).min
     return np.where(bits < 0, sign_bit - bits, bits).astype(np.float64)
 
 
 def ulp_distance(reference: np.ndarray, value: np.ndarray, dtype: str) -> np.ndarray:
-    """Element-wise distance in units in the last place of ``dtype``; inf where NaN differs."""
+    """Element-wise distance in units in the last place of ``dtype`` (a plain dtype, or a
+    numeric format: then the dtype its frameworks compute in); inf where NaN differs."""
+    if dtype in numerics.NUMERICS:
+        dtype = numerics.of(dtype).compute
     with np.errstate(over="ignore", invalid="ignore"):
         dist = np.abs(_ordered_ints(value, dtype) - _ordered_ints(reference, dtype))
     nan_r, nan_v = np.isnan(reference), np.isnan(value)
@@ -211,14 +216,16 @@ def compare_tensor(ctx: Context, step: int, quantity: str, tensor: str, referenc
                    update: tuple[np.ndarray, np.ndarray] | None = None,
                    extra: np.ndarray | None = None,
                    positions: tuple[np.ndarray, tuple[int, ...]] | None = None,
-                   magnitude: np.ndarray | None = None) -> Row:
+                   magnitude: np.ndarray | None = None,
+                   bound: np.ndarray | None = None) -> Row:
     """Verdict for one tensor: pass when every |a − r| ≤ allowed (harness.verdicts.tolerance).
 
     ``scale`` is the largest |r| of the tensor's quantity in this step; ``magnitude`` the size of
     what was summed to make each element (harness.verdicts.magnitude).
     ``update``, for parameters, is (reference's step, framework's step): how each moved the
     parameters, which explains an update bug better than the parameters themselves.
-    ``extra`` widens each element's allowance (an oracle's own error bound); ``positions`` maps
+    ``extra`` widens each element's allowance (an oracle's own error bound), and so does
+    ``bound``, times the tolerance's ``rounding`` (harness.verdicts.rounding); ``positions`` maps
     the elements of a sampled tensor back to (flat indices, full shape) for reporting.
 
     A verdict is about finite numbers: where the reference is NaN or ±inf nothing can be said
@@ -233,7 +240,9 @@ def compare_tensor(ctx: Context, step: int, quantity: str, tensor: str, referenc
                                                        f"reference's {reference.shape}")
     if magnitude is not None and np.shape(magnitude) != reference.shape:
         magnitude = None  # a sampled tensor: its magnitude is not aligned (oracles add their own)
-    atol, allowed = tolerance.allowed(reference, scale, magnitude, extra)
+    if bound is not None and np.shape(bound) != reference.shape:
+        bound = None
+    atol, allowed = tolerance.allowed(reference, scale, magnitude, extra, bound)
     finite = np.isfinite(reference)
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         diff = np.abs(value - reference)
@@ -323,7 +332,8 @@ def _judged(ctx: Context, step: int, quantity: str, name: str, reference: np.nda
     return compare_tensor(ctx, step, quantity, name, reference, value, judge.tolerance,
                           evidence.scale(step, quantity), update,
                           extra=evidence.inherited_at(step, quantity, name),
-                          magnitude=evidence.magnitude(step, quantity, name))
+                          magnitude=evidence.magnitude(step, quantity, name),
+                          bound=evidence.rounding_at(step, quantity, name))
 
 
 def with_step_tolerance_used(rows: list[Row]) -> list[Row]:

@@ -28,9 +28,11 @@ class Vote:
     tolerance: Tolerance
 
 
-def agree(a: Vote, b: Vote, scale: float, magnitude: np.ndarray | None) -> bool:
+def agree(a: Vote, b: Vote, scale: float, magnitude: np.ndarray | None,
+          bound: np.ndarray | None = None) -> bool:
     """Symmetric agreement: |a − b| within the looser tolerance, relative to the larger side.
-    Non-finite values agree only with the very same non-finite values."""
+    Non-finite values agree only with the very same non-finite values. Two low-precision
+    parties may each be off the exact value by the rounding ``bound``: twice it between them."""
     x, y = np.asarray(a.value, dtype=np.float64), np.asarray(b.value, dtype=np.float64)
     if x.shape != y.shape:
         return False
@@ -40,16 +42,18 @@ def agree(a: Vote, b: Vote, scale: float, magnitude: np.ndarray | None) -> bool:
     if not np.all(finite | same_nonfinite):
         return False
     x, y = np.where(finite, x, 0.0), np.where(finite, y, 0.0)
-    _, allowed = tol.allowed(np.maximum(np.abs(x), np.abs(y)), scale, magnitude)
+    _, allowed = tol.allowed(np.maximum(np.abs(x), np.abs(y)), scale, magnitude,
+                             bound=None if bound is None else 2 * bound)
     return bool(np.all(np.abs(x - y) <= allowed))
 
 
-def majority(votes: list[Vote], scale: float, magnitude: np.ndarray | None) -> list[str] | None:
+def majority(votes: list[Vote], scale: float, magnitude: np.ndarray | None,
+             bound: np.ndarray | None = None) -> list[str] | None:
     """The parties agreeing with the best-connected party, when they are more than half of all
     (and at least two); None when no group is."""
     if len(votes) < 2:
         return None
-    agrees = {(a.party, b.party): agree(a, b, scale, magnitude)
+    agrees = {(a.party, b.party): agree(a, b, scale, magnitude, bound)
               for i, a in enumerate(votes) for b in votes[i + 1:]}
     groups = []
     for a in votes:

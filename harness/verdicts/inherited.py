@@ -9,10 +9,11 @@ this module measures it, as a perturbation analysis does (forward error ≈ sens
 uncertainty of the input):
 
 - the reference's optimizer is replayed from the shared initial parameters on the reference's
-  gradients, and again on gradients moved by their own allowance with a few fixed sign patterns;
-  the largest difference in the updated parameters is what an update may add;
+  gradients, and again on gradients moved by their own allowance with a few sign patterns that
+  change from step to step (an error that keeps its sign is one an adam hardly feels); the
+  largest difference in the updated parameters is what an update may add;
 - each step after the first is evaluated again at the parameters it starts from, moved by their
-  allowance with the same patterns; the largest difference in the output, the loss and the
+  allowance with fixed sign patterns; the largest difference in the output, the loss and the
   gradients is what the step inherits.
 
 Both are computed in float64 from the reference's trajectory and added to the allowance of the
@@ -30,8 +31,23 @@ from .tolerance import Tolerance, largest
 from ..format.trace import Trace
 
 PATTERNS = 4  # +1 everywhere, −1 everywhere, two seeded random sign patterns
+# gradients are moved differently at every step: +1 and −1 at every step; alternating, so the
+# latest step goes against the ones before (an adam whose gradients keep their sign is moved
+# by nothing else: a constant error scales its first and second moments alike); two seeded
+# random patterns drawn again at each step
+UPDATE_PATTERNS = 6
 
 Allowances = dict[tuple[str, str], np.ndarray]
+
+
+def _update_signs(like: dict[str, np.ndarray], pattern: int,
+                  step: int) -> dict[str, np.ndarray]:
+    """The sign pattern the gradients of ``step`` are moved by in the replay ``pattern``."""
+    if pattern < 4:
+        sign = (1.0, -1.0, (-1.0) ** step, -((-1.0) ** step))[pattern]
+        return {k: np.full(v.shape, sign) for k, v in like.items()}
+    rng = np.random.default_rng([pattern, step, 8191])
+    return {k: rng.choice((-1.0, 1.0), v.shape) for k, v in sorted(like.items())}
 
 
 def _signs(like: dict[str, np.ndarray], pattern: int) -> dict[str, np.ndarray]:
@@ -52,13 +68,15 @@ def _step(case: Case, params: dict, x, y) -> dict[tuple[str, str], np.ndarray]:
 
 
 def trajectory_allowances(case: Case, inputs: Inputs, reference: Trace, magnitudes: list[dict],
-                          tolerance: Tolerance) -> list[Allowances]:
-    """Per step, the extra allowance of each tensor for what the step inherits."""
+                          tolerance: Tolerance, bounds: list[dict] | None = None
+                          ) -> list[Allowances]:
+    """Per step, the extra allowance of each tensor for what the step inherits; ``bounds`` are
+    a low-precision computation's own rounding per step (harness.verdicts.rounding)."""
     case64 = case.for_dtype("float64")
     x = inputs.x.astype(np.float64)
     y = inputs.y if inputs.y is None or inputs.y.dtype.kind != "f" else inputs.y.astype(float)
     start = {k: v.astype(np.float64) for k, v in inputs.params.items()}
-    replays = [NumpyOptimizer(case.optimizer) for _ in range(PATTERNS + 1)]  # [0]: unperturbed
+    replays = [NumpyOptimizer(case.optimizer) for _ in range(UPDATE_PATTERNS + 1)]  # [0]: as is
     current = [dict(start) for _ in replays]
     uncertain = {k: np.zeros_like(v) for k, v in start.items()}  # of the parameters a step starts from
     before = start
@@ -75,21 +93,24 @@ def trajectory_allowances(case: Case, inputs: Inputs, reference: Trace, magnitud
                         gap = np.abs(value - base[key])
                     extra[key] = np.maximum(extra.get(key, 0.0), np.nan_to_num(gap, nan=0.0))
         sizes = magnitudes[number]
+        rounding = bounds[number] if bounds else {}
         grad_scale = largest(*step.grads.values())
-        grad_allowed = {k: tolerance.allowed(g, grad_scale, sizes.get(("grad", k)))[1]
+        grad_allowed = {k: tolerance.allowed(g, grad_scale, sizes.get(("grad", k)),
+                                             bound=rounding.get(("grad", k)))[1]
                         + extra.get(("grad", k), 0.0) for k, g in step.grads.items()}
         with np.errstate(all="ignore"):
             for i, (optimizer, params) in enumerate(zip(replays, current)):
                 grads = {k: g.astype(np.float64) for k, g in step.grads.items()}
                 if i:
-                    signs = _signs(grads, i - 1)
+                    signs = _update_signs(grads, i - 1, number)
                     grads = {k: g + signs[k] * grad_allowed[k] for k, g in grads.items()}
                 current[i] = optimizer.step(params, grads)
             for k in start:
                 gaps = [np.abs(current[i][k] - current[0][k]) for i in range(1, len(current))]
                 extra[("param", k)] = np.nan_to_num(np.max(gaps, axis=0), nan=0.0, posinf=0.0)
         param_scale = largest(*step.params.values())
-        uncertain = {k: tolerance.allowed(p, param_scale, sizes.get(("param", k)))[1]
+        uncertain = {k: tolerance.allowed(p, param_scale, sizes.get(("param", k)),
+                                          bound=rounding.get(("param", k)))[1]
                      + extra[("param", k)] for k, p in step.params.items()}
         uncertain = {k: np.nan_to_num(v, nan=0.0, posinf=0.0) for k, v in uncertain.items()}
         before = {k: v.astype(np.float64) for k, v in step.params.items()}

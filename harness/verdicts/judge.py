@@ -18,6 +18,7 @@ from ..format.case import Case, Inputs
 from ..format.trace import Trace
 from .inherited import Allowances, trajectory_allowances
 from .magnitude import Magnitudes, trace_magnitudes
+from .rounding import Bounds, trace_bounds
 from .tolerance import DEFAULTS, Tolerance, ToleranceSource, largest
 
 def source_of(case: Case, dtype: str, party: str | None = None,
@@ -57,6 +58,7 @@ class Evidence:
     scales: tuple[dict[str, float], ...]
     magnitudes: tuple[Magnitudes, ...] = ()
     inherited: tuple[Allowances, ...] = ()
+    rounding: tuple[Bounds, ...] = ()  # low precision only (harness.verdicts.rounding)
 
     @classmethod
     def of_trajectory(cls, case: Case, inputs: Inputs, reference: Trace,
@@ -64,9 +66,10 @@ class Evidence:
         """The evidence of the reference's trajectory (``case`` narrowed to one dtype);
         ``tolerance`` sizes what later steps inherit."""
         magnitudes = trace_magnitudes(case, inputs, reference)
-        inherited = trajectory_allowances(case, inputs, reference, magnitudes, tolerance)
+        bounds = trace_bounds(case, inputs, reference)
+        inherited = trajectory_allowances(case, inputs, reference, magnitudes, tolerance, bounds)
         return cls(tuple(scales_of(step.tensors()) for step in reference.steps),
-                   tuple(magnitudes), tuple(inherited))
+                   tuple(magnitudes), tuple(inherited), tuple(bounds))
 
     @classmethod
     def of_golden(cls, tensors: list[tuple[str, str, np.ndarray]],
@@ -84,6 +87,10 @@ class Evidence:
     def inherited_at(self, step: int, quantity: str, tensor: str) -> np.ndarray | None:
         return self.inherited[step - 1].get((quantity, tensor)) \
             if step <= len(self.inherited) else None
+
+    def rounding_at(self, step: int, quantity: str, tensor: str) -> np.ndarray | None:
+        return self.rounding[step - 1].get((quantity, tensor)) \
+            if step <= len(self.rounding) else None
 
 
 @dataclass(frozen=True)
@@ -103,7 +110,8 @@ class Judge:
             return self.tolerance.allowed(reference)
         return self.tolerance.allowed(reference, evidence.scale(step, quantity),
                                       evidence.magnitude(step, quantity, tensor),
-                                      evidence.inherited_at(step, quantity, tensor))
+                                      evidence.inherited_at(step, quantity, tensor),
+                                      evidence.rounding_at(step, quantity, tensor))
 
 
 class Judges:

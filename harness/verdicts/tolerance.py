@@ -25,6 +25,8 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
+from ..format import numerics
+
 
 @dataclass(frozen=True)
 class Tolerance:
@@ -32,16 +34,20 @@ class Tolerance:
     rtol: float
     scale_rtol: float
     sum_rtol: float = 0.0
+    rounding: float = 0.0  # times the low-precision rounding bound (harness.verdicts.rounding)
 
     def allowed(self, reference: np.ndarray, scale: float | None = None,
                 magnitude: np.ndarray | None = None,
-                extra: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+                extra: np.ndarray | None = None,
+                bound: np.ndarray | None = None) -> tuple[float, np.ndarray]:
         """(effective absolute allowance, per-element allowance) for a reference tensor: the one
         place the terms are added up.
 
         ``scale`` defaults to the tensor's own largest finite magnitude; ``magnitude`` (per
         element, the size of what was summed to make it) adds sum_rtol·magnitude; ``extra`` (per
-        element: what a step inherits, an oracle's own error bound) is added as it is.
+        element: what a step inherits, an oracle's own error bound) is added as it is;
+        ``bound`` (per element, the rounding a low-precision computation adds) adds
+        rounding·bound.
         """
         if scale is None:
             scale = largest(reference)
@@ -52,6 +58,8 @@ class Tolerance:
                                                                  magnitude, 0.0)
         if extra is not None:
             per_element = per_element + np.where(np.isfinite(extra), extra, 0.0)
+        if bound is not None and self.rounding:
+            per_element = per_element + self.rounding * np.where(np.isfinite(bound), bound, 0.0)
         return atol, per_element
 
     def updated(self, overrides: dict[str, float]) -> "Tolerance":
@@ -74,6 +82,19 @@ DEFAULTS: dict[str, Tolerance] = {
     "float64": Tolerance(atol=float(np.finfo(np.float64).tiny), rtol=1e-10, scale_rtol=1e-12,
                          sum_rtol=4e-15),
 }
+
+# Low precision: no per-dtype constants. Each element's allowance is ROUNDING_SIGMAS times the
+# root-sum-square S of every rounding the computation makes on the way to it
+# (harness.verdicts.rounding), plus the rounding of the result itself; float32 accumulation is
+# inside S. A sum of independent roundings of mean zero has a standard deviation of at most
+# S/√3, so 4·S is about 7 standard deviations. Mixed precision keeps float32's keys for its
+# float32 parameters, and adds the same.
+ROUNDING_SIGMAS = 4.0
+for _low in numerics.LOW:
+    DEFAULTS[_low] = Tolerance(atol=float(np.finfo(np.float32).tiny),
+                               rtol=numerics.unit_roundoff(_low), scale_rtol=0.0, sum_rtol=0.0,
+                               rounding=ROUNDING_SIGMAS)
+    DEFAULTS[numerics.MIXED_PREFIX + _low] = replace(DEFAULTS["float32"], rounding=ROUNDING_SIGMAS)
 
 KEYS = tuple(f.name for f in fields(Tolerance))  # as the case format's TOLERANCE_KEYS
 
