@@ -29,6 +29,22 @@ Where the catalog documents that optax cannot match the definition (sgd dampenin
 maximum; both from the second step on), the case declares it as a known discrepancy of jax, as
 the shipped cases do. No case sets a tolerance: the defaults must hold.
 
+Every case is drawn in float32, float64 or both, unless ``--dtype`` names a numeric format
+(bfloat16, float16, mixed-bfloat16, mixed-float16, or ``any`` to draw one of all six per case).
+In a low-precision format two more rules hold, each a property of the format, not of a
+framework, that the shipped cases show as known discrepancies instead
+(cases/precision/):
+
+- no bce after a sigmoid and no nll after a softmax: a probability that rounds to exactly 1 or 0
+  makes log(1 − p) or log p infinite (torch's autocast refuses binary_cross_entropy on CUDA
+  for that reason); bce_with_logits and cross_entropy take logits and stay;
+- pure float16 trains with sgd only: adam's and rmsprop's second moment (1 − β₂)·g² underflows
+  float16 for gradients below about 1e-2 (the default eps of 1e-8 rounds to 0 too), and the
+  update divides by it.
+
+``--modes`` makes every case name the execution modes among its frameworks (torch+compile,
+torch+forloop, torch+foreach, torch+fused, jax+nojit, beside numpy, torch, jax and micrograd).
+
 The generator knows the settings and target rules of the names it was written with; a name the
 catalog gains later is still drawn (names are read from the catalog), with its default settings
 and the generic rules of its target kind. One that needs a setting the generator does not know
@@ -261,8 +277,19 @@ def _known_discrepancies(optimizer: dict, steps: int) -> list[dict]:
 
 
 # -- cases --------------------------------------------------------------------------------------
-def _case(draw: _Draw, name: str, seed: int) -> dict:
-    loss_name = draw.choice(catalog.LOSSES)
+# the numeric formats --dtype may name, and the frameworks --modes lists
+LOW_FORMATS = ("bfloat16", "float16", "mixed-bfloat16", "mixed-float16")
+LOG_OF_PROBABILITY = ("bce", "nll")  # log of a sigmoid's or softmax's output
+MODES = ["numpy", "torch", "jax", "micrograd", "torch+compile", "torch+forloop",
+         "torch+foreach", "torch+fused", "jax+nojit"]
+
+
+def _case(draw: _Draw, name: str, seed: int, dtype=None, modes: bool = False) -> dict:
+    if dtype == "any":
+        dtype = draw.choice(["float32", "float64", *LOW_FORMATS])
+    low = dtype in LOW_FORMATS
+    losses = [n for n in catalog.LOSSES if not (low and n in LOG_OF_PROBABILITY)]
+    loss_name = draw.choice(losses)
     depth = draw.integer(1, MAX_DEPTH)
     activations = [draw.choice(catalog.ACTIVATIONS) for _ in range(depth - 1)]
     activations.append(_last_activation(draw, loss_name))
@@ -275,14 +302,16 @@ def _case(draw: _Draw, name: str, seed: int) -> dict:
                         "activation": _activation(draw, act)})
     batch, features = draw.integer(1, MAX_BATCH), draw.integer(1, MAX_FEATURES)
     units = network[-1]["units"]
-    dtype = draw.choice(["float32", "float64", ["float32", "float64"]])
+    drawn = draw.choice(["float32", "float64", ["float32", "float64"]])
+    dtype = dtype or drawn
     init = _init(draw, activations)
     data: dict = {"x": _inputs(draw, batch, features)}
     y = _targets(draw, loss_name, batch, units)
     if y is not None:
         data["y"] = y
     loss = _loss(draw, loss_name)
-    optimizer = _optimizer(draw, draw.choice(catalog.OPTIMIZERS))
+    optimizer = _optimizer(draw, draw.choice(["sgd"] if dtype == "float16"
+                                             else list(catalog.OPTIMIZERS)))
     steps = draw.integer(1, MAX_STEPS)
     case = {
         "name": name,
@@ -296,7 +325,7 @@ def _case(draw: _Draw, name: str, seed: int) -> dict:
         "loss": loss,
         "optimizer": optimizer,
         "steps": steps,
-        "frameworks": "all",
+        "frameworks": list(MODES) if modes else "all",
     }
     known = _known_discrepancies(optimizer, steps)
     if known:
@@ -304,10 +333,13 @@ def _case(draw: _Draw, name: str, seed: int) -> dict:
     return case
 
 
-def generate(count: int, seed: int = 0) -> list[dict]:
-    """``count`` random cases, as they would be written in YAML; the same seed, the same cases."""
+def generate(count: int, seed: int = 0, dtype: str | None = None,
+             modes: bool = False) -> list[dict]:
+    """``count`` random cases, as they would be written in YAML; the same seed, the same cases.
+    ``dtype`` names every case's numeric format (``any``: one drawn per case); ``modes`` lists
+    the execution modes among each case's frameworks."""
     draw = _Draw(seed)
-    return [_case(draw, f"gen-{seed}-{i:04d}", seed) for i in range(count)]
+    return [_case(draw, f"gen-{seed}-{i:04d}", seed, dtype, modes) for i in range(count)]
 
 
 def write(cases: list[dict], folder: str | Path) -> list[Path]:
@@ -328,10 +360,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=100, help="how many cases (default 100)")
     parser.add_argument("--seed", type=int, default=0, help="the generator's seed (default 0)")
     parser.add_argument("--out", required=True, help="the folder to write the YAML files to")
+    parser.add_argument("--dtype", choices=[*catalog.DTYPES, "any"],
+                        help="every case's numeric format (any: one drawn per case); default: "
+                             "float32, float64 or both")
+    parser.add_argument("--modes", action="store_true",
+                        help="list the execution modes among every case's frameworks")
     args = parser.parse_args(argv)
     if args.count < 0 or args.seed < 0:
         parser.error("--count and --seed must be ≥ 0")
-    write(generate(args.count, args.seed), args.out)
+    write(generate(args.count, args.seed, args.dtype, args.modes), args.out)
     print(args.out)
     return 0
 

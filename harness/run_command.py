@@ -14,6 +14,7 @@ from .adapters import adapter_names, interrupts, known_parties
 from .format.case import Case
 from .verdicts.compare import DECIDED, ERROR, FAIL, SKIP
 from .format.errors import CaseError, UsageError
+from .format.parties import bound
 from .format.limits import Limits
 from .format.limits import configured as configured_limits
 from .format.loader import load_cases
@@ -73,7 +74,7 @@ def _warn_uninstalled(cases: list[Case]) -> None:
     known = set(adapter_names())
     for case in cases:
         for name in case.frameworks or ():
-            if name not in known and "@" not in name:  # a device party was checked on loading
+            if name not in known and not bound(name):  # checked on loading
                 print(f"warning: {case.file}: framework {name!r} is not installed here; its "
                       "comparisons are skipped", file=sys.stderr)
 

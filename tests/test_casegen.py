@@ -50,3 +50,25 @@ def test_sample_covers_the_catalog():
     assert set(catalog.LOSSES) - losses == set()
     assert set(catalog.OPTIMIZERS) - optimizers == set()
     assert set(catalog.INIT_SCHEMES) - schemes == set()
+
+
+def test_every_numeric_format_and_the_modes_are_generated(tmp_path):
+    """--dtype names each format (or any), --modes lists the execution modes: the cases load,
+    and a low-precision format keeps to its two rules (no log of a probability; float16 sgd)."""
+    for dtype in (*casegen.LOW_FORMATS, "any"):
+        cases = casegen.generate(60, SEED, dtype, modes=True)
+        problems = []
+        loaded = load_cases(casegen.write(cases, tmp_path / dtype), known_parties(),
+                            on_problems=problems.extend)
+        assert problems == [] and len(loaded) == 60
+        assert all(c["frameworks"] == casegen.MODES for c in cases)
+        if dtype == "any":
+            assert {c["dtype"] for c in cases} == set(catalog.DTYPES)
+            continue
+        assert {c["dtype"] for c in cases} == {dtype}
+        assert not {_name(c["loss"]) for c in cases} & set(casegen.LOG_OF_PROBABILITY)
+        optimizers = {c["optimizer"]["name"] for c in cases}
+        assert optimizers == ({"sgd"} if dtype == "float16" else set(catalog.OPTIMIZERS))
+    modes = {m for name in casegen.MODES if "+" in name for m in [name.split("+")[1]]}
+    parties = known_parties()
+    assert modes == {m for base in ("torch", "jax") for m in parties.modes[base]}

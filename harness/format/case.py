@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from . import numerics
-from .parties import device_of, kind, split
+from .parties import compose, device_of, kind, parts, split
 
 
 # a case's `precision:` (harness.adapters.precision applies it): the frameworks' own float32
@@ -96,16 +96,18 @@ class KnownDiscrepancy:
     steps: tuple[int, ...] | None = None  # only these steps; None: any
     from_step: int | None = None  # this step and every later one; None: from the first
     device: str | None = None  # cpu or gpu (harness.format.parties.kind); None: every device
+    mode: str | None = None  # an execution mode (torch+compile); None: every mode
 
     @property
     def party(self) -> str:
-        """The declaration's framework as written in reports: jax, or jax@gpu."""
-        return self.framework if self.device is None else f"{self.framework}@{self.device}"
+        """The declaration's framework as written in reports: jax, jax@gpu, torch+compile."""
+        return compose(self.framework, self.mode, self.device)
 
     def applies_to(self, party: str) -> bool:
-        """Whether it covers that party: its framework on its device (a bare name is the CPU),
-        or on every device when it names none."""
-        return split(party)[0] == self.framework and (
+        """Whether it covers that party: its framework in its mode on its device (a bare name
+        is the CPU), or in every mode and on every device when it names none."""
+        framework, mode, _ = parts(party)
+        return framework == self.framework and (self.mode is None or mode == self.mode) and (
             self.device is None or kind(device_of(party)) == self.device)
 
     def matches(self, framework: str, dtype: str, quantity: str, tensor: str,
@@ -185,9 +187,11 @@ class Case:
             split(framework)[0] in self.frameworks
 
     def party_overrides(self, party: str, dtype: str) -> dict[str, float]:
-        """A party's own tolerance keys (harness.verdicts.judge): under its full name (jax@gpu),
-        else its framework's (jax)."""
-        for name in (party, split(party)[0]):
+        """A party's own tolerance keys (harness.verdicts.judge): under its full name
+        (torch+compile@cuda), else its framework's in its mode (torch+compile), else its
+        framework's (torch)."""
+        framework, mode, _ = parts(party)
+        for name in (party, compose(framework, mode), framework):
             if self.framework_tolerance.get(name, {}).get(dtype):
                 return self.framework_tolerance[name][dtype]
         return {}

@@ -52,6 +52,16 @@ def mode_of(name: str) -> str | None:
     return parts(name)[1]
 
 
+def bound(name: str) -> bool:
+    """Whether a name binds its framework to a mode or a device (torch+fused, jax@gpu)."""
+    return SEPARATOR in name or MODE in name
+
+
+def framework_of(name: str) -> str:
+    """The framework of a party name: torch for torch+compile@cuda."""
+    return parts(name)[0]
+
+
 def device_of(name: str) -> str:
     """The device a party runs on: a bare name is the CPU."""
     return split(name)[1] or CPU
@@ -143,7 +153,7 @@ class Parties:
         ``framework+mode``, ``framework@device`` or ``framework+mode@device``."""
         out, problems = [], []
         for name in names:
-            if SEPARATOR in name or MODE in name:
+            if bound(name):
                 trouble = self.problem(name)
                 if trouble:
                     problems.append(trouble)
@@ -152,8 +162,8 @@ class Parties:
             elif name in self.names:
                 out.append(name)
             else:
-                bound = ", ".join(self.with_modes() + self.with_devices())
+                others = ", ".join(self.with_modes() + self.with_devices())
                 problems.append(f"unknown framework {name!r}{did_you_mean(name, self.names)}; "
-                                f"valid: {', '.join(self.names)}" + (f", or {bound}" if bound
+                                f"valid: {', '.join(self.names)}" + (f", or {others}" if others
                                                                      else ""))
         return list(dict.fromkeys(out)), problems

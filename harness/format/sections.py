@@ -10,7 +10,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from . import catalog
-from .parties import canonical, kind, split
+from .parties import SEPARATOR, bound, canonical, kind, parts
 from .case import (FD_DEFAULTS, TOLERANCE_KEYS, Expected, KnownDiscrepancy, Layer, OptimizerSpec,
                    param_shapes)
 from .yamlsafe import format_path, quoted
@@ -150,10 +150,11 @@ class Sections(Checker):
         warning, so a shared case still loads; one that looks like a typo is an error. A name
         with a device (torch@cuda, harness.format.parties) must name a framework and device that go
         together; jax@cuda becomes jax@gpu."""
-        if isinstance(value, str) and "@" in value:
+        if isinstance(value, str) and bound(value):
             trouble = self.parties.problem(value)
             if trouble:
-                self.problem(path, f"expected a framework, or a framework@device: {trouble}")
+                self.problem(path, f"expected a framework, a framework+mode or a "
+                                   f"framework@device: {trouble}")
                 return None
             return canonical(value)
         if isinstance(value, str) and value not in self.frameworks and _NAME.fullmatch(value) and \
@@ -236,8 +237,10 @@ class Sections(Checker):
                                             [n for n in self.frameworks if n != "numpy"]) \
                 if "framework" in spec else None
             device = self.known_device(spec, framework, where)
-            if framework and "@" in framework:  # framework: jax@gpu is framework jax, device gpu
-                framework, device = split(framework)[0], kind(split(framework)[1])
+            mode = None
+            if framework and bound(framework):  # torch+compile@cuda: framework, mode, device
+                framework, mode, named = parts(framework)
+                device = kind(named) if named is not None else device
             quantity = self.choice(spec["quantity"], where + ("quantity",), catalog.QUANTITIES,
                                    "quantity") if "quantity" in spec else None
             tensor = self.string(spec["tensor"], where + ("tensor",)) if "tensor" in spec else None
@@ -261,7 +264,7 @@ class Sections(Checker):
                 continue
             if framework and reason:
                 out.append(KnownDiscrepancy(framework, reason.strip(), quantity, tensor, dtype,
-                                            link, steps, from_step, device))
+                                            link, steps, from_step, device, mode))
         return tuple(out)
 
     def known_device(self, spec: dict, framework: str | None, where: tuple) -> str | None:
@@ -269,7 +272,7 @@ class Sections(Checker):
         if "device" not in spec:
             return None
         device = self.choice(spec["device"], where + ("device",), KNOWN_DEVICES, "device")
-        if device and framework and "@" in framework:
+        if device and framework and SEPARATOR in framework:
             self.problem(where + ("device",), f"the framework {framework!r} already names its "
                                               "device; give one or the other")
             return None

@@ -21,6 +21,7 @@ import numpy as np
 from ..adapters.base import (AdapterError, Availability, ForwardAndReverse, HessianVectorProduct,
                              package_availability)
 from ..format.case import Case, Inputs
+from ..format import numerics
 from ..verdicts.compare import INCONCLUSIVE, Context, Row, compare_tensor
 from ..verdicts.tolerance import largest
 from ..format.trace import Trace
@@ -37,6 +38,16 @@ class Oracle(Protocol):
 
     def check(self, case: Case, inputs: Inputs, reference: Trace, ctx: Context) -> list[Row]:
         """Rows for ``case`` (narrowed to one dtype), checking the reference's trajectory."""
+
+
+def low_precision_problem(name: str, case: Case) -> str | None:
+    """An oracle checks the reference's trajectory in the case's own dtype; under a
+    low-precision format that would be judged by the frameworks' rounding, far looser than
+    its own error: a skip that says where the check belongs."""
+    if len(case.dtypes) == 1 and numerics.of(case.dtype).low:
+        return (f"{name} checks the reference's derivatives; under {case.dtype} the reference "
+                f"computes in float64, which the same case in float64 checks (dtype: float64)")
+    return None
 
 
 def params_before_each_step(inputs: Inputs, reference: Trace) -> list[dict[str, np.ndarray]]:
@@ -75,7 +86,7 @@ class FiniteDifferences:
         return Availability(True, f"central differences, numpy {np.__version__}")
 
     def supports(self, case: Case) -> str | None:
-        return None
+        return low_precision_problem(self.name, case)
 
     def check(self, case: Case, inputs: Inputs, reference: Trace, ctx: Context) -> list[Row]:
         tolerance = ctx.judge.tolerance
@@ -109,7 +120,7 @@ class ForwardMode:
         return package_availability(self.distribution)
 
     def supports(self, case: Case) -> str | None:
-        return None
+        return low_precision_problem(self.name, case)
 
     def prepare(self) -> None:
         """The framework's imports, as its own adapter prepares them (harness.running.jobs)."""
@@ -150,6 +161,11 @@ def hvp_rows(case: Case, inputs: Inputs, adapter, ctx: Context,
         return [ctx.row(step=1, quantity="hvp", tensor="", status="skip",
                         message=f"{adapter.name} cannot compute second derivatives "
                                 "(its backward pass is not differentiable)")]
+    if numerics.of(case.dtype).low:
+        return [ctx.row(step=1, quantity="hvp", tensor="", status="skip",
+                        message=f"second order is checked in float32 and float64: under "
+                                f"{case.dtype} finite differences of a rounded gradient say "
+                                f"nothing about it")]
     expected, error = reference
     vector = fd.direction(case, inputs.params)
     got = adapter.hvp(case, dict(inputs.params), inputs.x, inputs.y, vector)

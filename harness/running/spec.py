@@ -20,7 +20,7 @@ from ..adapters.user_impl import register_implementations
 from ..format.case import PRECISIONS, Case
 from ..format.errors import UsageError
 from ..format.limits import Limits, configured
-from ..format.parties import did_you_mean
+from ..format.parties import bound, did_you_mean
 from .outdir import check_writable
 from .runner import CaseRun, implementations, run_case, run_cases
 from .variants import DEFAULT_COUNT as DEFAULT_VARIANTS
@@ -140,9 +140,9 @@ def _framework(name: str | None, option: str, default: str = REFERENCE) -> str:
     if name is None:
         return default
     valid = ", ".join(n for n in adapter_names() if not is_oracle(n))
-    if "@" in name:
+    if bound(name):
         raise UsageError(f"{option} {name}: expected a framework's bare name (it runs on the "
-                         f"CPU); valid: {valid}")
+                         f"CPU, in its default mode); valid: {valid}")
     if name not in adapter_names():
         raise UsageError(f"{option} {name}: unknown framework{did_you_mean(name, adapter_names())}"
                          f"; valid: {valid}")

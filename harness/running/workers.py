@@ -43,6 +43,8 @@ import threading
 from multiprocessing.connection import Connection
 from typing import Any, Sequence
 
+from ..format.parties import framework_of
+
 DEFAULT_TIMEOUT = 300.0  # seconds per (case, dtype, framework): far above any shipped case
 READY = "ready"  # a worker's first message: it has pinned its threads and loaded the adapters
 
@@ -127,7 +129,7 @@ _server_lock = threading.Lock()
 def preload_modules(parties: Sequence[str] | None) -> list[str]:
     """What the fork server imports for a run of these parties (all of it when not known):
     torch only for torch's parties, JAX only for JAX's, so a run without them imports neither."""
-    bases = None if parties is None else {p.split("@")[0].removesuffix("-fwd") for p in parties}
+    bases = None if parties is None else {framework_of(p).removesuffix("-fwd") for p in parties}
     modules = ["harness.running.preload"]
     if bases is None or "torch" in bases:
         modules.append("harness.running.preload_torch")

@@ -79,6 +79,9 @@ def trajectory_allowances(case: Case, inputs: Inputs, reference: Trace, magnitud
     replays = [NumpyOptimizer(case.optimizer) for _ in range(UPDATE_PATTERNS + 1)]  # [0]: as is
     current = [dict(start) for _ in replays]
     uncertain = {k: np.zeros_like(v) for k, v in start.items()}  # of the parameters a step starts from
+    # what the parameters' own rounding at the steps before left in them: p_k = p_(k-1) + Δ_k
+    # carries p_(k-1)'s error whole (a small parameter left by two large moves keeps theirs)
+    carried = {k: np.zeros_like(v) for k, v in start.items()}
     before = start
     out: list[Allowances] = []
     for number, step in enumerate(reference.steps):
@@ -107,12 +110,14 @@ def trajectory_allowances(case: Case, inputs: Inputs, reference: Trace, magnitud
                 current[i] = optimizer.step(params, grads)
             for k in start:
                 gaps = [np.abs(current[i][k] - current[0][k]) for i in range(1, len(current))]
-                extra[("param", k)] = np.nan_to_num(np.max(gaps, axis=0), nan=0.0, posinf=0.0)
+                extra[("param", k)] = np.nan_to_num(np.max(gaps, axis=0), nan=0.0,
+                                                    posinf=0.0) + carried[k]
         param_scale = largest(*step.params.values())
-        uncertain = {k: tolerance.allowed(p, param_scale, sizes.get(("param", k)),
-                                          bound=rounding.get(("param", k)))[1]
-                     + extra[("param", k)] for k, p in step.params.items()}
-        uncertain = {k: np.nan_to_num(v, nan=0.0, posinf=0.0) for k, v in uncertain.items()}
+        own = {k: np.nan_to_num(tolerance.allowed(p, param_scale, sizes.get(("param", k)),
+                                                  bound=rounding.get(("param", k)))[1],
+                                nan=0.0, posinf=0.0) for k, p in step.params.items()}
+        carried = {k: carried[k] + own[k] for k in own}
+        uncertain = {k: own[k] + extra[("param", k)] for k in own}
         before = {k: v.astype(np.float64) for k, v in step.params.items()}
         out.append(extra)
     return out
