@@ -73,7 +73,7 @@ def _warn_uninstalled(cases: list[Case]) -> None:
     """A framework a case names but this machine lacks: said at run time, then a skip row."""
     known = set(adapter_names())
     for case in cases:
-        for name in case.frameworks or ():
+        for name in case.named_parties:
             if name not in known and not bound(name):  # checked on loading
                 print(f"warning: {case.file}: framework {name!r} is not installed here; its "
                       "comparisons are skipped", file=sys.stderr)

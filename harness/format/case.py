@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from . import numerics
-from .parties import compose, device_of, kind, parts, split
+from .parties import ALL, compose, device_of, kind, parts, split
 
 
 # a case's `precision:` (harness.adapters.precision applies it): the frameworks' own float32
@@ -182,9 +182,14 @@ class Case:
 
     def wants(self, framework: str) -> bool:
         """A listed bare name wants its framework on any device the run names; a listed
-        ``base@device`` only that party."""
-        return self.frameworks is None or framework in self.frameworks or \
-            split(framework)[0] in self.frameworks
+        ``base@device`` only that party; ``all`` in the list every party the run names."""
+        return self.frameworks is None or ALL in self.frameworks or \
+            framework in self.frameworks or split(framework)[0] in self.frameworks
+
+    @property
+    def named_parties(self) -> tuple[str, ...]:
+        """The parties the case lists by name (``all`` left out)."""
+        return tuple(n for n in self.frameworks or () if n != ALL)
 
     def party_overrides(self, party: str, dtype: str) -> dict[str, float]:
         """A party's own tolerance keys (harness.verdicts.judge): under its full name

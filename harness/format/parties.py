@@ -19,6 +19,7 @@ EXPECTED = "expected"  # golden values
 SELF = "self"  # the reference column of self-check rows: a party against its own loss
 UNCLEAR = "unclear"  # the suspect when no majority settles who is wrong
 RESERVED = (EXPECTED, SELF, UNCLEAR)
+ALL = "all"  # in a case's frameworks: every framework (beside the modes and devices listed)
 SEPARATOR = "@"  # before a device
 MODE = "+"  # before an execution mode
 # other spellings of a framework's device, turned into its own name

@@ -10,7 +10,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from . import catalog
-from .parties import SEPARATOR, bound, canonical, kind, parts
+from .parties import ALL, SEPARATOR, bound, canonical, kind, parts
 from .case import (FD_DEFAULTS, TOLERANCE_KEYS, Expected, KnownDiscrepancy, Layer, OptimizerSpec,
                    param_shapes)
 from .yamlsafe import format_path, quoted
@@ -135,15 +135,17 @@ class Sections(Checker):
         return self.named(value, ("loss",), catalog.LOSSES, "loss")
 
     def framework_list(self, value: Any) -> tuple[str, ...] | None:
-        if value == "all":
+        """None for every framework; else the names listed. ``all`` in a list stands for every
+        framework, beside the modes and devices listed with it: [all, torch+compile]."""
+        if value == ALL:
             return None
         if not isinstance(value, list) or not value:
             self.problem(("frameworks",), f"expected 'all' or a list of framework names, found "
                                           f"{kind_of(value)}")
             return None
-        names = [self.framework_name(v, ("frameworks", i), self.frameworks)
+        names = [v if v == ALL else self.framework_name(v, ("frameworks", i), self.frameworks)
                  for i, v in enumerate(value)]
-        return tuple(n for n in names if n)
+        return tuple(dict.fromkeys(n for n in names if n))
 
     def framework_name(self, value: Any, path: tuple, valid: list[str]) -> str | None:
         """A framework name. One that is not installed here (a plug-in) is accepted with a

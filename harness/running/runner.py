@@ -55,9 +55,9 @@ def frameworks_for(case: Case, selected: Iterable[str], reference: str = REFEREN
     (nothing was selected by name), frameworks the case names that are not installed here are
     included too, so they show as skips rather than vanish."""
     names = [n for n in selected if case.wants(n)]
-    if uninstalled and case.frameworks:
+    if uninstalled and case.frameworks:  # the modes and devices it lists run too
         known = set(adapter_names())
-        names += [n for n in case.frameworks if n not in known and n not in names]
+        names += [n for n in case.named_parties if n not in known and n not in names]
     if reference in names and case.expected is None:
         names.remove(reference)
     return names

@@ -316,7 +316,9 @@ def compare_traces(ctx: Context, reference: Trace, other: Trace,
             value = got.pop((quantity, name))
             update = None
             if quantity == "param" and ref_before is not None and name in got_before:
-                update = (ref_value - ref_before[name], np.asarray(value) - got_before[name])
+                with np.errstate(invalid="ignore", over="ignore"):  # inf − inf: a NaN step
+                    update = (ref_value - ref_before[name],
+                              np.asarray(value) - got_before[name])
             rows.append(_judged(ctx, number, quantity, name, ref_value, value, update))
         for quantity, name in got:
             rows.append(ctx.row(step=number, quantity=quantity, tensor=name, status=ERROR,
