@@ -124,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     frameworks = args.frameworks.split(",")
     folder = Path(tempfile.mkdtemp(prefix="calibrate-"))
-    casegen.write(casegen.generate(args.count, args.seed, args.dtype), folder)
+    modes = any("+" in name for name in frameworks)  # and the known discrepancies of modes
+    casegen.write(casegen.generate(args.count, args.seed, args.dtype, modes), folder)
     cases = load_cases([folder], known_parties())
     start = time.perf_counter()
     runs = Run(make_spec(Settings(frameworks=",".join(frameworks), isolation="none"))).cases(cases)
