@@ -110,3 +110,21 @@ def test_a_run_keeps_the_reference_trajectory_for_its_repro_folders_only_when_it
     monkeypatch.setattr(repro, "Train", no_rerun)
     [entry] = repro.write_all([failing], tmp_path)
     assert (tmp_path / entry["folder"] / "reference.npz").exists()
+
+
+@pytest.mark.parametrize("dtype,party", [("bfloat16", "torch+foreach"),
+                                         ("mixed-float16", "torch+fused"),
+                                         ("mixed-bfloat16", "jax+nojit"),
+                                         ("float16", "jax")])
+def test_a_repro_reproduces_its_mode_and_numeric_format(write_case, tmp_path, dtype, party):
+    """A repro folder runs the party as the harness did: its execution mode (the optimizer
+    implementation, jit off) and its numeric format (low-precision storage, autocast or casts
+    under mixed precision); where the party agrees, so does its repro."""
+    case, _ = load_case(write_case(TANH_MLP_16), known_parties())
+    entry = repro.write(case, dtype, party, tmp_path)
+    folder = tmp_path / entry["folder"]
+    script = (folder / "repro.py").read_text()
+    assert f'"mode": "{party.partition("+")[2]}"' in script or "+" not in party
+    done = run_repro(folder)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "no discrepancy" in done.stdout

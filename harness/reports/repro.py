@@ -29,6 +29,8 @@ import numpy as np
 
 from . import repro_templates as t
 from ..adapters import get_adapter, is_oracle
+from ..format import numerics
+from ..format.parties import parts
 from ..format.case import Case
 from ..verdicts.compare import ERROR, FAIL
 from ..running.jobs import Train
@@ -105,10 +107,10 @@ def write(case: Case, dtype: str, framework: str, out_dir: str | Path,
             _, allowed = judge.allowance(number, quantity, name, value)
             arrays[f"step{number}/{key}"] = np.asarray(value, dtype=np.float64)
             arrays[f"allowed/step{number}/{key}"] = np.broadcast_to(allowed, np.shape(value)).copy()
-    inputs_npz = {f"param/{k}": v for k, v in inputs.params.items()}
-    inputs_npz["x"] = inputs.x
+    inputs_npz = {f"param/{k}": _plain(v) for k, v in inputs.params.items()}
+    inputs_npz["x"] = _plain(inputs.x)
     if inputs.y is not None:
-        inputs_npz["y"] = inputs.y
+        inputs_npz["y"] = _plain(inputs.y)
     files = {
         "case.yaml": yaml_text(replace(narrowed, frameworks=None), (
             f"The case of this repro folder ({case.file}, {dtype}), explicit parameters and data.",
@@ -116,10 +118,11 @@ def write(case: Case, dtype: str, framework: str, out_dir: str | Path,
         "tolerance.json": json.dumps({
             "source": str(judge.source), "atol": judge.tolerance.atol,
             "rtol": judge.tolerance.rtol, "scale_rtol": judge.tolerance.scale_rtol,
-            "sum_rtol": judge.tolerance.sum_rtol,
+            "sum_rtol": judge.tolerance.sum_rtol, "rounding": judge.tolerance.rounding,
             "rule": "|got - reference| <= atol + scale_rtol*scale + rtol*|reference| + "
-                    "sum_rtol*magnitude + inherited; the result per element is "
-                    "reference.npz's allowed/<key>"}, indent=1) + "\n",
+                    "sum_rtol*magnitude + inherited + rounding*(low-precision rounding); "
+                    "the result per element is reference.npz's allowed/<key>"},
+            indent=1) + "\n",
     }
     script, available, extra_files = _script(narrowed, framework, reference, case.param_names)
     files["repro.py"] = script
@@ -156,9 +159,17 @@ def _replace(new: Path, target: Path) -> None:
         shutil.rmtree(old)
 
 
+def _plain(array: np.ndarray) -> np.ndarray:
+    """An array NumPy saves: bfloat16 (ml_dtypes') as float32, which holds it exactly."""
+    return array.astype(np.float32) if array.dtype.name == "bfloat16" else array
+
+
 def _spec(case: Case, framework: str, reference: str, param_names: list[str]) -> str:
+    form = numerics.of(case.dtype)
     return json.dumps({
         "case": case.name, "dtype": case.dtype, "framework": framework, "reference": reference,
+        "mode": parts(framework)[1], "storage": form.storage, "compute": form.compute,
+        "mixed": form.mixed,
         "steps": case.steps, "param_names": param_names,
         "layers": [{"units": layer.units, "activation": layer.activation,
                     "settings": layer.settings} for layer in case.layers],
@@ -184,16 +195,21 @@ def _script(case: Case, framework: str, reference: str,
 
     adapter = get_adapter(framework)
     extra: dict[str, Path] = {}
-    if framework in ("torch", "torch@cpu"):  # a bare name is the cpu
+    base, _, device = parts(framework)
+    on_cpu = device in (None, "cpu")  # a bare name is the cpu
+    if base == "torch" and on_cpu:
         from ..adapters import torch_ops as a
+        from ..adapters import torch_step as step
 
-        needs, imports = "torch and NumPy", "import math\n\nimport torch"
-        body = _pasted(a.activation_of, a.loss_of, a.optimizer_of) + t.TORCH_LOOP
-    elif framework in ("jax", "jax@cpu"):
+        needs = "torch and NumPy"
+        imports = "import contextlib\nimport math\n\nimport torch"
+        body = _pasted(a.activation_of, a.loss_of, a.optimizer_of, step.make_step) + \
+            t.TORCH_LOOP
+    elif base == "jax" and on_cpu:
         from ..adapters import jax_ops as a
 
         needs, imports = "jax, optax and NumPy", ""
-        body = _pasted(a.import_jax, a.activation_of, a.loss_of, a.optimizer_of) + t.JAX_LOOP
+        body = _pasted(a.activation_of, a.loss_of, a.optimizer_of) + t.JAX_LOOP
     elif isinstance(adapter, UserImplementation):
         from ..adapters.numpy_optim import NumpyOptimizer
 
@@ -209,7 +225,7 @@ def _script(case: Case, framework: str, reference: str,
                "is written." if framework == "micrograd" else
                f"{framework} runs on a device (harness/running/devices.py): the repro templates run on "
                "the CPU at the framework's defaults, so they would not show a difference of the "
-               "device or its precision; none is written." if "@" in framework else
+               "device or its precision; none is written." if not on_cpu else
                f"{framework} is run through an adapter of the harness (a plug-in or the NumPy "
                "reference) that has no repro template.")
         text = t.UNAVAILABLE

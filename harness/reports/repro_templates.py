@@ -49,6 +49,8 @@ def bias_name(layer):
 
 
 def as_float64(value):
+    if hasattr(value, "detach"):  # a torch tensor, bfloat16 too (NumPy reads no bfloat16 tensor)
+        value = value.detach().cpu().double()
     return np.array(np.asarray(value), dtype=np.float64)
 '''
 
@@ -131,33 +133,53 @@ class OptimizerSpec:
 
 
 def train():
-    """As harness/adapters/torch_adapter.py's TorchAdapter.run."""
+    """As harness/adapters/torch_adapter.py's TorchAdapter.run, in the party's mode and numeric
+    format (SPEC's mode, storage, compute and mixed)."""
     import torch.nn.functional as F
 
     start, x, y = load_inputs()
-    params = {k: torch.tensor(v, requires_grad=True, device="cpu") for k, v in start.items()}
-    x = torch.from_numpy(x)
-    y = None if y is None else torch.from_numpy(y)
+    storage = getattr(torch, SPEC["storage"])  # the inputs are exact in it
+    params = {k: torch.tensor(v).to(storage).requires_grad_(True) for k, v in start.items()}
+    x = torch.tensor(x).to(storage)
+    y = None if y is None else torch.tensor(y).to(storage) if y.dtype.kind == "f" \\
+        else torch.tensor(y)
+    mode = SPEC["mode"]
     optimizer = optimizer_of(OptimizerSpec(SPEC["optimizer"], SPEC["optimizer_settings"]),
-                           list(params.values()))
+                             list(params.values()), None if mode == "compile" else mode)
     activations = [activation_of(layer["activation"], layer["settings"])
                    for layer in SPEC["layers"]]
-    steps = []
-    for _ in range(SPEC["steps"]):
-        optimizer.zero_grad()
+
+    def forward(params, x):
         a = x
         for i, act in enumerate(activations):
             a = act(F.linear(a, params[weight_name(i)], params[bias_name(i)]))
-        loss = loss_of(SPEC["loss"], SPEC["loss_settings"], a, y)
-        loss.backward()
+        return a
+
+    forward_backward, update = make_step(
+        forward, lambda out, y: loss_of(SPEC["loss"], SPEC["loss_settings"], out, y), optimizer,
+        getattr(torch, SPEC["compute"]) if SPEC["mixed"] else None, "cpu",
+        compiled=mode == "compile")
+    steps = []
+    for _ in range(SPEC["steps"]):
+        loss, a = forward_backward(params, x, y)
         grads = {k: as_float64(p.grad) for k, p in params.items()}
-        optimizer.step()
-        steps.append(tensors(as_float64(a.detach()), as_float64(loss.detach()), grads,
-                             {k: as_float64(p.detach()) for k, p in params.items()}))
+        update()
+        steps.append(tensors(as_float64(a), as_float64(loss), grads,
+                             {k: as_float64(p) for k, p in params.items()}))
     return steps
 '''
 
 JAX_LOOP = '''
+
+def import_jax():
+    """JAX on the CPU unless JAX_PLATFORMS says otherwise, with float64 on: as the harness
+    imports it (harness/adapters/jax_ops.py)."""
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    return jax
+
 
 class OptimizerSpec:
     def __init__(self, name, settings):
@@ -165,7 +187,10 @@ class OptimizerSpec:
 
 
 def train():
-    """As harness/adapters/jax_adapter.py's JaxAdapter.run: one jax.jit per step."""
+    """As harness/adapters/jax_program.py's TrainingStep: one jax.jit per step, or jit off
+    (mode nojit); under mixed precision the parameters and data cast for the forward."""
+    import contextlib
+
     import optax
 
     jax = import_jax()
@@ -180,30 +205,39 @@ def train():
         return a
 
     optimizer = optimizer_of(OptimizerSpec(SPEC["optimizer"], SPEC["optimizer_settings"]))
+    low = jnp.dtype(SPEC["compute"]) if SPEC["mixed"] else None
 
     def loss_fn(params, x, y):
-        out = forward(params, x)
+        if low is None:
+            out = forward(params, x)
+        else:  # cast in, compute low, cast the output up for the loss
+            cast = {k: v.astype(low) for k, v in params.items()}
+            out = forward(cast, x.astype(low)).astype(jnp.float32)
         return loss_of(SPEC["loss"], SPEC["loss_settings"], out, y), out
 
     value_and_grad = jax.value_and_grad(loss_fn, has_aux=True)
 
-    @jax.jit
     def train_step(params, state, x, y):
         (loss, out), grads = value_and_grad(params, x, y)
         updates, state = optimizer.update(grads, state, params)
         return loss, out, grads, optax.apply_updates(params, updates), state
 
+    eager = SPEC["mode"] == "nojit"
+    step = train_step if eager else jax.jit(train_step)
     start, x, y = load_inputs()
-    params = {k: jnp.asarray(v) for k, v in start.items()}
-    x = jnp.asarray(x)
-    y = None if y is None else jnp.asarray(y)
+    storage = jnp.dtype(SPEC["storage"])
+    params = {k: jnp.asarray(v, dtype=storage) for k, v in start.items()}
+    x = jnp.asarray(x, dtype=storage)
+    y = None if y is None else jnp.asarray(y, dtype=storage) if y.dtype.kind == "f" \\
+        else jnp.asarray(y)
     state = optimizer.init(params)
     steps = []
-    for _ in range(SPEC["steps"]):
-        loss, out, grads, params, state = train_step(params, state, x, y)
-        steps.append(tensors(as_float64(out), as_float64(loss),
-                             {k: as_float64(grads[k]) for k in SPEC["param_names"]},
-                             {k: as_float64(params[k]) for k in SPEC["param_names"]}))
+    with jax.disable_jit() if eager else contextlib.nullcontext():
+        for _ in range(SPEC["steps"]):
+            loss, out, grads, params, state = step(params, state, x, y)
+            steps.append(tensors(as_float64(out), as_float64(loss),
+                                 {k: as_float64(grads[k]) for k in SPEC["param_names"]},
+                                 {k: as_float64(params[k]) for k in SPEC["param_names"]}))
     return steps
 '''
 
