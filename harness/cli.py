@@ -136,6 +136,9 @@ def cmd_list(args: argparse.Namespace) -> int:
         role = " (reference)" if name == REFERENCE else \
             " (oracle)" if is_oracle(name) else ""
         print(f"  {name:<12} {state}{role}")
+    parties = known_parties()
+    if parties.with_modes():  # asked by name: torch+compile, jax+nojit (docs/frameworks.md)
+        print("execution modes: " + ", ".join(parties.with_modes()))
     print(f"cases ({len(cases)}):")
     for case in cases:
         frameworks = "all" if case.frameworks is None else ",".join(case.frameworks)

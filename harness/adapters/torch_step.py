@@ -17,6 +17,7 @@ follows autocast's casts back to the float32 parameters, which the optimizer upd
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 from functools import lru_cache
@@ -49,6 +50,9 @@ def make_step(forward, loss, optimizer, autocast_dtype=None, device_type: str = 
         optimizer.step()
 
     if compiled:
+        # torch.optim's step opens a profiler range, which dynamo drops with a warning on
+        # every new graph: noise in a report, nothing to do with the numbers
+        logging.getLogger("torch._dynamo.variables.ctx_manager").setLevel(logging.ERROR)
         loss_and_output = torch.compile(loss_and_output, fullgraph=True)
         update = torch.compile(update)
 

@@ -1,0 +1,57 @@
+"""Execution modes as parties: chosen by name, skipped with the reason where torch has none,
+said in every report."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from harness.adapters import known_parties, torch_step
+from harness.cli import main
+from harness.format.loader import load_cases
+from harness.running.runner import run_case
+
+from conftest import CASES
+
+pytest.importorskip("torch")
+
+
+def test_an_optimizer_implementation_torch_lacks_is_a_skip_in_torch_s_words():
+    case = load_cases([CASES / "optimizers" / "rmsprop.yaml"], known_parties())[0]
+    rows = run_case(case, "float32", ["numpy", "torch+fused", "torch+foreach"]).rows
+    fused = [r for r in rows if r.framework == "torch+fused"]
+    assert [r.status for r in fused] == ["skip"]
+    assert "torch.optim has no fused rmsprop for float32 on cpu" in fused[0].message
+    assert "unexpected keyword argument 'fused'" in fused[0].message
+    assert {r.status for r in rows if r.framework == "torch+foreach"} == {"pass"}
+
+
+def test_no_cxx_compiler_makes_compile_a_skip_with_the_reason(monkeypatch):
+    monkeypatch.setenv("CXX", "/nowhere/c++")
+    case = load_cases([CASES / "optimizers" / "sgd-momentum.yaml"], known_parties())[0]
+    rows = run_case(case, "float32", ["numpy", "torch+compile"]).rows
+    assert [r.status for r in rows] == ["skip"]
+    assert "needs a C++ compiler on the CPU" in rows[0].message and "CXX=/nowhere/c++" in \
+        rows[0].message
+    assert torch_step.compiler_problem("cpu") is not None
+
+
+def test_the_report_says_how_each_party_ran_and_in_which_precision(tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(["run", str(CASES / "precision" / "mlp-bfloat16.yaml"), "--frameworks",
+                 "numpy,torch+foreach,jax+nojit", "--out", str(out), "--isolation", "none"])
+    assert code == 0, capsys.readouterr()
+    record = json.loads((out / "run.json").read_text())
+    text = json.dumps(record)
+    assert "torch.autocast('cpu', dtype=torch.bfloat16)" in text
+    assert "torch.optim's foreach implementation (foreach=True)" in text
+    assert "jit disabled (jax.disable_jit)" in text
+    report = (out / "report.md").read_text()
+    assert "mixed-bfloat16" in report and "torch+foreach" in report and "jax+nojit" in report
+
+
+def test_an_unknown_mode_is_a_usage_error_naming_the_valid_ones(capsys):
+    assert main(["run", str(CASES / "optimizers"), "--frameworks", "torch+fast"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown mode 'fast' for torch; valid: torch+compile, torch+forloop, torch+foreach, " \
+           "torch+fused" in err
