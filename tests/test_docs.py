@@ -261,3 +261,10 @@ def test_every_speed_figure_is_in_a_saved_benchmark_output():
         missing = [f for f in figures if not re.search(rf"(?<![\w.]){re.escape(f)}(?![\d])",
                                                       saved)]
         assert not missing, f"{page}: figures not in benchmarks/results/: {missing}"
+
+
+def test_the_compile_cost_table_is_the_benchmark_s_saved_output():
+    text = _text("docs/benchmarks.md")
+    block = re.search(r"<!-- compile-cost: [^>]*-->\n(.*?)<!-- /compile-cost -->", text, re.S)
+    assert block, "docs/benchmarks.md marks the compile-cost table"
+    assert block.group(1) == _text("benchmarks/results/compile-cost.md")
