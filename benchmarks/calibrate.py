@@ -113,6 +113,48 @@ def against_assert_close(cases, dtype: str) -> dict:
             "ours_all": summary(ours_all), "table_all": summary(table_all)}
 
 
+FORMATS = ("bfloat16", "float16", "mixed-bfloat16", "mixed-float16")
+
+
+def render(results: Path) -> str:
+    """docs/verdicts.md's calibration block, from the saved figures in ``results``
+    (calibrate-<dtype>.json, calibrate-modes-<dtype>.json); tests/test_docs.py checks the page
+    against it."""
+    lines = []
+    for dtype in FORMATS:
+        main_run = results / f"calibrate-{dtype}.json"
+        if not main_run.is_file():
+            continue
+        f = json.loads(main_run.read_text(encoding="utf-8"))
+        shares = {party: max(q.values()) for party, q in f["share"].get(dtype, {}).items()}
+        worst = max(shares, key=shares.get)
+        table = f.get("assert_close", {})
+        line = (f"- **{dtype}**: {f['count']:,} generated cases (seed {f['seed']}; "
+                f"{', '.join(f['frameworks'][1:])}), {f['comparisons']:,} comparisons, "
+                f"{f['false_alarms']} false alarms; largest share of the allowance used "
+                f"{shares[worst]:.2g} ({worst})")
+        if table:
+            line += (f". On torch's {table['tensors']:,} first-step gradient tensors "
+                     f"assert_close's table (rtol {table['rtol']:g}, atol {table['atol']:g}) "
+                     f"fails {table['table_fails']:,} "
+                     f"({100 * table['table_fails'] / max(table['tensors'], 1):.0f} %); the "
+                     f"relative error caught at each tensor's largest element: this harness "
+                     f"median {table['ours_largest']['median']:.2g}, the table "
+                     f"{table['table_largest']['median']:.2g}; over every element: this "
+                     f"harness median {table['ours_all']['median']:.2g}, the table "
+                     f"{table['table_all']['median']:.2g}")
+        modes = results / f"calibrate-modes-{dtype}.json"
+        if modes.is_file():
+            m = json.loads(modes.read_text(encoding="utf-8"))
+            shares = {party: max(q.values()) for party, q in m["share"].get(dtype, {}).items()}
+            line += (f". With {', '.join(p for p in m['frameworks'] if '+' in p)} on "
+                     f"{m['count']:,} more (seed {m['seed']}): {m['false_alarms']} false alarms, "
+                     f"largest share " + ", ".join(f"{shares[p]:.2g} ({p})" for p in shares
+                                                   if "+" in p))
+        lines.append(line + ".")
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=1000)

@@ -55,3 +55,21 @@ def test_an_unknown_mode_is_a_usage_error_naming_the_valid_ones(capsys):
     err = capsys.readouterr().err
     assert "unknown mode 'fast' for torch; valid: torch+compile, torch+forloop, torch+foreach, " \
            "torch+fused" in err
+
+
+def test_pytest_takes_modes_in_its_frameworks_option(tmp_path):
+    """--harness-frameworks names a mode as --frameworks does: the items carry its name."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", str(CASES / "precision" / "mlp-float16.yaml"),
+         "--harness-frameworks=numpy,torch+foreach,jax+nojit", "-n", "0", "-q", "-rA",
+         "--harness-out", str(tmp_path / "out")], cwd=ROOT, capture_output=True, text=True,
+        timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "mlp-float16[float16-torch+foreach]" in done.stdout
+    assert "mlp-float16[mixed-float16-jax+nojit]" in done.stdout
+    assert "torch+compile" not in done.stdout  # the case lists it; the option chose
