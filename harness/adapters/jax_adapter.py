@@ -182,8 +182,9 @@ def numbers(case: Case) -> str:
                 f"{form.compute} for the forward and backward, the output cast to float32 for "
                 f"the loss")
     if form.low:
-        return (f"{form.name}: parameters, data and optax state in {form.compute}; XLA's CPU "
-                f"computes {form.compute} operations in float32 and rounds each result")
+        return (f"{form.name}: parameters, data and optax state in {form.compute}; XLA rounds "
+                f"each operation's result to {form.compute}, and accumulates its sums and "
+                f"matrix products in float32")
     return f"{form.name} throughout"
 
 

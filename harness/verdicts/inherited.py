@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..adapters import numpy_ref as ref
+from ..format import numerics
 from ..format.case import Case, Inputs
 from ..adapters.numpy_optim import NumpyOptimizer
 from .tolerance import Tolerance, largest
@@ -79,9 +80,13 @@ def trajectory_allowances(case: Case, inputs: Inputs, reference: Trace, magnitud
     replays = [NumpyOptimizer(case.optimizer) for _ in range(UPDATE_PATTERNS + 1)]  # [0]: as is
     current = [dict(start) for _ in replays]
     uncertain = {k: np.zeros_like(v) for k, v in start.items()}  # of the parameters a step starts from
-    # what the parameters' own rounding at the steps before left in them: p_k = p_(k-1) + Δ_k
-    # carries p_(k-1)'s error whole (a small parameter left by two large moves keeps theirs)
+    # the rounding the parameters stored at the steps before left in them: p_k = p_(k-1) + Δ_k
+    # carries p_(k-1)'s error whole (a small parameter left by two large moves keeps theirs).
+    # Only the rounding, never the verdict's margin: under a low-precision format its scale
+    # (harness.verdicts.rounding) times the tolerance's `rounding`, else one unit roundoff of
+    # the result and of the step
     carried = {k: np.zeros_like(v) for k, v in start.items()}
+    stored = numerics.unit_roundoff(numerics.of(case.dtype).storage)
     before = start
     out: list[Allowances] = []
     for number, step in enumerate(reference.steps):
@@ -116,8 +121,12 @@ def trajectory_allowances(case: Case, inputs: Inputs, reference: Trace, magnitud
         own = {k: np.nan_to_num(tolerance.allowed(p, param_scale, sizes.get(("param", k)),
                                                   bound=rounding.get(("param", k)))[1],
                                 nan=0.0, posinf=0.0) for k, p in step.params.items()}
-        carried = {k: carried[k] + own[k] for k in own}
         uncertain = {k: own[k] + extra[("param", k)] for k in own}
+        with np.errstate(all="ignore"):  # the rounding the stored parameters carry on
+            carried = {k: carried[k] + np.nan_to_num(
+                tolerance.rounding * rounding[("param", k)] if ("param", k) in rounding
+                else stored * (np.abs(p) + np.abs(p - before[k])), nan=0.0, posinf=0.0)
+                for k, p in step.params.items()}
         before = {k: v.astype(np.float64) for k, v in step.params.items()}
         out.append(extra)
     return out
