@@ -73,3 +73,16 @@ def test_pytest_takes_modes_in_its_frameworks_option(tmp_path):
     assert "mlp-float16[float16-torch+foreach]" in done.stdout
     assert "mlp-float16[mixed-float16-jax+nojit]" in done.stdout
     assert "torch+compile" not in done.stdout  # the case lists it; the option chose
+
+
+def test_mixed_precision_written_as_a_precision_points_to_dtype(write_case, capsys):
+    path = write_case("""\
+        network: [{units: 1, activation: identity}]
+        data: {x: [[1.0]], y: [[1.0]]}
+        loss: mse
+        optimizer: {name: sgd, lr: 0.1}
+        precision: mixed-bfloat16
+        """)
+    assert main(["validate", str(path)]) == 2
+    assert "'mixed-bfloat16' is a numeric format: write it in dtype (dtype: mixed-bfloat16)" \
+        in capsys.readouterr().err

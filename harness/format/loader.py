@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Iterable
 
+from . import catalog
 from .case import PRECISIONS, Case
 from .parties import Parties
 from .errors import CaseError, Problem, UsageError
@@ -59,8 +60,14 @@ class _Validator(Sections, Parameters, DataSources):
                              f"step {last} is beyond the case's {steps} step(s)")
         orders = self.orders(top.get("orders", [1]))
         fd = self.finite_differences(top.get("finite_differences", {}))
-        precision = self.choice(top["precision"], ("precision",), PRECISIONS, "precision") \
-            if "precision" in top else None
+        precision = None
+        if top.get("precision") in catalog.DTYPES:  # mixed-bfloat16 and the like: a dtype
+            self.problem(("precision",), f"{top['precision']!r} is a numeric format: write it "
+                                         f"in dtype (dtype: {top['precision']}); precision takes "
+                                         f"{' or '.join(PRECISIONS)} (the float32 matmul "
+                                         f"precision)")
+        elif "precision" in top:
+            precision = self.choice(top["precision"], ("precision",), PRECISIONS, "precision")
 
         x, y = self.data(top.get("data"), layers, loss) if "data" in top else (None, None)
         params = expected = None

@@ -20,6 +20,7 @@ from ..adapters.user_impl import register_implementations
 from ..format.case import PRECISIONS, Case
 from ..format.errors import UsageError
 from ..format.limits import Limits, configured
+from ..format.numerics import MIXED_PREFIX
 from ..format.parties import bound, did_you_mean
 from .outdir import check_writable
 from .runner import CaseRun, implementations, run_case, run_cases
@@ -101,8 +102,10 @@ def make_spec(settings: Settings, options: Mapping[str, str] = CLI_OPTIONS) -> R
     self_check = tuple(dict.fromkeys(_framework(n, options["self_check"])
                                      for n in settings.self_check))
     if settings.precision is not None and settings.precision not in PRECISIONS:
+        hint = " (a numeric format is a case's dtype: dtype: [float32, mixed-bfloat16])" \
+            if settings.precision.startswith(MIXED_PREFIX) else ""
         raise UsageError(f"{options['precision']} {settings.precision}: expected one of "
-                         f"{', '.join(PRECISIONS)}")
+                         f"{', '.join(PRECISIONS)}{hint}")
     if settings.isolation not in ISOLATIONS:
         raise UsageError(f"{options['isolation']} {settings.isolation}: expected one of "
                          f"{', '.join(ISOLATIONS)}")
