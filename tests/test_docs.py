@@ -268,3 +268,19 @@ def test_the_compile_cost_table_is_the_benchmark_s_saved_output():
     block = re.search(r"<!-- compile-cost: [^>]*-->\n(.*?)<!-- /compile-cost -->", text, re.S)
     assert block, "docs/benchmarks.md marks the compile-cost table"
     assert block.group(1) == _text("benchmarks/results/compile-cost.md")
+
+
+def test_the_low_precision_calibration_figures_are_the_saved_ones():
+    """docs/verdicts.md's calibration block is what benchmarks/calibrate.py renders from the
+    figures it saved (benchmarks/results/calibrate-*.json): no figure typed by hand."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import calibrate
+
+    results = ROOT / "benchmarks" / "results"
+    assert sorted(results.glob("calibrate-*.json")), "the calibration's saved figures"
+    text = _text("docs/verdicts.md")
+    block = re.search(r"<!-- calibration: [^>]*-->\n(.*?)<!-- end calibration -->", text, re.S)
+    assert block, "docs/verdicts.md marks its calibration block"
+    assert block.group(1) == calibrate.render(results)

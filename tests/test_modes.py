@@ -86,3 +86,13 @@ def test_mixed_precision_written_as_a_precision_points_to_dtype(write_case, caps
     assert main(["validate", str(path)]) == 2
     assert "'mixed-bfloat16' is a numeric format: write it in dtype (dtype: mixed-bfloat16)" \
         in capsys.readouterr().err
+
+
+def test_declarations_that_share_a_cause_say_it_once(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["run", str(CASES / "precision" / "sgd-fused-bfloat16.yaml"), "--out", str(out),
+                 "--isolation", "none"]) == 0, capsys.readouterr()
+    lines = [l for l in (out / "report.md").read_text().splitlines()
+             if l.startswith("- sgd-fused-bfloat16 [bfloat16-torch+fused]")]
+    assert len(lines) == 1 and lines[0].count("skips the update of every full SIMD block") == 1
+    assert "https://github.com/pytorch/pytorch/issues/191763" in lines[0]

@@ -307,7 +307,11 @@ def _known(w, rows, runs, by_run, frameworks) -> None:
             group = [r for r in by_run.get((entry["case"], entry["dtype"]), [])
                      if r.framework == framework and r.status == XFAIL]
             if group:
-                reasons = entry.get("known", {}).get(framework, [])
+                reasons = []  # declarations that share a cause say it once (with its link)
+                for reason in entry.get("known", {}).get(framework, []):
+                    if not any(kept == reason or kept.startswith(reason + " (")
+                               for kept in reasons):
+                        reasons.append(reason)
                 tensors = ", ".join(sorted({f"{r.quantity} {r.tensor}" for r in group}))
                 first = min(r.step for r in group)
                 w(f"- {md_text(entry['case'])} [{entry['dtype']}-{md_text(framework)}]: "
