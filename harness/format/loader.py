@@ -11,7 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Iterable
 
-from . import catalog
+import numpy as np
+
+from . import catalog, numerics
 from .case import PRECISIONS, Case
 from .parties import Parties
 from .errors import CaseError, Problem, UsageError
@@ -41,7 +43,7 @@ class _Validator(Sections, Parameters, DataSources):
         description = self.string(top.get("description", ""), ("description",)) or ""
         tags = self.tags(top.get("tags", []))
         dtypes = self.dtypes(top.get("dtype", "float64"))
-        layers = self.network(top.get("network"))
+        layers = self.network(top["network"]) if "network" in top else None
         loss_spec = self.loss_spec(top["loss"]) if "loss" in top else None
         loss, loss_settings = loss_spec if loss_spec else (None, None)
         optimizer = self.optimizer(top.get("optimizer")) if "optimizer" in top else None
@@ -78,6 +80,8 @@ class _Validator(Sections, Parameters, DataSources):
                 expected = self.expected(top["expected"], layers, x.shape)
         if loss and layers:
             self.loss_warnings(loss, layers[-1].activation)
+        if x is not None and dtypes:
+            self.warnings += range_notes({"data.x": x, "data.y": y, **(params or {})}, dtypes)
         if self.problems:
             return None
         return Case(name=name, file=self.file, description=description, tags=tags,
@@ -88,6 +92,30 @@ class _Validator(Sections, Parameters, DataSources):
                     known_discrepancies=known, framework_tolerance=framework_tolerance,
                     orders=orders, finite_differences=fd, precision=precision)
 
+
+
+def range_notes(tensors: dict[str, np.ndarray | None], dtypes: Iterable[str]) -> list[str]:
+    """A note per tensor with values that are inf or NaN, or beyond the range of a dtype the
+    case runs in: accepted (a case may test non-finite handling, and its comparisons become
+    inconclusive), and said once here rather than as a NumPy warning from every party."""
+    notes = []
+    for name, values in tensors.items():
+        if values is None or values.size == 0:
+            continue
+        non_finite = int(values.size - np.count_nonzero(np.isfinite(values)))
+        if non_finite:
+            notes.append(f"{name}: {non_finite} value(s) are inf or NaN; comparisons they reach "
+                         "are inconclusive")
+            continue
+        largest = float(np.max(np.abs(values)))
+        for dtype in dtypes:
+            storage = numerics.of(dtype).storage
+            bound = float(np.finfo(numerics.numpy_dtype(storage)).max)
+            if largest > bound:
+                notes.append(f"{name}: |values| up to {largest:.3g} are beyond {storage}'s range "
+                             f"({bound:.3g}); rounded to {storage} they become infinite")
+                break
+    return notes
 
 
 def load_case(path: str | Path, parties: Parties | Iterable[str],

@@ -18,6 +18,9 @@ from .problems import Checker, kind_of, layout_text
 
 KNOWN_KEYS = ("framework", "device", "quantity", "tensor", "dtype", "reason", "link", "steps",
               "from_step")
+# the largest value of a tolerance key: an atol or rtol beyond a million accepts any value
+# (2**63 written as an atol is a mistake, not a tolerance)
+TOLERANCE_MAX = 1e6
 KNOWN_DEVICES = ("cpu", "gpu", "cuda")  # gpu and cuda are one (harness.running.devices.kind)
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+~-]*")  # fullmatch: $ allows a final newline
 
@@ -51,9 +54,7 @@ class Sections(Checker):
         return tuple(chosen)
 
     def network(self, value: Any) -> tuple[Layer, ...] | None:
-        if value is None:
-            return None
-        if not isinstance(value, list) or not value:
+        if not isinstance(value, list) or not value:  # null or empty too: a case needs layers
             self.problem(("network",), f"expected a non-empty list of layers like "
                                        f"{{units: 4, activation: tanh}}, found {kind_of(value)}")
             return None
@@ -296,7 +297,11 @@ class Sections(Checker):
         for key in TOLERANCE_KEYS:
             if key in value:
                 number = self.number(value[key], path + (key,), nonnegative=True)
-                if number is not None:
+                if number is not None and number > TOLERANCE_MAX:
+                    self.problem(path + (key,), f"expected a number in [0, {TOLERANCE_MAX:g}], "
+                                                f"found {number:g}: a tolerance that large "
+                                                "accepts any value")
+                elif number is not None:
                     out[key] = number
         return out
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
+import stat
 from array import array
 from pathlib import Path
 from typing import Any
@@ -150,12 +151,17 @@ class DataSources(Checker):
             inside = target.is_relative_to(self.folder)
             found = inside and target.is_file()
             size = target.stat().st_size if found else 0
+            special = _special_kind(target) if inside and not found else None
         except (OSError, RuntimeError, ValueError) as exc:  # a symbolic link loop, …
             self.problem(where, f"cannot use data file {quoted(name)}: {exc}")
             return None
         if not inside:
             self.problem(where, f"data files must be in the case's folder or below it, "
                                 f"found {quoted(name)}")
+            return None
+        if special:  # the path exists: reading a pipe would wait forever, a folder fails
+            self.problem(where, f"expected a data file (.csv or .npy), found {special}: "
+                                f"{quoted(str(target), 200)}")
             return None
         if not found:
             self.problem(where, f"data file not found: {quoted(str(target), 200)}")
@@ -273,6 +279,21 @@ class DataSources(Checker):
 
 class _TooManyValues(Exception):
     """A CSV file holds more values than one tensor may."""
+
+
+_SPECIAL_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+                  (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                  (stat.S_ISBLK, "a block device"))
+
+
+def _special_kind(target: Path) -> str | None:
+    """What a path that exists and is not a regular file is, in words; None when it does not
+    exist (or is a regular file)."""
+    try:
+        mode = target.stat().st_mode
+    except OSError:
+        return None
+    return next((kind for test, kind in _SPECIAL_KINDS if test(mode)), None)
 
 
 def _npy_dtype_problem(dtype: np.dtype) -> str | None:
