@@ -18,7 +18,7 @@ from ..format.errors import UsageError
 from .diff_sides import Side, read_side  # noqa: F401 (read_side: harness.reports.diff's too)
 from .files import write_atomically
 from .markdown import rollup
-from .text import figures, md_text
+from .text import figures, md_code, md_text, terminal_text
 
 # A row drifts when its share of the tolerance used grew or shrank by DEFAULT_THRESHOLD times or
 # more while its verdict stayed, and reached DRIFT_FLOOR on one side: from 1e-6 to 1e-4 is
@@ -198,8 +198,9 @@ def _group_line(g: Group) -> str:
 
 
 def summary_text(diff: Diff, written: Path | None = None) -> str:
+    """What the terminal shows; every line from a report folder neutralised for it."""
     out = io.StringIO()
-    w = lambda line="": out.write(line + "\n")  # noqa: E731
+    w = lambda line="": out.write(terminal_text(line) + "\n")  # noqa: E731
     w(f"OLD {diff.old.path} ({len(diff.old.rows)} comparisons, versions from {diff.old.source})")
     w(f"NEW {diff.new.path} ({len(diff.new.rows)} comparisons, versions from {diff.new.source})")
     lines = version_lines(diff)
@@ -258,9 +259,9 @@ def markdown(diff: Diff) -> str:
     w = lambda line="": out.write(line + "\n")  # noqa: E731
     w("# Report diff")
     w()
-    w(f"OLD: `{md_text(diff.old.path)}` ({md_text(diff.old.generated) or 'date unknown'}, "
+    w(f"OLD: {md_code(diff.old.path)} ({md_text(diff.old.generated) or 'date unknown'}, "
       f"{len(diff.old.rows)} comparisons, versions from {md_text(diff.old.source)}).  ")
-    w(f"NEW: `{md_text(diff.new.path)}` ({md_text(diff.new.generated) or 'date unknown'}, "
+    w(f"NEW: {md_code(diff.new.path)} ({md_text(diff.new.generated) or 'date unknown'}, "
       f"{len(diff.new.rows)} comparisons, versions from {md_text(diff.new.source)}).")
     w()
     changed = len(diff.changes) + len(diff.cells)

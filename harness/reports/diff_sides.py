@@ -4,18 +4,13 @@ run.json, or for a first-release report without run.json, report.md's header.
 """
 from __future__ import annotations
 
-import csv
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..verdicts.compare import COLUMNS, Row
+from ..verdicts.compare import Row
 from ..format.errors import UsageError
-from .files import RECORD_FILE, record_from_rows, rows_from_csv
-
-REQUIRED = ("case", "file", "dtype", "framework", "reference", "step", "quantity", "tensor",
-            "status")
+from .readback import RECORD_FILE, read_record, record_from_rows, rows_from_csv
 
 
 @dataclass
@@ -41,21 +36,6 @@ def _csv_path(path: Path) -> Path:
                              "`python -m harness run`")
         return csv_path
     return path
-
-
-def _check_columns(csv_path: Path) -> None:
-    """A clear message for a file that is not a report.csv, before rows are made of it."""
-    try:
-        with open(csv_path, newline="", encoding="utf-8") as handle:
-            header = next(csv.reader(handle), [])
-    except UnicodeDecodeError:
-        raise UsageError(f"{csv_path}: not a report.csv: not UTF-8 text") from None
-    except (OSError, csv.Error) as error:
-        raise UsageError(f"{csv_path}: cannot be read as a CSV file: {error}") from None
-    missing = [c for c in REQUIRED if c not in header]
-    if missing:
-        raise UsageError(f"{csv_path}: not a report.csv: missing column(s) {', '.join(missing)}; "
-                         f"expected the columns of report.csv ({', '.join(COLUMNS[:9])}, …)")
 
 
 def _header_environment(md_path: Path) -> tuple[list[tuple[str, str]], str]:
@@ -88,31 +68,25 @@ def _run_notes(record: dict) -> dict[str, set[str]]:
 
 
 def read_side(path: str | Path) -> Side:
-    """A report folder or report.csv file; UsageError with the path for anything else."""
+    """A report folder or report.csv file, its rows and run.json checked
+    (harness.reports.readback); UsageError with the path for anything else."""
     try:
         csv_path = _csv_path(Path(path))
-        _check_columns(csv_path)
-        rows = rows_from_csv(csv_path)
-    except OSError as error:  # a folder or file this user may not read
+    except OSError as error:  # a folder this user may not read
         raise UsageError(f"{error.filename or path}: cannot read it: "
                          f"{error.strerror or error}") from None
-    except (ValueError, TypeError, csv.Error, UnicodeDecodeError) as error:
-        raise UsageError(f"{csv_path}: not a readable report.csv: {error}") from None
+    rows = rows_from_csv(csv_path)
     partial = csv_path.name.startswith("report.partial")
     record_path = csv_path.with_name("run.partial.json" if partial else RECORD_FILE)
     md_path = csv_path.with_name("report.partial.md" if partial else "report.md")
     record, source = None, "nowhere (no run.json, no report.md header)"
-    if record_path.is_file():
-        try:
-            record = json.loads(record_path.read_text(encoding="utf-8"))
-            source = record_path.name
-        except (OSError, ValueError) as error:
-            raise UsageError(f"{record_path}: not a readable run.json: {error}") from None
-    if isinstance(record, dict) and record.get("environment"):
-        environment = [(str(k), str(v)) for k, v in record["environment"]]
-        generated = str(record.get("generated", ""))
+    if record_path.exists() or record_path.is_symlink():
+        record, source = read_record(record_path), record_path.name
+    if record is not None and record.get("environment"):
+        environment = [(k, v) for k, v in record["environment"]]
+        generated = record.get("generated", "")
     else:  # a first-release report: no run.json, the versions are in report.md's header only
-        record = record if isinstance(record, dict) else record_from_rows(rows)
+        record = record if record is not None else record_from_rows(rows)
         environment, generated = _header_environment(md_path)
         if environment:
             source = f"{md_path.name} header"

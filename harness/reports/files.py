@@ -11,15 +11,15 @@ import json
 import os
 import stat
 import tempfile
-from dataclasses import fields
 from pathlib import Path
 
-from ..verdicts.compare import COLUMNS, RENAMED_COLUMNS, Row
+from ..verdicts.compare import COLUMNS, Row
 from .heatmap import HEATMAP_FILE, heatmap_svg
 from ..running.outdir import current_umask
 from .markdown import STATUSES, markdown_text, ordered, rollup  # noqa: F401 (the API)
-
-RECORD_FILE = "run.json"
+from .readback import (RECORD_FILE, read_report, record_from_rows,  # noqa: F401 (the API)
+                       rows_from_csv)
+from .text import formula_safe
 
 
 # -- rows in and out ------------------------------------------------------------------------
@@ -43,102 +43,6 @@ def _cell_text(value) -> str:
     return formula_safe(str(value))
 
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def formula_safe(text: str) -> str:
-    """A cell that opens with =, +, -, @, a tab or a carriage return, and is not a number, is
-    prefixed with a single quote, as OWASP advises against CSV injection: a tensor name, a file
-    name or a reason from a case never runs as a formula when report.csv is opened."""
-    if text.startswith(FORMULA_STARTS) and not _is_number(text):
-        return "'" + text
-    return text
-
-
-def _unescape(text: str) -> str:
-    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_STARTS) else text
-
-
-_TYPES = {f.name: f.type for f in fields(Row)}
-
-
-def _parse(column: str, text: str):
-    kind = _TYPES.get(column, "str")
-    if "float" in kind:
-        return None if text == "" else float(text)
-    if "int" in kind:
-        return None if text == "" else int(float(text))
-    return _unescape(text)
-
-
-def rows_from_csv(path: str | Path) -> list[Row]:
-    """report.csv back into rows; columns it lacks (an older report) take their defaults, and
-    a column since renamed is read under its new name.
-    A cell that cannot be what its column holds is a ValueError naming the line and column."""
-    import csv
-
-    with open(path, newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        known = set(COLUMNS)
-        return [_row(line, reader.line_num, known) for line in reader]
-
-
-def _row(line: dict, number: int, known: set) -> Row:
-    values = {}
-    for column, text in line.items():
-        column = RENAMED_COLUMNS.get(column, column)
-        if column not in known:
-            continue
-        try:
-            values[column] = _parse(column, text or "")
-        except ValueError:
-            kind = "a whole number" if "int" in _TYPES[column] else "a number"
-            raise ValueError(f"line {number}, column {column}: expected {kind} or nothing, "
-                             f"found {text!r}") from None
-    status = values.get("status")
-    if status is not None and status not in STATUSES:
-        raise ValueError(f"line {number}, column status: expected one of "
-                         f"{', '.join(STATUSES)}, found {status!r}")
-    return Row(**values)
-
-
-def read_report(folder: str | Path) -> tuple[list[Row], dict]:
-    """(rows, record) of a report folder; a folder without run.json gets a record from rows."""
-    folder = Path(folder)
-    rows = rows_from_csv(folder / "report.csv")
-    record_path = folder / RECORD_FILE
-    if record_path.exists():
-        record = json.loads(record_path.read_text(encoding="utf-8"))
-    else:
-        record = record_from_rows(rows)
-    return rows, record
-
-
-def record_from_rows(rows: list[Row]) -> dict:
-    """The least a report needs when no record was kept: runs and frameworks in row order."""
-    runs: dict[tuple[str, str], dict] = {}
-    frameworks: list[str] = []
-    for r in rows:
-        runs.setdefault((r.case, r.dtype), {"case": r.case, "file": r.file, "dtype": r.dtype,
-                                            "steps": max((x.step or 1 for x in rows
-                                                          if x.case == r.case), default=1),
-                                            "warnings": [], "known": {}, "notes": {}})
-        if r.framework not in frameworks:
-            frameworks.append(r.framework)
-    reference = next((r.reference for r in rows if r.reference not in ("expected", "fd")), "numpy")
-    return {"format": 1, "generated": "", "environment": [], "reference": reference,
-            "frameworks": frameworks, "options": {}, "runs": list(runs.values())}
-
-
-
 # -- writing --------------------------------------------------------------------------------
 def write_atomically(files: dict[Path, str]) -> None:
     """Write every file to a temporary file beside it, then rename each into place.
@@ -151,14 +55,17 @@ def write_atomically(files: dict[Path, str]) -> None:
             | stat.S_IWOTH) & ~current_umask()  # as open() would have made it, not mkstemp's 0600
     try:
         for path, text in files.items():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            handle, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-            temporary.append((name, path))
-            os.fchmod(handle, mode)
-            with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-                stream.write(text)
-                stream.flush()
-                os.fsync(stream.fileno())
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                handle, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+                temporary.append((name, path))
+                os.fchmod(handle, mode)
+                with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
+                    stream.write(text)
+                    stream.flush()
+                    os.fsync(stream.fileno())  # a full disk is found here, before any rename
+            except OSError as error:  # named by the file it was for, not the temporary one
+                raise OSError(error.errno, error.strerror or str(error), str(path)) from None
         for name, path in temporary:
             os.replace(name, path)
     finally:

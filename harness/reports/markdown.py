@@ -12,7 +12,7 @@ from ..format.parties import SELF
 from ..verdicts.compare import (DECIDED, ERROR, FAIL, INCONCLUSIVE, NON_FINITE_REFERENCE, PASS,
                                 SKIP, XFAIL, XPASS, Row)
 from ..verdicts.diagnose import hints
-from .text import figures, md_text
+from .text import figures, md_code, md_text
 from .tolerances import overridden, tolerance_section
 
 _SEVERITY = {ERROR: 6, FAIL: 5, XPASS: 4, XFAIL: 3, INCONCLUSIVE: 2, PASS: 1, SKIP: 0}
@@ -219,7 +219,7 @@ def _discrepancies(w, rows, runs, by_run, frameworks) -> None:
                 w(f"### {md_text(entry['case'])} [{entry['dtype']}-{md_text(framework)}] "
                   f"against {what}")
                 w()
-                w(f"File: `{md_text(entry['file'])}`")
+                w(f"File: {md_code(entry['file'])}")
                 w()
                 if entry.get("variant_of"):
                     w(f"{md_text(entry.get('description', ''))}")
@@ -235,9 +235,9 @@ def _discrepancies(w, rows, runs, by_run, frameworks) -> None:
                 w("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
                 for r in group:
                     mismatched = "" if r.size is None else f"{r.mismatched}/{r.size}"
-                    w(f"| {'' if r.step is None else r.step} | {r.quantity} | "
+                    w(f"| {'' if r.step is None else r.step} | {md_text(r.quantity)} | "
                       f"{md_text(r.tensor)} | {r.status} | {md_text(r.suspect)} | {mismatched} | "
-                      f"{r.worst_index} | "
+                      f"{md_text(r.worst_index)} | "
                       f"{'' if r.reference_value is None else repr(r.reference_value)} | "
                       f"{'' if r.value is None else repr(r.value)} | {figures(r.max_abs)} | "
                       f"{figures(r.max_rel)} | {figures(r.ulp)} | {figures(r.allowed)} | "
@@ -265,7 +265,7 @@ def _repro(w, entries: list[dict]) -> None:
     w()
     for e in entries[:REPRO_LINES]:
         note = "" if e.get("available", True) else " (data only: no repro script for this framework)"
-        w(f"- `{md_text(e['folder'])}`: {md_text(e['case'])} "
+        w(f"- {md_code(e['folder'])}: {md_text(e['case'])} "
           f"[{e['dtype']}-{md_text(e['framework'])}]{note}")
     if len(entries) > REPRO_LINES:
         w(f"- … and {len(entries) - REPRO_LINES} more under `repro/`")
@@ -290,8 +290,8 @@ def _variants(w, runs, by_run) -> None:
         verdicts = ", ".join(f"{dtype} {rollup(by_run.get((name, dtype), []))}" for dtype in
                              [e["dtype"] for e in runs if e["case"] == name])
         written = entry["file"] != entry.get("origin")  # pytest makes variants in memory
-        where = f"`{md_text(entry['file'])}`" if written else \
-            (f"made from `{md_text(entry.get('origin', ''))}` in memory (pytest); "
+        where = md_code(entry['file']) if written else \
+            (f"made from {md_code(entry.get('origin', ''))} in memory (pytest); "
              "`python -m harness run` writes each variant under OUT/variants/")
         w(f"- {md_text(name)} ({verdicts}): {md_text(entry.get('description', ''))} {where}")
     w()
