@@ -24,6 +24,7 @@ from .format.loader import load_case, load_cases
 from .running.variants import DEFAULT_COUNT as DEFAULT_VARIANTS
 from .running.spec import CLI_OPTIONS, Settings, make_spec, seconds, whole
 from .running.workers import DEFAULT_TIMEOUT
+from .reports.text import terminal_text
 from .run_command import (DEFAULT_CASES, EXIT_BAD_INPUT, EXIT_DISCREPANCY, EXIT_OK, cmd_run,
                           load_paths, print_problems)
 
@@ -120,7 +121,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     cases, bad_input = load_paths(args, args.paths)
     for case in cases:
         for warning in case.warnings:
-            print(f"{case.file}: warning: {warning}", file=sys.stderr)
+            print(terminal_text(f"{case.file}: warning: {warning}"), file=sys.stderr)
     print(f"{'ok: ' if not bad_input else ''}{len(cases)} case(s) valid")
     return EXIT_BAD_INPUT if bad_input else EXIT_OK
 
@@ -269,7 +270,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print_problems(error)
         return EXIT_BAD_INPUT
     except UsageError as error:
-        print(f"error: {error}", file=sys.stderr)
+        lines = str(error).split("\n")  # each line of it neutralised for the terminal
+        print("\n".join(terminal_text(line) for line in ["error: " + lines[0], *lines[1:]]),
+              file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("interrupted: no report written", file=sys.stderr)

@@ -19,6 +19,7 @@ from .format.limits import Limits
 from .format.limits import configured as configured_limits
 from .format.loader import load_cases
 from .running.spec import CLI_OPTIONS, Run, RunSpec, Settings, begin, lane_count, make_spec
+from .reports.text import terminal_text
 
 EXIT_OK, EXIT_DISCREPANCY, EXIT_BAD_INPUT, EXIT_NOTHING_COMPARED = 0, 1, 2, 5
 DEFAULT_CASES = "cases"
@@ -28,7 +29,7 @@ VARIANTS_FOLDER = "variants"  # under --out: each variant as a case file
 def print_problems(error: CaseError, ran: bool = False) -> None:
     """Every problem on stderr, then how many, in how many files, and what became of them."""
     for problem in error.problems:
-        print(problem, file=sys.stderr)
+        print(terminal_text(problem), file=sys.stderr)
     files = len({p.file for p in error.problems})
     outcome = "those files are left out (--keep-going)" if ran else "nothing was run"
     print(f"{len(error.problems)} problem(s) in {files} file(s); {outcome}.", file=sys.stderr)
@@ -109,6 +110,20 @@ def settings(args: argparse.Namespace) -> Settings:
                     compile_cache=not args.no_compile_cache, repro=not args.no_repro)
 
 
+def _written(report, out: str, partial: bool = False):
+    """``report(partial)``'s (rows, files written), or None after saying on stderr why the
+    reports could not be written (a full disk, a folder made read-only during the run): the
+    previous report is kept, and no temporary file is left (harness.reports.files)."""
+    try:
+        return report(partial)
+    except OSError as error:
+        where = error.filename or out
+        print(terminal_text(f"error: cannot write the {'partial ' if partial else ''}reports: "
+                            f"{where}: {error.strerror or error}; the previous report in {out} "
+                            "is kept as it was"), file=sys.stderr)
+        return None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .running.outdir import RunLock
 
@@ -155,9 +170,11 @@ def _run(args: argparse.Namespace, spec: RunSpec, cases: list[Case], bad_input: 
                   warn=lambda message: print(f"warning: variant {message}", file=sys.stderr))
     except KeyboardInterrupt:
         with _Interrupts():
-            _, written = report(partial=True)
-        print(f"interrupted after {len(runs)} case runs: wrote {', '.join(map(str, written))}; "
-              "the previous complete report is untouched", file=sys.stderr)
+            outcome = _written(report, spec.out, partial=True)
+        if outcome:
+            print(f"interrupted after {len(runs)} case runs: wrote "
+                  f"{', '.join(map(str, outcome[1]))}; the previous complete report is "
+                  "untouched", file=sys.stderr)
         return 130
     finally:
         with _Interrupts():
@@ -169,7 +186,10 @@ def _run(args: argparse.Namespace, spec: RunSpec, cases: list[Case], bad_input: 
         repro += write_all(runs, spec.out, warn=lambda message: print(f"warning: {message}",
                                                                        file=sys.stderr))
     with _Interrupts():
-        rows, written = report()
+        outcome = _written(report, spec.out)
+    if outcome is None:
+        return EXIT_DISCREPANCY  # the cases ran; their report could not be written
+    rows, written = outcome
     bad = [r for r in rows if r.status in (FAIL, ERROR)]
     counts = {s: sum(r.status == s for r in rows) for s in STATUSES}
     summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n or s in ("pass", "fail"))
@@ -180,12 +200,12 @@ def _run(args: argparse.Namespace, spec: RunSpec, cases: list[Case], bad_input: 
     for row in bad[:10]:
         where = f"step {row.step} {row.quantity} {row.tensor}" if row.quantity else "whole run"
         suspect = f" (suspect: {row.suspect})" if row.suspect else ""
-        print(f"  {row.status.upper()} {row.case} [{row.dtype}-{row.framework}] vs {row.reference}"
-              f"{suspect}: {where}: {row.message}")
+        print(terminal_text(f"  {row.status.upper()} {row.case} [{row.dtype}-{row.framework}] vs "
+                            f"{row.reference}{suspect}: {where}: {row.message}"))
     if len(bad) > 10:
         print(f"  … and {len(bad) - 10} more in the report")
     for row in [r for r in rows if r.status == "xpass"][:10]:
-        print(f"  XPASS {row.case} [{row.dtype}-{row.framework}]: {row.message}")
+        print(terminal_text(f"  XPASS {row.case} [{row.dtype}-{row.framework}]: {row.message}"))
     print("reports: " + ", ".join(str(p) for p in written))
     if repro:
         print(f"repro folders ({len(repro)}): {os.path.join(spec.out, 'repro')}; in each, "
@@ -196,7 +216,7 @@ def _run(args: argparse.Namespace, spec: RunSpec, cases: list[Case], bad_input: 
         return EXIT_DISCREPANCY
     if not any(r.status in DECIDED for r in rows):
         reasons = sorted({f"{r.framework}: {r.message}" for r in rows if r.status == SKIP})
-        print("nothing was compared: " + ("; ".join(reasons[:5]) if reasons else
+        print("nothing was compared: " + (terminal_text("; ".join(reasons[:5])) if reasons else
               f"no framework besides the reference ({reference}) ran, and no case has golden "
               "values"), file=sys.stderr)
         return EXIT_NOTHING_COMPARED

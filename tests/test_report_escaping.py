@@ -108,3 +108,12 @@ def test_a_hostile_report_folder_reaches_neither_diff_md_nor_the_terminal_raw(tm
     assert not re.search("[\x00-\x08\x0b-\x1f\x7f]", out)
     assert not any(line.startswith("FAIL forged") for line in out.splitlines())
     assert live_markup(diff_md.read_text(encoding="utf-8")) == []
+
+
+def test_an_error_naming_a_hostile_path_reaches_the_terminal_neutralised(tmp_path, capsys):
+    folder = tmp_path / "a\x1b[2J\rb"
+    folder.mkdir()
+    assert main(["report", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert "a\\x1b[2J\\rb: no report.csv here" in err
+    assert not re.search("[\x00-\x08\x0b-\x1f\x7f]", err)

@@ -29,12 +29,24 @@ def check_writable(folder: str | Path, option: str = "--out") -> Path:
     if not existing.is_dir():
         raise UsageError(f"{option} {folder}: {existing} is a file, not a folder")
     try:
-        handle, probe = tempfile.mkstemp(prefix=".harness-probe.", dir=existing)
+        _probe(existing)
+    except OSError as exc:
+        raise UsageError(f"{option} {folder}: cannot write reports there "
+                         f"({exc.strerror or exc})") from None
+    return path
+
+
+PROBE_BYTES = 4096  # a block: a folder on a full disk is refused before the run, not after
+
+
+def _probe(folder: Path) -> None:
+    """Write a block to a temporary file in ``folder`` and remove it (OSError if it cannot)."""
+    handle, probe = tempfile.mkstemp(prefix=".harness-probe.", dir=folder)
+    try:
+        os.write(handle, b"\0" * PROBE_BYTES)
+    finally:
         os.close(handle)
         os.unlink(probe)
-    except OSError as exc:
-        raise UsageError(f"{option} {folder}: cannot write reports there ({exc.strerror})") from None
-    return path
 
 
 def _alive(pid: int) -> bool:
