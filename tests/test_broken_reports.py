@@ -172,3 +172,12 @@ def test_what_the_harness_writes_is_read_in_every_format(good_report, tmp_path, 
     header_only = broken(good_report, tmp_path / "h", csv=header(good_report) + b"\n")
     assert main(["report", str(header_only)]) == 0  # no rows is a report of nothing compared
     capsys.readouterr()
+
+
+def test_the_figures_docs_reliability_quotes_are_these_tests():
+    text = " ".join((ROOT / "docs" / "reliability.md").read_text(encoding="utf-8").split())
+    assert f"{len(BROKEN_CSV)} broken report.csv files" in text
+    assert f"{len(BROKEN_RECORD)} broken run.json documents" in text
+    assert "100,000-deep nesting" in text and "[" * 100_000 in dict(
+        (b[0], b[1]) for b in BROKEN_RECORD)["nested-100000-deep"]
+    assert f"of a format this version reads ({' or '.join(map(str, RECORD_FORMATS))};" in text

@@ -13,6 +13,7 @@ import pytest
 
 from harness.cli import main
 from harness.reports.files import write_atomically
+from harness.running.outdir import PROBE_BYTES
 
 from conftest import ROOT
 
@@ -103,3 +104,8 @@ def test_a_read_only_folder_is_exit_2_before_the_run(tmp_path, monkeypatch, caps
     assert capsys.readouterr().err == (f"error: --out {out}: cannot write reports there "
                                        "(Read-only file system)\n")
     assert not out.exists()
+
+
+def test_the_probe_docs_reliability_quotes_is_the_one_written():
+    text = " ".join((ROOT / "docs" / "reliability.md").read_text(encoding="utf-8").split())
+    assert f"too full for a {PROBE_BYTES:,}-byte probe" in text

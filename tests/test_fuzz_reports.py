@@ -17,6 +17,7 @@ import io
 import json
 import os
 import random
+import re
 import shutil
 import tempfile
 from collections import Counter
@@ -193,3 +194,10 @@ def test_report_and_diff_never_raise_on_generated_report_folders(good, tmp_path)
     # the generator reaches both outcomes, so the property is not vacuous
     assert outcomes["report 0"] >= VARIANTS // 10 and outcomes["report 2"] >= VARIANTS // 3, \
         outcomes
+
+
+def test_the_count_docs_reliability_quotes_is_the_default():
+    text = " ".join((ROOT / "docs" / "reliability.md").read_text(encoding="utf-8").split())
+    default = int(re.search(r'"HARNESS_FUZZ_REPORTS", "(\d+)"', Path(__file__).read_text())
+                  .group(1))
+    assert f"makes {default} report folders on every run" in text

@@ -87,12 +87,18 @@ def test_a_data_file_that_is_a_fifo_or_a_folder_says_what_it_is(tmp_path):
 
 
 # -- tolerances are finite and bounded ------------------------------------------------------
-@pytest.mark.parametrize("tolerance, field, found", [
+OVER_BOUND = [
     ("{atol: 9223372036854775808}", "tolerance.atol", "9.22337e+18"),
     ("{rtol: 1.0e7}", "tolerance.rtol", "1e+07"),
     ("{float32: {scale_rtol: 1.0e300}}", "tolerance.float32.scale_rtol", "1e+300"),
     ("{frameworks: {torch: {sum_rtol: 2.0e6}}}", "tolerance.frameworks.torch.sum_rtol", "2e+06"),
-])
+]
+NOT_FINITE = [(".inf", "expected a finite number, found inf"),
+              (".nan", "expected a finite number, found nan"),
+              ("-1", "expected a number ≥ 0, found -1.0")]
+
+
+@pytest.mark.parametrize("tolerance, field, found", OVER_BOUND)
 def test_a_tolerance_beyond_the_bound_is_refused_naming_the_bound(tolerance, field, found,
                                                                   tmp_path):
     text = GOOD_CASE + f"tolerance: {tolerance}\n"
@@ -101,9 +107,7 @@ def test_a_tolerance_beyond_the_bound_is_refused_naming_the_bound(tolerance, fie
         "a tolerance that large accepts any value"]
 
 
-@pytest.mark.parametrize("value, message", [(".inf", "expected a finite number, found inf"),
-                                            (".nan", "expected a finite number, found nan"),
-                                            ("-1", "expected a number ≥ 0, found -1.0")])
+@pytest.mark.parametrize("value, message", NOT_FINITE)
 def test_a_tolerance_is_finite_and_not_negative(value, message, tmp_path):
     assert problems_of(tmp_path, GOOD_CASE + f"tolerance: {{atol: {value}}}\n") == [
         f"{tmp_path / 'case.yaml'}:10: tolerance.atol: {message}"]
@@ -164,3 +168,11 @@ def test_a_run_of_non_finite_and_overflowing_data_prints_no_numpy_warning(tmp_pa
     assert result.returncode in (0, 1), result.stderr
     assert "Warning" not in result.stderr and "Traceback" not in result.stderr, result.stderr
     assert "inconclusive" in result.stdout
+
+
+def test_the_figures_docs_reliability_quotes_are_these_tests():
+    text = " ".join((ROOT / "docs" / "reliability.md").read_text(encoding="utf-8").split())
+    assert TOLERANCE_MAX == 1e6 and "finite number from 0 to 1e6" in text
+    assert f"{len(OVER_BOUND)} tolerances beyond the bound and {len(NOT_FINITE)} that are not " \
+        "finite or negative" in text
+    assert f"{len(NON_FINITE)} non-finite inline tensors and an out-of-range one" in text
