@@ -282,7 +282,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
     # an existing report is only ever replaced by a complete one, as on the command line
     complete = state.case_items >= state.collected and \
         exitstatus != pytest.ExitCode.INTERRUPTED
-    written = write_reports(state.rows, record, out, partial=not complete)
+    try:
+        written = write_reports(state.rows, record, out, partial=not complete)
+    except OSError as error:  # a full disk, a quota: said, not an internal error of pytest
+        state.report_note = (f"cannot write the reports: {error.filename or out}: "
+                             f"{error.strerror or error}; the previous report is kept as it was")
+        session.exitstatus = max(int(session.exitstatus), int(pytest.ExitCode.TESTS_FAILED))
+        return
     if not complete:
         state.report_note = (f"{state.case_items} of {state.collected} case items ran: wrote "
                              f"{', '.join(map(str, written))}; the previous complete report is "

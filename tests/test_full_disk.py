@@ -109,3 +109,24 @@ def test_a_read_only_folder_is_exit_2_before_the_run(tmp_path, monkeypatch, caps
 def test_the_probe_docs_reliability_quotes_is_the_one_written():
     text = " ".join((ROOT / "docs" / "reliability.md").read_text(encoding="utf-8").split())
     assert f"too full for a {PROBE_BYTES:,}-byte probe" in text
+
+
+def test_the_pytest_plugin_says_a_full_disk_and_keeps_the_report(pytester, monkeypatch):
+    from conftest import sigmoid_neuron_text
+
+    pytester.makefile(".ini", pytest="[pytest]\nharness_cases = cases\n")
+    pytester.makefile(".yaml", **{"cases/neuron": sigmoid_neuron_text()})
+    out = pytester.path / "out"
+    out.mkdir()
+    (out / "report.csv").write_text("the earlier report.csv\n")
+    fsync = raising(errno.ENOSPC)
+    fsync.real = os.fsync
+    monkeypatch.setattr(os, "fsync", fsync)
+    result = pytester.runpytest("--harness-frameworks", "numpy", "--harness-out", "out")
+    monkeypatch.undo()
+    assert result.ret == 1  # the items passed; their report could not be written
+    result.stdout.fnmatch_lines(["*harness: cannot write the reports: *report.csv: No space left "
+                                 "on device; the previous report is kept as it was*"])
+    assert "INTERNALERROR" not in result.stdout.str()
+    assert sorted(p.name for p in out.iterdir()) == ["report.csv"]
+    assert (out / "report.csv").read_text() == "the earlier report.csv\n"
