@@ -176,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     bad = [r for r in rows if r.status in ("fail", "error")]
     figures: dict = {"count": len(cases), "seed": args.seed, "dtype": args.dtype,
                      "frameworks": frameworks, "runs": len(runs), "comparisons": len(rows),
-                     "seconds": round(seconds), "false_alarms": len(bad), "share": {}}
+                     "seconds": round(seconds), "false_alarms": len(bad), "share": {},
+                     "failing": sorted({f"{r.case} {r.dtype} {r.framework}" for r in bad})}
     print(f"{len(cases)} generated cases (seed {args.seed}{', ' + args.dtype if args.dtype else ''}),"
           f" {len(runs)} case-dtype runs, {len(rows)} comparisons in {seconds:.0f} s: "
           f"{len(bad)} fail or error")

@@ -316,8 +316,7 @@ class MicrogradAdapter:
                   for k, w in inputs.params.items()}
         flat = {k: [v for row in rows for v in row] for k, rows in params.items()}
         x = inputs.x.astype(np.float64).tolist()  # Python floats, whatever the dtype given
-        y = None if inputs.y is None else (
-            inputs.y.astype(np.float64) if inputs.y.dtype.kind == "f" else inputs.y).tolist()
+        y = None if inputs.y is None else numerics.targets64(inputs.y).tolist()
         n = case.batch
         parameters = [v for values in flat.values() for v in values]  # canonical order
         optimizer = micrograd_optim.make(case.optimizer, parameters)  # its own, not the reference's

@@ -82,7 +82,7 @@ class NumpyAdapter:
         form = numerics.of(case.dtype)
         params = {k: v.astype(form.reference) for k, v in inputs.params.items()}
         x, y = computed_in(form, inputs.x), inputs.y
-        if y is not None and y.dtype.kind == "f":
+        if y is not None and not numerics.is_classes(y):
             y = y.astype(form.reference)
         optimizer = NumpyOptimizer(case.optimizer)
         steps = []

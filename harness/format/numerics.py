@@ -80,6 +80,18 @@ def underflow(dtype: str) -> float:
     return 2.0 ** (-_BITS[dtype] + _MIN_EXPONENT[dtype])
 
 
+def is_classes(y) -> bool:
+    """Whether targets are class indices (integers), not values: ml_dtypes' bfloat16 is not
+    a NumPy float kind, so a float test would take it for indices."""
+    return np.issubdtype(np.asarray(y).dtype, np.integer)
+
+
+def targets64(y):
+    """Targets as the float64 checks read them: values in float64, class indices (and None)
+    as they are."""
+    return y if y is None or is_classes(y) else np.asarray(y).astype(np.float64)
+
+
 def numpy_dtype(dtype: str) -> np.dtype:
     """The NumPy dtype of a plain dtype name; bfloat16 is ml_dtypes' (a dependency of JAX)."""
     if dtype == "bfloat16":

@@ -91,7 +91,7 @@ class FiniteDifferences:
     def check(self, case: Case, inputs: Inputs, reference: Trace, ctx: Context) -> list[Row]:
         tolerance = ctx.judge.tolerance
         x = inputs.x.astype(np.float64)
-        y = inputs.y if inputs.y is None or inputs.y.dtype.kind != "f" else inputs.y.astype(float)
+        y = numerics.targets64(inputs.y)
         rows = []
         for number, (params, step) in enumerate(
                 zip(params_before_each_step(inputs, reference), reference.steps), start=1):
@@ -177,7 +177,7 @@ def hvp_rows(case: Case, inputs: Inputs, adapter, ctx: Context,
 
 def reference_hvp(case: Case, inputs: Inputs) -> tuple[dict, dict]:
     x = inputs.x.astype(np.float64)
-    y = inputs.y if inputs.y is None or inputs.y.dtype.kind != "f" else inputs.y.astype(float)
+    y = numerics.targets64(inputs.y)
     return fd.hessian_vector(case, inputs.params, x, y, fd.direction(case, inputs.params))
 
 

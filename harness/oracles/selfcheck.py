@@ -158,8 +158,7 @@ class _Kinks:
     by the reference's forward pass in float64 (the party's own internals are not visible)."""
 
     def __init__(self, case: Case, inputs: Inputs):
-        y = inputs.y if inputs.y is None or inputs.y.dtype.kind != "f" else \
-            inputs.y.astype(np.float64)
+        y = numerics.targets64(inputs.y)
         self.loss = fd.Loss(case, inputs.x.astype(np.float64), y)
         self.active = bool(self.loss.kinked_layers or self.loss.loss_kinks)
         if self.active:

@@ -75,7 +75,7 @@ def trajectory_allowances(case: Case, inputs: Inputs, reference: Trace, magnitud
     a low-precision computation's own rounding per step (harness.verdicts.rounding)."""
     case64 = case.for_dtype("float64")
     x = inputs.x.astype(np.float64)
-    y = inputs.y if inputs.y is None or inputs.y.dtype.kind != "f" else inputs.y.astype(float)
+    y = numerics.targets64(inputs.y)
     start = {k: v.astype(np.float64) for k, v in inputs.params.items()}
     replays = [NumpyOptimizer(case.optimizer) for _ in range(UPDATE_PATTERNS + 1)]  # [0]: as is
     current = [dict(start) for _ in replays]

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..adapters import numpy_ops as ops
 from ..adapters import numpy_ref as ref
-from ..format import catalog
+from ..format import catalog, numerics
 from ..format.case import Case, Inputs, bias_name, weight_name
 from ..format.trace import Trace
 
@@ -58,8 +58,7 @@ def step_magnitudes(case: Case, params: dict[str, np.ndarray], x: np.ndarray, y)
     """Magnitudes of the output, loss and gradients at ``params`` (all float64)."""
     params = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
     x = np.asarray(x, dtype=np.float64)
-    if y is not None and y.dtype.kind == "f":
-        y = y.astype(np.float64)
+    y = numerics.targets64(y)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
         a, m_a = x, np.abs(x)
         layers = []

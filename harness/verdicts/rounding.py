@@ -34,6 +34,7 @@ from ..adapters import numpy_ref as ref
 from ..format import catalog, numerics
 from ..format.case import Case, Inputs, bias_name, weight_name
 from ..format.trace import Trace
+from .tolerance import ROUNDING_SIGMAS
 
 Bounds = dict[tuple[str, str], np.ndarray]  # (quantity, tensor) -> per-element error bound
 
@@ -48,15 +49,39 @@ def _count(case: Case, out: np.ndarray) -> int:
     return out.size if catalog.LOSSES[case.loss].reduced_over == catalog.ELEMENTS else out.shape[0]
 
 
-def _slope_change(act, z: np.ndarray, error: np.ndarray, g: np.ndarray,
-                  g_z: np.ndarray) -> np.ndarray:
-    """|derivative at z ± E − derivative at z|, applied to g: what an input error does to the
-    backward pass of an activation (its f′ read at a moved z)."""
+def _slope_change(act, z: np.ndarray, error: np.ndarray, g: np.ndarray, g_z: np.ndarray,
+                  reach: float) -> np.ndarray:
+    """|derivative at z ± reach·E − derivative at z| / reach, applied to g: what an input error
+    does to the backward pass of an activation (its f′ read at a moved z). Smooth, it is
+    |f″|·E·|g|; at a kink within reach (relu at 0) it is the jump, over reach, so that the
+    verdict's ``rounding`` (= reach) times it allows the whole jump."""
     worst = np.zeros_like(g_z)
     for sign in (1.0, -1.0):
-        moved = z + sign * error
+        moved = z + sign * reach * error
         worst = np.maximum(worst, np.abs(act.derivative(moved, act.value(moved), g) - g_z))
-    return np.nan_to_num(worst, nan=0.0, posinf=0.0)
+    return np.nan_to_num(worst / reach, nan=0.0, posinf=0.0)
+
+
+def _loss_gradient_change(case: Case, out: np.ndarray, y, g: np.ndarray, error: np.ndarray,
+                          reach: float) -> np.ndarray:
+    """|dL/dout at out ± reach·E − at out| / reach: the output's error carried into the loss's
+    gradient, through its curvature, or across a kink within reach (l1's sign at out = y)."""
+    worst = np.zeros_like(g)
+    for sign in (1.0, -1.0):
+        moved = ref.loss_and_grad(case.loss, out + sign * reach * error, y,
+                                  case.loss_settings)[1]
+        worst = np.maximum(worst, np.abs(moved - g))
+    return np.nan_to_num(worst / reach, nan=0.0, posinf=0.0)
+
+
+def _target_size(y, out: np.ndarray) -> np.ndarray:
+    """|y| in the output's layout (class indices as one-hot rows): a loss gradient is the
+    difference of an output term and a target term, and rounds at the size of both."""
+    if y is None:
+        return np.zeros_like(out)
+    if numerics.is_classes(y):
+        return np.eye(out.shape[1])[y]
+    return np.broadcast_to(np.abs(y), out.shape) if y.shape == out.shape else np.zeros_like(out)
 
 
 class _Errors:
@@ -94,13 +119,15 @@ def step_bounds(case: Case, params: dict[str, np.ndarray], x: np.ndarray, y,
     be off by (a cast of master weights that may round the other way)."""
     form = numerics.of(case.dtype)
     err, err_loss = _Errors(form.compute, norm), _Errors(form.loss, norm)
+    # how far an input may be off: the bound itself (norm 1), or the verdict's multiple of
+    # the scale (norm 2), so a kink that close is crossed
+    reach = 1.0 if norm == 1 else ROUNDING_SIGMAS
     params = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
     if form.mixed:  # the network sees its parameters and data cast to the low dtype
         params = {k: numerics.rounded64(v, form.compute) for k, v in params.items()}
         x = numerics.rounded64(x, form.compute)
     x = np.asarray(x, dtype=np.float64)
-    if y is not None and y.dtype.kind == "f":
-        y = y.astype(np.float64)
+    y = numerics.targets64(y)
     param_error = param_error or {}
     with np.errstate(all="ignore"):
         a, e_a, layers = x, np.zeros_like(x), []
@@ -132,8 +159,9 @@ def step_bounds(case: Case, params: dict[str, np.ndarray], x: np.ndarray, y,
         e_loss = err.add(err.total(np.abs(g) * e_out), err_loss.total(
             err_loss.rounding(terms, FORMULA_ROUNDINGS)), terms.size * ACCUMULATE * terms.sum(),
             err_loss.rounding(value))
-        e_g = err.add(loss.curvature(out, y, e_out, count),
-                      err_loss.rounding(g, FORMULA_ROUNDINGS))
+        e_g = err.add(_loss_gradient_change(case, out, y, g, e_out, reach),
+                      err_loss.rounding(np.abs(g) + _target_size(y, out) / count,
+                                        FORMULA_ROUNDINGS))
         if form.mixed:  # the loss's float32 gradient enters the low-precision backward
             e_g = err.add(e_g, err.rounding(g))
         bounds: Bounds = {("output", "output"): e_out, ("loss", "loss"): np.asarray(e_loss)}
@@ -149,7 +177,7 @@ def step_bounds(case: Case, params: dict[str, np.ndarray], x: np.ndarray, y,
                 _, slope_terms = act.terms(z, a_out, slope)
                 e_gz = err.add(slope * e_g, err.rounding(slope_terms * np.abs(g),
                                                          FORMULA_ROUNDINGS), err.rounding(g_z))
-            e_gz = err.add(e_gz, _slope_change(act, z, e_z, g, g_z))
+            e_gz = err.add(e_gz, _slope_change(act, z, e_z, g, g_z, reach))
             batch = a_in.shape[0]
             bounds[("grad", weight_name(i))] = err.add(
                 err.times(e_gz.T, np.abs(a_in)), err.times(np.abs(g_z).T, e_in),
