@@ -30,7 +30,7 @@ import numpy as np
 import numpy.lib.format as npy_format
 import yaml
 
-from harness.adapters import adapter_names
+from harness.adapters import known_parties
 from harness.format.loader import INTERNAL_ERROR, load_case
 from harness.format.yamlsafe import load_yaml
 
@@ -384,7 +384,7 @@ def _outcome(variant: Variant, path: Path, names: list[str]):
 def test_hostile_variants_of_the_shipped_cases_never_raise(tmp_path_factory):
     folder = tmp_path_factory.mktemp("fuzz")
     mutator = Mutator(SEED)
-    names = adapter_names()
+    names = known_parties()  # the modes and devices too, as the command line reads cases
     variants = [mutator.variant(i) for i in range(VARIANTS)]
     assert len(variants) >= 500 and {v.source for v in variants} == set(SHIPPED)
     outcomes: Counter = Counter()

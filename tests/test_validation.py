@@ -219,5 +219,6 @@ def test_shipped_cases_load_without_the_plugin_installed():
     from conftest import CASES
 
     builtin = ("numpy", "torch", "jax", "micrograd", "fd", "jax-fwd", "torch-fwd")
-    cases = load_cases([CASES], Parties(builtin, known_parties().devices))
+    parties = known_parties()
+    cases = load_cases([CASES], Parties(builtin, parties.devices, parties.modes))
     assert len(cases) >= 40
