@@ -107,9 +107,11 @@ optimizer: {name: sgd, lr: 0.1}
 """
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def forget_registered_impls():
-    """--impl files a test registers are forgotten after it, so no name leaks into the next."""
+    """--impl files a test registers are forgotten after it, so no name leaks into the next
+    (every test: a run without --frameworks takes every registered framework, so one test's
+    --impl file would fail the golden values of whichever test follows it in that worker)."""
     before = dict(FRAMEWORKS.extra)
     yield
     FRAMEWORKS.extra.clear()

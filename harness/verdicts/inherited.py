@@ -28,6 +28,7 @@ from ..adapters import numpy_ref as ref
 from ..format import numerics
 from ..format.case import Case, Inputs
 from ..adapters.numpy_optim import NumpyOptimizer
+from .rounding import TrajectoryRounding
 from .tolerance import Tolerance, largest
 from ..format.trace import Trace
 
@@ -69,10 +70,11 @@ def _step(case: Case, params: dict, x, y) -> dict[tuple[str, str], np.ndarray]:
 
 
 def trajectory_allowances(case: Case, inputs: Inputs, reference: Trace, magnitudes: list[dict],
-                          tolerance: Tolerance, bounds: list[dict] | None = None
+                          tolerance: Tolerance, rounding: TrajectoryRounding | None = None
                           ) -> list[Allowances]:
-    """Per step, the extra allowance of each tensor for what the step inherits; ``bounds`` are
-    a low-precision computation's own rounding per step (harness.verdicts.rounding)."""
+    """Per step, the extra allowance of each tensor for what the step inherits. Under a
+    low-precision format ``rounding`` gives each step's own rounding bounds, told what the
+    parameters the step starts from may be off by (kept in ``rounding.bounds``)."""
     case64 = case.for_dtype("float64")
     x = inputs.x.astype(np.float64)
     y = numerics.targets64(inputs.y)
@@ -101,10 +103,12 @@ def trajectory_allowances(case: Case, inputs: Inputs, reference: Trace, magnitud
                         gap = np.abs(value - base[key])
                     extra[key] = np.maximum(extra.get(key, 0.0), np.nan_to_num(gap, nan=0.0))
         sizes = magnitudes[number]
-        rounding = bounds[number] if bounds else {}
+        scale_of = {k: v / tolerance.rounding for k, v in uncertain.items()} \
+            if number and tolerance.rounding else None
+        bounds = rounding.step(before, step.params, scale_of) if rounding is not None else {}
         grad_scale = largest(*step.grads.values())
         grad_allowed = {k: tolerance.allowed(g, grad_scale, sizes.get(("grad", k)),
-                                             bound=rounding.get(("grad", k)))[1]
+                                             bound=bounds.get(("grad", k)))[1]
                         + extra.get(("grad", k), 0.0) for k, g in step.grads.items()}
         with np.errstate(all="ignore"):
             for i, (optimizer, params) in enumerate(zip(replays, current)):
@@ -119,12 +123,12 @@ def trajectory_allowances(case: Case, inputs: Inputs, reference: Trace, magnitud
                                                     posinf=0.0) + carried[k]
         param_scale = largest(*step.params.values())
         own = {k: np.nan_to_num(tolerance.allowed(p, param_scale, sizes.get(("param", k)),
-                                                  bound=rounding.get(("param", k)))[1],
+                                                  bound=bounds.get(("param", k)))[1],
                                 nan=0.0, posinf=0.0) for k, p in step.params.items()}
         uncertain = {k: own[k] + extra[("param", k)] for k in own}
         with np.errstate(all="ignore"):  # the rounding the stored parameters carry on
             carried = {k: carried[k] + np.nan_to_num(
-                tolerance.rounding * rounding[("param", k)] if ("param", k) in rounding
+                tolerance.rounding * bounds[("param", k)] if ("param", k) in bounds
                 else stored * (np.abs(p) + np.abs(p - before[k])), nan=0.0, posinf=0.0)
                 for k, p in step.params.items()}
         before = {k: v.astype(np.float64) for k, v in step.params.items()}

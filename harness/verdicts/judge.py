@@ -14,11 +14,12 @@ from typing import Iterable
 
 import numpy as np
 
+from ..format import numerics
 from ..format.case import Case, Inputs
 from ..format.trace import Trace
 from .inherited import Allowances, trajectory_allowances
 from .magnitude import Magnitudes, trace_magnitudes
-from .rounding import Bounds, trace_bounds
+from .rounding import Bounds, TrajectoryRounding
 from .tolerance import DEFAULTS, Tolerance, ToleranceSource, largest
 
 def source_of(case: Case, dtype: str, party: str | None = None,
@@ -66,10 +67,12 @@ class Evidence:
         """The evidence of the reference's trajectory (``case`` narrowed to one dtype);
         ``tolerance`` sizes what later steps inherit."""
         magnitudes = trace_magnitudes(case, inputs, reference)
-        bounds = trace_bounds(case, inputs, reference)
-        inherited = trajectory_allowances(case, inputs, reference, magnitudes, tolerance, bounds)
+        rounding = TrajectoryRounding(case, inputs) if numerics.of(case.dtype).low else None
+        inherited = trajectory_allowances(case, inputs, reference, magnitudes, tolerance,
+                                          rounding)
         return cls(tuple(scales_of(step.tensors()) for step in reference.steps),
-                   tuple(magnitudes), tuple(inherited), tuple(bounds))
+                   tuple(magnitudes), tuple(inherited),
+                   tuple(rounding.bounds) if rounding is not None else ())
 
     @classmethod
     def of_golden(cls, tensors: list[tuple[str, str, np.ndarray]],

@@ -137,7 +137,8 @@ def step_bounds(case: Case, params: dict[str, np.ndarray], x: np.ndarray, y,
             e_b = np.broadcast_to(param_error.get(bias_name(i), 0.0), b.shape)
             product = a @ w.T
             z = product + b
-            e_z = err.add(err.times(e_a, np.abs(w).T), err.times(np.abs(a), e_w.T), e_b,
+            # a parameter's uncertainty is a bound, not a rounding of mean zero: it adds up
+            e_z = err.add(err.times(e_a, np.abs(w).T), np.abs(a) @ e_w.T, e_b,
                           (w.shape[1] + 1) * ACCUMULATE * (np.abs(a) @ np.abs(w).T + np.abs(b)),
                           err.rounding(product), err.rounding(z))
             act = ref.activation(layer)
@@ -186,33 +187,61 @@ def step_bounds(case: Case, params: dict[str, np.ndarray], x: np.ndarray, y,
                 err.total(e_gz, axis=0), batch * ACCUMULATE * np.abs(g_z).sum(axis=0),
                 err.rounding(g_z.sum(axis=0)))
             g = g_z @ w
-            e_g = err.add(err.times(e_gz, np.abs(w)),
+            e_w = np.broadcast_to(param_error.get(weight_name(i), 0.0), w.shape)
+            e_g = err.add(err.times(e_gz, np.abs(w)), np.abs(g_z) @ e_w,
                           w.shape[0] * ACCUMULATE * (np.abs(g_z) @ np.abs(w)), err.rounding(g))
     return {k: np.nan_to_num(v, nan=0.0, posinf=np.inf) for k, v in bounds.items()}
 
 
+class TrajectoryRounding:
+    """The rounding bounds of a low-precision trajectory, one step at a time, each step told
+    what the parameters it starts from may be off by. harness.verdicts.inherited drives it
+    with its own measure of that (every rounding and update difference so far, as an
+    allowance, so divided by the verdict's ``rounding`` back to a scale): the output and
+    gradients of a later step then carry each parameter's uncertainty through the same
+    propagation as a rounding, element by element, rather than through a few sign patterns."""
+
+    def __init__(self, case: Case, inputs: Inputs, norm: int = 2):
+        self.case, self.norm = case, norm
+        self.form = numerics.of(case.dtype)
+        self.x = np.asarray(inputs.x, dtype=np.float64)
+        self.y = inputs.y
+        self.param_err = _Errors(self.form.storage, norm)
+        self.bounds: list[Bounds] = []
+
+    def step(self, before: dict, after: dict, uncertainty: dict | None) -> Bounds:
+        """The bounds of the next step from parameters ``before`` to ``after``, the former off
+        by ``uncertainty`` (a scale per element; None at the first step)."""
+        if uncertainty is not None and self.form.mixed:  # a cast that may round the other way
+            u = numerics.unit_roundoff(self.form.compute)
+            uncertainty = {k: self.param_err.add(v, 2 * u * np.abs(before[k]))
+                           for k, v in uncertainty.items()}
+        bounds = step_bounds(self.case, before, self.x, self.y, uncertainty, self.norm)
+        err = self.param_err
+        with np.errstate(all="ignore"):
+            for name, value in after.items():
+                change = np.abs(value - before[name])
+                bounds[("param", name)] = err.add(err.rounding(value),
+                                                  err.rounding(change, UPDATE_ROUNDINGS))
+        bounds = {k: np.nan_to_num(v, nan=0.0, posinf=np.inf) for k, v in bounds.items()}
+        self.bounds.append(bounds)
+        return bounds
+
+
 def trace_bounds(case: Case, inputs: Inputs, reference: Trace, norm: int = 2) -> list[Bounds]:
     """Per step, the bounds of what a low-precision framework computes, the updated parameters
-    too; empty for float32 and float64, whose tolerances are measured constants
-    (harness.verdicts.tolerance)."""
-    form = numerics.of(case.dtype)
-    if not form.low:
+    too, with only the parameters' own roundings carried from step to step (the verdicts
+    carry more: harness.verdicts.inherited); empty for float32 and float64, whose tolerances
+    are measured constants (harness.verdicts.tolerance)."""
+    if not numerics.of(case.dtype).low:
         return []
-    param_err = _Errors(form.storage, norm)
-    u = numerics.unit_roundoff(form.compute)
-    out: list[Bounds] = []
+    rounding = TrajectoryRounding(case, inputs, norm)
     before = {k: np.asarray(v, dtype=np.float64) for k, v in inputs.params.items()}
-    x = np.asarray(inputs.x, dtype=np.float64)
-    for number, step in enumerate(reference.steps):
-        # a later step's cast of master weights may round the other way than the reference's
-        flips = {k: 2 * u * np.abs(v) for k, v in before.items()} if form.mixed and number \
-            else None
-        bounds = step_bounds(case, before, x, inputs.y, flips, norm)
-        with np.errstate(all="ignore"):
-            for name, after in step.params.items():
-                change = np.abs(after - before[name])
-                bounds[("param", name)] = param_err.add(
-                    param_err.rounding(after), param_err.rounding(change, UPDATE_ROUNDINGS))
-        out.append({k: np.nan_to_num(v, nan=0.0, posinf=np.inf) for k, v in bounds.items()})
+    carried = None
+    for step in reference.steps:
+        bounds = rounding.step(before, step.params, carried)
+        own = {k: bounds[("param", k)] for k in step.params}
+        carried = own if carried is None else \
+            {k: rounding.param_err.add(carried[k], own[k]) for k in own}
         before = step.params
-    return out
+    return rounding.bounds
