@@ -13,7 +13,8 @@ reference, in float64, carrying for every element an error E, and adds at each o
 - the accumulation of a sum of n terms in float32, as torch and XLA do for these dtypes:
   n·u₃₂·Σ|terms| (the a-priori bound γ_n·Σ|x|);
 - the error of its inputs carried through it: |W|·E for a matrix product, |f′(z)|·E for an
-  activation, and the change of f′ over z ± E for its derivative in the backward pass.
+  activation, and the change of f′ (and of the loss's gradient) over the input's reach in the
+  backward pass: a kink within reach is crossed.
 
 An activation or loss formula may be written as several operations, each rounded (JAX writes
 gelu as a chain of jax.numpy operations): its own rounding is counted as ``FORMULA_ROUNDINGS``
@@ -21,9 +22,16 @@ roundings of the size of its terms (harness.adapters.numpy_ops' error-bound term
 An optimizer in the low dtype rounds each of its few operations: the update carries
 ``UPDATE_ROUNDINGS`` roundings of its own size, and the parameter one of its own.
 
-The bound is first order (products of two errors are dropped: each is below u²) and worst case
-(errors add, never cancel). What a step inherits from the steps before it is measured, as for
-every dtype, by harness.verdicts.inherited, with this bound among the allowances it perturbs.
+Each error has two parts (``_Error``): roundings, independent and of mean zero, which add as a
+root-sum-square (the probabilistic model of Higham and Mary, 2019), and bounds, which add as
+they are (a parameter the step starts from that may be off, a derivative's jump at a kink
+within reach, float32 accumulation). What a step returns per element is the scale the verdict
+multiplies by its ``rounding`` (harness.verdicts.tolerance): the roundings' root-sum-square plus
+the bounds divided by that multiple. ``norm`` 1 adds the roundings too: the worst case, which
+the tests check torch and JAX never exceed. The model is first order (products of two errors
+are dropped: each is below u²). What a step inherits from the steps before it is measured, as
+for every dtype, by harness.verdicts.inherited, which drives ``TrajectoryRounding`` step by
+step with what the parameters may be off by.
 """
 from __future__ import annotations
 
