@@ -5,7 +5,7 @@ random JSON, or the real record with any part replaced by random JSON). Whatever
 `report` exits 0 or 2 and `diff` 0, 1 or 2, naming the file when it refuses: no exception, no
 traceback.
 
-hypothesis is not installed in this project's environment, so there is no shrinking: a failure
+This generator has no shrinking (tests/test_property_commands.py has, with hypothesis): a failure
 names its seed and variant, and ReportMutator(seed) making variants 0, 1, … in order remakes it.
 HARNESS_FUZZ_SEED and HARNESS_FUZZ_REPORTS explore further.
 """
