@@ -48,6 +48,13 @@ from harness.running.spec import Run, Settings, make_spec  # noqa: E402
 from harness.verdicts.judge import Judges  # noqa: E402
 
 FRAMEWORKS = ["numpy", "torch", "jax", "micrograd"]
+# fails of generated cases looked at by hand and found to be real differences of a framework,
+# each with the shipped case that shows it: not false alarms, but findings (by case, dtype and
+# framework, a mode included; the case name holds the seed)
+_SIGMOID_TAIL = ("jax.nn.sigmoid in float16 is 0 below z ≈ −11.09 "
+                 "(cases/precision/sigmoid-tail-float16.yaml)")
+EXPLAINED = {("gen-0-0978", dtype, "jax"): _SIGMOID_TAIL
+             for dtype in ("float16", "mixed-float16")}
 UNIT = {"float32": 2.0 ** -24, "float64": 2.0 ** -53}
 # torch.testing.assert_close's defaults per dtype (rtol, atol), its documented table
 ASSERT_CLOSE = {"bfloat16": (1.6e-2, 1e-5), "float16": (1e-3, 1e-5),
@@ -131,7 +138,10 @@ def render(results: Path) -> str:
         table = f.get("assert_close", {})
         line = (f"- **{dtype}**: {f['count']:,} generated cases (seed {f['seed']}; "
                 f"{', '.join(f['frameworks'][1:])}), {f['comparisons']:,} comparisons, "
-                f"{f['false_alarms']} false alarms; largest share of the allowance used "
+                f"{f['false_alarms']} false alarms"
+                + (f" ({len(f['findings'])} real difference found: "
+                   f"{'; '.join(f['findings'])})" if f.get("findings") else "")
+                + "; largest share of the allowance used "
                 f"{shares[worst]:.2g} ({worst})")
         if table:
             line += (f". On torch's {table['tensors']:,} first-step gradient tensors "
@@ -173,14 +183,23 @@ def main(argv: list[str] | None = None) -> int:
     runs = Run(make_spec(Settings(frameworks=",".join(frameworks), isolation="none"))).cases(cases)
     seconds = time.perf_counter() - start
     rows = [r for run in runs for r in run.rows]
-    bad = [r for r in rows if r.status in ("fail", "error")]
+    failed = [r for r in rows if r.status in ("fail", "error")]
+    def key(r):
+        return r.case, r.dtype, r.framework.split("+")[0]
+    found = {key(r) for r in failed} & set(EXPLAINED)
+    bad = [r for r in failed if key(r) not in found]
     figures: dict = {"count": len(cases), "seed": args.seed, "dtype": args.dtype,
                      "frameworks": frameworks, "runs": len(runs), "comparisons": len(rows),
                      "seconds": round(seconds), "false_alarms": len(bad), "share": {},
-                     "failing": sorted({f"{r.case} {r.dtype} {r.framework}" for r in bad})}
+                     "failing": sorted({f"{r.case} {r.dtype} {r.framework}" for r in bad}),
+                     "findings": sorted(f"{case} {party}: {EXPLAINED[(case, dtype, party)]}"
+                                        for case, dtype, party in found)}
     print(f"{len(cases)} generated cases (seed {args.seed}{', ' + args.dtype if args.dtype else ''}),"
           f" {len(runs)} case-dtype runs, {len(rows)} comparisons in {seconds:.0f} s: "
           f"{len(bad)} fail or error")
+    for case, dtype, party in sorted(found):
+        print(f"  finding, not a false alarm: {case} [{dtype}] {party}: "
+              f"{EXPLAINED[(case, dtype, party)]}")
     for r in bad[:20]:
         print(f"  {r.status} {r.case} [{r.dtype}-{r.framework}] vs {r.reference} step {r.step} "
               f"{r.quantity} {r.tensor}: tol_used {r.tol_used}, suspect {r.suspect}: {r.message}")
