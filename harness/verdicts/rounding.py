@@ -49,6 +49,9 @@ Bounds = dict[tuple[str, str], np.ndarray]  # (quantity, tensor) -> per-element 
 FORMULA_ROUNDINGS = 3  # an activation's or loss's own formula: its operations, each rounded
 UPDATE_ROUNDINGS = 8  # an optimizer's update in the low dtype: moments, root, division, step
 ACCUMULATE = numerics.unit_roundoff("float32")
+# where a derivative is read again, in units of the input's reach: both ends and points
+# between, so a reach wider than a range (hardtanh's) still finds the range inside it
+PROBES = tuple(sign * 2.0 ** -k for k in range(6) for sign in (1.0, -1.0))
 
 
 def _count(case: Case, out: np.ndarray) -> int:
@@ -59,14 +62,25 @@ def _count(case: Case, out: np.ndarray) -> int:
 
 def _slope_change(act, z: np.ndarray, reach: np.ndarray, g: np.ndarray,
                   g_z: np.ndarray) -> np.ndarray:
-    """|derivative at z ± reach − derivative at z|, applied to g: what an input that far off
-    does to the backward pass of an activation (its f′ read at a moved z). Smooth, it is
-    about |f″|·reach·|g|; at a kink within reach (relu at 0) it is the whole jump."""
+    """The largest |derivative at z + t·reach − derivative at z| over the probes t in [−1, 1],
+    applied to g: what an input that far off does to the backward pass of an activation (its
+    f′ read at a moved z). Smooth, it is about |f″|·reach·|g|; at a kink within reach (relu at
+    0, a hardtanh edge) it is the whole jump."""
     worst = np.zeros_like(g_z)
-    for sign in (1.0, -1.0):
-        moved = z + sign * reach
+    for step in PROBES:
+        moved = z + step * reach
         worst = np.maximum(worst, np.abs(act.derivative(moved, act.value(moved), g) - g_z))
     return np.nan_to_num(worst, nan=0.0, posinf=0.0)
+
+
+def _steepest(act, z: np.ndarray, reach: np.ndarray, slope: np.ndarray) -> np.ndarray:
+    """The largest |f′| over z's reach (the probes), at least the slope at z."""
+    steepest = slope
+    ones = np.ones_like(z)
+    for step in PROBES:
+        moved = z + step * reach
+        steepest = np.maximum(steepest, np.abs(act.derivative(moved, act.value(moved), ones)))
+    return np.nan_to_num(steepest, nan=0.0, posinf=0.0)
 
 
 def _loss_gradient_change(case: Case, out: np.ndarray, y, g: np.ndarray,
@@ -74,8 +88,8 @@ def _loss_gradient_change(case: Case, out: np.ndarray, y, g: np.ndarray,
     """|dL/dout at out ± reach − at out|: the output's error carried into the loss's gradient,
     through its curvature, or across a kink within reach (l1's sign at out = y)."""
     worst = np.zeros_like(g)
-    for sign in (1.0, -1.0):
-        moved = ref.loss_and_grad(case.loss, out + sign * reach, y, case.loss_settings)[1]
+    for step in PROBES:
+        moved = ref.loss_and_grad(case.loss, out + step * reach, y, case.loss_settings)[1]
         worst = np.maximum(worst, np.abs(moved - g))
     return np.nan_to_num(worst, nan=0.0, posinf=0.0)
 
@@ -218,7 +232,10 @@ def step_bounds(case: Case, params: dict[str, np.ndarray], x: np.ndarray, y,
             else:
                 slope = np.abs(act.derivative(z, a_out, np.ones_like(z)))
                 _, slope_terms = act.terms(z, a_out, slope)
-                e_gz = (e_g.scaled(slope) + rnd(slope_terms * np.abs(g), FORMULA_ROUNDINGS)
+                # the error of g passes at the steepest slope within z's reach: across a kink
+                # the framework may be on the other side (a jump in f′ times an error in g)
+                steepest = _steepest(act, z, e_z.reach(sigmas), slope)
+                e_gz = (e_g.scaled(steepest) + rnd(slope_terms * np.abs(g), FORMULA_ROUNDINGS)
                         + rnd(g_z))
             e_gz = e_gz + rnd.bound(_slope_change(act, z, e_z.reach(sigmas), g, g_z))
             batch = a_in.shape[0]
