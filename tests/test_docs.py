@@ -284,3 +284,10 @@ def test_the_low_precision_calibration_figures_are_the_saved_ones():
     block = re.search(r"<!-- calibration: [^>]*-->\n(.*?)<!-- end calibration -->", text, re.S)
     assert block, "docs/verdicts.md marks its calibration block"
     assert block.group(1) == calibrate.render(results)
+
+
+def test_the_case_format_states_the_tolerance_bound_the_loader_holds():
+    from harness.format.sections import TOLERANCE_MAX
+
+    assert TOLERANCE_MAX == 1e6 and "each finite, ≥ 0 and at most 1e6" in _text(
+        "docs/case-format.md")
