@@ -80,7 +80,7 @@ def against_assert_close(cases, dtype: str) -> dict:
     rtol, atol = ASSERT_CLOSE[numerics.of(dtype).compute]
     numpy, torch = get_adapter("numpy"), get_adapter("torch")
     table_fails = tensors = 0
-    ours_largest, table_largest, ours_all, table_all = [], [], [], []
+    ours_largest, table_largest, ours_all, table_all, noise = [], [], [], [], []
     for case in cases:
         if dtype not in case.dtypes or torch.supports(case.for_dtype(dtype)):
             continue
@@ -109,15 +109,18 @@ def against_assert_close(cases, dtype: str) -> dict:
             ours_all += list((allowed / np.where(nonzero, size, 1))[nonzero])
             table_all += list(((atol + rtol * size) / np.where(nonzero, size, 1))[nonzero])
             top = np.unravel_index(np.argmax(size), size.shape)
+            noise.append(float(abs(value[top] - exact[top]) / size[top]))
             ours_largest.append(float(allowed[top] / size[top]))
             table_largest.append(float((atol + rtol * size[top]) / size[top]))
 
     def summary(values):
-        return {"median": float(np.median(values)), "p90": float(np.percentile(values, 90))} \
+        return {"median": float(np.median(values)), "p90": float(np.percentile(values, 90)),
+                "p99": float(np.percentile(values, 99)), "max": float(np.max(values))} \
             if values else {}
     return {"tensors": tensors, "table_fails": table_fails, "rtol": rtol, "atol": atol,
             "ours_largest": summary(ours_largest), "table_largest": summary(table_largest),
-            "ours_all": summary(ours_all), "table_all": summary(table_all)}
+            "ours_all": summary(ours_all), "table_all": summary(table_all),
+            "noise_largest": summary(noise)}
 
 
 FORMATS = ("bfloat16", "float16", "mixed-bfloat16", "mixed-float16")
@@ -153,6 +156,11 @@ def render(results: Path) -> str:
                      f"{table['table_largest']['median']:.2g}; over every element: this "
                      f"harness median {table['ours_all']['median']:.2g}, the table "
                      f"{table['table_all']['median']:.2g}")
+            if table.get("noise_largest"):
+                n = table["noise_largest"]
+                line += (f"; the rounding itself moves that largest element by a median "
+                         f"{n['median']:.2g}, 99th percentile {n['p99']:.2g}, at most "
+                         f"{n['max']:.2g} (relative)")
         modes = results / f"calibrate-modes-{dtype}.json"
         if modes.is_file():
             m = json.loads(modes.read_text(encoding="utf-8"))
@@ -241,6 +249,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\ntorch's first-step gradients, this harness against assert_close's table "
               f"(rtol {table['rtol']}, atol {table['atol']}), {table['tensors']} tensors:")
         print(f"  tensors the table fails (false alarms): {table['table_fails']}")
+        if table.get("noise_largest"):
+            n = table["noise_largest"]
+            print(f"  the rounding's own relative error at each tensor's largest element: median "
+                  f"{n['median']:.2g}, p99 {n['p99']:.2g}, max {n['max']:.2g}")
         for what in ("largest", "all"):
             ours, theirs = table[f"ours_{what}"], table[f"table_{what}"]
             if ours:
