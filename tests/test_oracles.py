@@ -39,7 +39,8 @@ def test_the_whole_shipped_suite_passes_against_finite_differences():
     for case in load_cases([CASES], known_parties()):
         for dtype in case.dtypes:
             if numerics.of(dtype).low:
-                assert [r.status for r in run_case(case, dtype, ["fd"]).rows] == ["skip"]
+                rows = run_case(case, dtype, ["fd"]).rows
+                assert [r.status for r in rows] == (["skip"] if case.wants("fd") else [])
                 continue
             bad = [(case.name, dtype, r.step, r.tensor, r.message)
                    for r in run_case(case, dtype, ["fd"]).rows

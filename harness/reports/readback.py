@@ -191,7 +191,8 @@ def object_of(required: dict[str, Check], optional: dict[str, Check] | None = No
             if key in value:
                 item(value[key], prefix + key, problems)
             elif key in required:
-                problems.append(f"{field or 'the file'}: missing key {key!r}")
+                problems.append(f"{field or 'the file'}: missing key {key!r}; expected the keys "
+                                f"{', '.join(map(repr, required))}")
     return check
 
 
