@@ -73,6 +73,18 @@ def _slope_change(act, z: np.ndarray, reach: np.ndarray, g: np.ndarray,
     return np.nan_to_num(worst, nan=0.0, posinf=0.0)
 
 
+def _value_excess(act, z: np.ndarray, value: np.ndarray, reach: np.ndarray,
+                  slope: np.ndarray) -> np.ndarray:
+    """How much more f moves over z's reach than its slope at z says: nothing where f is
+    smooth there, the whole move where z sits on a clamp (hardtanh at −1, a dead relu) whose
+    range is within reach, which the slope at z (0) would hide."""
+    excess = np.zeros_like(value)
+    for step in PROBES:
+        moved = np.abs(act.value(z + step * reach) - value) - slope * abs(step) * reach
+        excess = np.maximum(excess, moved)
+    return np.nan_to_num(excess, nan=0.0, posinf=0.0)
+
+
 def _steepest(act, z: np.ndarray, reach: np.ndarray, slope: np.ndarray) -> np.ndarray:
     """The largest |f′| over z's reach (the probes), at least the slope at z."""
     steepest = slope
@@ -207,7 +219,8 @@ def step_bounds(case: Case, params: dict[str, np.ndarray], x: np.ndarray, y,
             else:
                 slope = np.abs(act.derivative(z, out, np.ones_like(z)))
                 terms, _ = act.terms(z, out, slope)
-                e_out = e_z.scaled(slope) + rnd(terms, FORMULA_ROUNDINGS)
+                e_out = (e_z.scaled(slope) + rnd(terms, FORMULA_ROUNDINGS)
+                         + rnd.bound(_value_excess(act, z, out, e_z.reach(sigmas), slope)))
             layers.append((a, e_a, z, e_z, act, out))
             a, e_a = out, e_out
         out, e_out = a, e_a  # under mixed precision cast to float32 for the loss: exactly
