@@ -291,3 +291,27 @@ def test_the_case_format_states_the_tolerance_bound_the_loader_holds():
 
     assert TOLERANCE_MAX == 1e6 and "each finite, ≥ 0 and at most 1e6" in _text(
         "docs/case-format.md")
+
+
+def test_the_calibration_prose_figures_follow_from_the_saved_outputs():
+    """The figures verdicts.md's calibration prose quotes: the modes' case count, the compile
+    cost per case (benchmarks/results/compile-cost.md), the hours 1,000 cases per format would
+    take, assert_close's bfloat16 rtol."""
+    import json
+    import sys
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import calibrate
+
+    text = " ".join(_text("docs/verdicts.md").split())
+    results = ROOT / "benchmarks" / "results"
+    modes = [json.loads(p.read_text()) for p in sorted(results.glob("calibrate-modes-*.json"))]
+    assert modes and {m["count"] for m in modes} == {30}
+    assert "the compiled and jit-off parties on 30 more per format" in text
+    total = next(l for l in _text("benchmarks/results/compile-cost.md").splitlines()
+                 if l.startswith("| all "))
+    cases, harness_seconds = int(total.split()[2]), float(total.split("|")[3])
+    per_case = harness_seconds / cases
+    assert round(per_case) == 5 and "about 5 s a case" in text
+    assert round(1000 * len(calibrate.FORMATS) * per_case / 3600) == 6 and "some six hours" in text
+    assert calibrate.ASSERT_CLOSE["bfloat16"][0] == 0.016 and "1.6 % in bfloat16" in text
