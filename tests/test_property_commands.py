@@ -110,7 +110,8 @@ def test_report_and_diff_never_raise_on_a_changed_run_json(good, tmp_path_factor
     record[key] = value
     (folder / "run.json").write_text(json.dumps(record), encoding="utf-8")
     _never_a_traceback(*_run(["report", str(folder)]), allowed=(0, 2))
-    _never_a_traceback(*_run(["diff", str(good), str(folder)]))
+    _never_a_traceback(*_run(["diff", str(good), str(folder), "--out",
+                              str(folder.parent / "diff.md")]))
 
 
 def test_the_number_docs_reliability_quotes_is_the_setting():
