@@ -39,7 +39,7 @@ def _act_magnitude(act: ops.Elementwise | ops.PerSample, z: np.ndarray, a: np.nd
     return np.maximum(terms, slope * error_in), lambda m: slope_terms * m
 
 
-def _count(case: Case, out: np.ndarray) -> int:
+def loss_count(case: Case, out: np.ndarray) -> int:
     """What the loss is divided by: 1 for a sum."""
     if case.loss_settings.get("reduction", "sum") != "mean":
         return 1
@@ -48,7 +48,7 @@ def _count(case: Case, out: np.ndarray) -> int:
 
 def _loss_terms(loss: ops.Loss, case: Case, out: np.ndarray, y) -> np.ndarray:
     """|each term of the loss|, reduced as the loss is (the size of what its sum adds up)."""
-    terms = np.abs(loss.terms(out, y)[0]) / _count(case, out)
+    terms = np.abs(loss.terms(out, y)[0]) / loss_count(case, out)
     if terms.shape != out.shape:  # per sample: spread over the sample's units
         return np.broadcast_to(terms[:, None], out.shape) / out.shape[1]
     return terms
@@ -76,7 +76,7 @@ def step_magnitudes(case: Case, params: dict[str, np.ndarray], x: np.ndarray, y)
         g = ref.loss_and_grad(case.loss, out, y, case.loss_settings)[1]
         m_loss = np.abs(g) * m_out + _loss_terms(loss, case, out, y)
         # the output's rounding reaches the gradient through the loss's curvature
-        m_g = np.abs(g) + loss.curvature(out, y, m_out, _count(case, out))
+        m_g = np.abs(g) + loss.curvature(out, y, m_out, loss_count(case, out))
         result: Magnitudes = {("output", "output"): m_out,
                               ("loss", "loss"): np.asarray(m_loss.sum())}
         for i in reversed(range(len(case.layers))):

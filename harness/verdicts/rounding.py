@@ -39,9 +39,10 @@ import numpy as np
 
 from ..adapters import numpy_ops as ops
 from ..adapters import numpy_ref as ref
-from ..format import catalog, numerics
+from ..format import numerics
 from ..format.case import Case, Inputs, bias_name, weight_name
 from ..format.trace import Trace
+from .magnitude import loss_count
 from .tolerance import ROUNDING_SIGMAS
 
 Bounds = dict[tuple[str, str], np.ndarray]  # (quantity, tensor) -> per-element error bound
@@ -52,12 +53,6 @@ ACCUMULATE = numerics.unit_roundoff("float32")
 # where a derivative is read again, in units of the input's reach: both ends and points
 # between, so a reach wider than a range (hardtanh's) still finds the range inside it
 PROBES = tuple(sign * 2.0 ** -k for k in range(6) for sign in (1.0, -1.0))
-
-
-def _count(case: Case, out: np.ndarray) -> int:
-    if case.loss_settings.get("reduction", "sum") != "mean":
-        return 1
-    return out.size if catalog.LOSSES[case.loss].reduced_over == catalog.ELEMENTS else out.shape[0]
 
 
 def _slope_change(act, z: np.ndarray, reach: np.ndarray, g: np.ndarray,
@@ -213,19 +208,20 @@ def step_bounds(case: Case, params: dict[str, np.ndarray], x: np.ndarray, y,
                    + rnd(product) + rnd(z))
             act = ref.activation(layer)
             out = act.value(z)
+            slope = slope_terms = None  # per-sample activations pass through |J| instead
             if isinstance(act, ops.PerSample):
                 forward, _ = act.abs_jacobian(out)
                 e_out = e_z.through(forward) + rnd(out, FORMULA_ROUNDINGS)
             else:
                 slope = np.abs(act.derivative(z, out, np.ones_like(z)))
-                terms, _ = act.terms(z, out, slope)
+                terms, slope_terms = act.terms(z, out, slope)
                 e_out = (e_z.scaled(slope) + rnd(terms, FORMULA_ROUNDINGS)
                          + rnd.bound(_value_excess(act, z, out, e_z.reach(sigmas), slope)))
-            layers.append((a, e_a, z, e_z, act, out))
+            layers.append((a, e_a, z, e_z, act, out, slope, slope_terms))
             a, e_a = out, e_out
         out, e_out = a, e_a  # under mixed precision cast to float32 for the loss: exactly
         loss = ops.loss(case.loss, case.loss_settings)
-        count = _count(case, out)
+        count = loss_count(case, out)
         value, g = ref.loss_and_grad(case.loss, out, y, case.loss_settings)
         terms = np.abs(loss.terms(out, y)[0]) / count
         e_loss = (e_out.scaled(np.abs(g)).total() + rnd_loss(terms, FORMULA_ROUNDINGS).total()
@@ -236,15 +232,13 @@ def step_bounds(case: Case, params: dict[str, np.ndarray], x: np.ndarray, y,
             e_g = e_g + rnd(g)
         bounds = {("output", "output"): e_out, ("loss", "loss"): e_loss}
         for i in reversed(range(len(case.layers))):
-            a_in, e_in, z, e_z, act, a_out = layers[i]
+            a_in, e_in, z, e_z, act, a_out, slope, slope_terms = layers[i]
             w = params[weight_name(i)]
             g_z = act.derivative(z, a_out, g)
             if isinstance(act, ops.PerSample):
                 _, backward = act.abs_jacobian(a_out)
                 e_gz = e_g.through(backward) + rnd(g_z, FORMULA_ROUNDINGS)
             else:
-                slope = np.abs(act.derivative(z, a_out, np.ones_like(z)))
-                _, slope_terms = act.terms(z, a_out, slope)
                 # the error of g passes at the steepest slope within z's reach: across a kink
                 # the framework may be on the other side (a jump in f′ times an error in g)
                 steepest = _steepest(act, z, e_z.reach(sigmas), slope)
