@@ -70,6 +70,7 @@ class _State:
         self.case_items = 0  # case items whose rows arrived
         self.collected = 0  # case items collected to run (an xdist worker's, or this process's)
         self.report_note = ""  # what became of --harness-out, for the terminal summary
+        self.written: list[str] = []  # the report files of a complete session, for the summary
         # the paths named on the command line (not testpaths), and the YAML files under them
         # that are not cases
         invocation = config.invocation_params
@@ -293,12 +294,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
         state.report_note = (f"{state.case_items} of {state.collected} case items ran: wrote "
                              f"{', '.join(map(str, written))}; the previous complete report is "
                              "untouched")
+    else:
+        state.written = [str(path) for path in written]
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
     state = config.stash[_STATE]
     if state.report_note:
         terminalreporter.write_line(f"harness: {state.report_note}", yellow=True)
+    if state.written:  # where the report is: a failing item's details continue there
+        terminalreporter.write_line("harness: reports written: " + ", ".join(state.written))
     if state.not_cases:
         folders = sorted({str(p.parent) for p in state.not_cases})
         terminalreporter.write_line(

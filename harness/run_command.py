@@ -53,6 +53,32 @@ class _Progress:
             print(line, file=sys.stderr, flush=True)
 
 
+FULL_FINDINGS = 5  # failing (case, party) told in full on the terminal; the next ones in a line
+LISTED_FINDINGS = 50  # beyond this many, the terminal counts them and points at the report
+
+
+def print_findings(rows: list, quiet: bool) -> None:
+    """Each failing (case, party), verdict first (harness.reports.findings): the first few in
+    full, the others in one line each; quiet mode one line each."""
+    from .reports.findings import block, findings, headline
+
+    found = findings(rows)
+    told: dict[tuple, str] = {}  # the sentences told in full so far, and for which case
+    for number, finding in enumerate(found[:LISTED_FINDINGS]):
+        said = tuple(finding.sentences())
+        if quiet or number >= FULL_FINDINGS:
+            lines = [headline(finding)]
+        elif said and said in told:  # a variant that fails the same way: one line
+            lines = [headline(finding), f"  the same verdict as {told[said]} above"]
+        else:
+            lines = block(finding)
+            told.setdefault(said, finding.label())
+        for line in lines:
+            print(terminal_text("  " + line))
+    if len(found) > LISTED_FINDINGS:
+        print(f"  … and {len(found) - LISTED_FINDINGS} more failing (case, party) in the report")
+
+
 def load_paths(args: argparse.Namespace, paths: list[str],
                limits: Limits | None = None) -> tuple[list[Case], bool]:
     """(cases, whether any file was bad). With --keep-going, bad files are reported and the
@@ -197,13 +223,7 @@ def _run(args: argparse.Namespace, spec: RunSpec, cases: list[Case], bad_input: 
     variants = f" and {made} variants (in {os.path.join(spec.out, VARIANTS_FOLDER)})" \
         if made else ""
     print(f"{len(cases)} cases{variants}, {len(rows)} comparisons against {reference}: {summary}")
-    for row in bad[:10]:
-        where = f"step {row.step} {row.quantity} {row.tensor}" if row.quantity else "whole run"
-        suspect = f" (suspect: {row.suspect})" if row.suspect else ""
-        print(terminal_text(f"  {row.status.upper()} {row.case} [{row.dtype}-{row.framework}] vs "
-                            f"{row.reference}{suspect}: {where}: {row.message}"))
-    if len(bad) > 10:
-        print(f"  … and {len(bad) - 10} more in the report")
+    print_findings(rows, args.quiet)
     for row in [r for r in rows if r.status == "xpass"][:10]:
         print(terminal_text(f"  XPASS {row.case} [{row.dtype}-{row.framework}]: {row.message}"))
     print("reports: " + ", ".join(str(p) for p in written))

@@ -22,10 +22,14 @@ def test_failing_item_prints_its_worst_discrepancies(pytester):
     pytester.makefile(".yaml", **{"cases/neuron": sigmoid_neuron_text(dw0="-0.2966")})
     result = pytester.runpytest("-q", "--harness-frameworks", "torch")
     result.assert_outcomes(failed=1)
+    # verdict first: who is suspect and where, then the table, the first wrong step first
     result.stdout.fnmatch_lines([
-        "*1 tensor(s) disagree (float64*",
-        "*against*step*quantity*tensor*mismatched*worst*reference*value*",
-        "*expected*1*grad*layers.0.weight*1/2*(0, 0)*-0.2966*-0.1966119332*",
+        "FAIL neuron [[]float64-torch[]] against the golden values: suspect expected; first wrong "
+        "at step 1, grad layers.0.weight",
+        "*the golden value differs*",
+        "1 tensor(s) disagree with the golden values (float64), the first wrong step first*",
+        "*step*quantity*tensor*mismatched*worst*reference*value*max abs*allowed*used",
+        "*1*grad*layers.0.weight*1/2*(0, 0)*-0.2966*-0.1966*far outside",
     ])
 
 

@@ -48,9 +48,9 @@ MISTAKES = {
     "sigmoid_fixed_point": ("grad", "the mistake is in the backward pass",
                             "your gradients are not the derivative of your own loss either"),
     "tanh_no_upstream": ("grad", "the mistake is in the backward pass", "grad layers.0.weight"),
-    # a one-element loss gets both values and the usual causes, not "it is 2× the reference"
+    # a one-element loss gets both values, the case's numbers that make its ratio, and the causes
     "mse_squared_sum": ("loss", "the mistake is in the loss",
-                        "the loss is 2 against 1: a mean taken as a sum"),
+                        "the loss is 2 against 1: 2 = batch 2: a mean over the batch taken as a sum"),
     "update_adds_gradient": ("param", "the mistake is in the update",
                              "the gradient was added instead of subtracted"),
 }

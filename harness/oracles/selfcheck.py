@@ -29,6 +29,7 @@ from ..format import numerics
 from ..format.case import Case, Inputs
 from ..verdicts.compare import ERROR, FAIL, INCONCLUSIVE, Context, Row, compare_tensor
 from ..verdicts.judge import Judge, ToleranceSource
+from ..verdicts.numbers import distinct
 from ..verdicts.tolerance import Tolerance, largest
 from . import fd
 
@@ -146,9 +147,9 @@ def _row(ctx: Context, name: str, indices: np.ndarray, shape: tuple[int, ...],
     message = "; ".join(m for m in (row.message, *notes) if m)
     if row.status == FAIL:
         message = f"{MESSAGE}; {message}"
+        estimate, yours = distinct(row.reference_value, row.value)
         hint = (f"grad {name} at step 1, element {row.worst_index}: finite differences of your "
-                f"own loss give {row.reference_value:.6g}, your gradient is {row.value:.6g}; "
-                f"{MESSAGE}.")
+                f"own loss give {estimate}, your gradient is {yours}; {MESSAGE}.")
         return replace(row, message=message, hint=hint, suspect=ctx.framework)
     return replace(row, message=message)
 

@@ -27,6 +27,7 @@ from ..verdicts.compare import (ERROR, FAIL, SKIP, XFAIL, Context, Row,
 from ..verdicts.consensus import Vote, blame, majority
 from ..verdicts.judge import Judges
 from ..verdicts.known_discrepancies import apply_known
+from ..verdicts.ratios import CaseSizes
 from .jobs import Check, SecondOrder, SelfCheck, Train
 
 
@@ -77,6 +78,7 @@ class _Plan:
         self.initial = {k: v.astype(np.float64) for k, v in self.inputs.params.items()}
         self.traces: dict[str, Trace] = {}
         self.judges = Judges(case, dtype)
+        self.sizes = CaseSizes.of(self.narrowed, self.inputs)  # what a constant ratio is made of
         self.result = CaseRun(case, dtype, reference=reference)
 
     def context(self, framework: str, against: str | None = None) -> Context:
@@ -86,7 +88,8 @@ class _Plan:
         judge = self.judges.of(framework, golden=against == EXPECTED)
         if is_oracle(framework) or against not in (self.reference, EXPECTED):
             judge = replace(judge, evidence=None)  # checks bring their own: less to send a worker
-        return Context(self.case.name, self.case.file, self.dtype, framework, against, judge)
+        return Context(self.case.name, self.case.file, self.dtype, framework, against, judge,
+                       self.sizes)
 
     def whole(self, framework: str, status: str, message: str, suspect: str = "") -> Row:
         return self.context(framework).row(step=None, quantity="", tensor="", status=status,
@@ -168,7 +171,7 @@ class _Plan:
     def self_rows(self, name: str) -> list[Row]:
         """The party's gradients against finite differences of its own loss (harness.oracles.selfcheck)."""
         ctx = Context(self.case.name, self.case.file, self.dtype, name, SELF,
-                      self_check_judge(self.dtype))
+                      self_check_judge(self.dtype), self.sizes)
         rows, _, error = self.call(SelfCheck(name, self.narrowed, self.inputs, ctx))
         return rows if rows is not None else [error_row(ctx, error)]
 

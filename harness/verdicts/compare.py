@@ -11,6 +11,9 @@ import numpy as np
 
 from ..format import numerics
 from ..format.trace import Trace
+from .numbers import against_allowance, distinct
+from .patterns import explain, pattern
+from .ratios import CaseSizes
 from .tolerance import Tolerance
 
 if TYPE_CHECKING:  # for the annotation only: the judge brings magnitudes and the reference
@@ -78,6 +81,7 @@ class Context:
     framework: str
     reference: str
     judge: "Judge | None" = field(default=None, compare=False, repr=False)
+    sizes: CaseSizes | None = field(default=None, compare=False, repr=False)  # explains ratios
 
     @property
     def tolerance_source(self) -> str:
@@ -115,100 +119,6 @@ def _index(flat: int, shape: tuple[int, ...]) -> str:
         return "()"
     index = [str(int(i)) for i in np.unravel_index(flat, shape)]
     return "(" + ", ".join(index) + ("," if len(index) == 1 else "") + ")"
-
-
-MIN_PATTERN_ELEMENTS = 3  # a pattern (a constant ratio) is claimed across this many nonzero elements
-
-# what usually makes one number differ, per quantity: said instead of a pattern where one or two
-# elements cannot show one
-USUAL_CAUSES = {
-    "output": "a wrong activation, the weight used transposed, a missing bias",
-    "loss": "a mean taken as a sum (or a sum as a mean), a missing 1/2, the wrong target, a sign",
-    "grad": "a missing or extra factor (the 1/N of a mean, the 2 of a square), the derivative "
-            "taken at the wrong point, a missing upstream gradient, a sign",
-    "param": "the learning rate, the sign of the step, a gradient already wrong",
-    "hvp": "a missing second-order term, a factor, a sign",
-}
-
-
-def _nonzero(reference: np.ndarray) -> int:
-    return int(np.count_nonzero(reference[np.isfinite(reference)]))
-
-
-def _constant_ratio(reference: np.ndarray, value: np.ndarray) -> float | None:
-    """value / reference when it is the same for every element (a missing or extra factor), and
-    there are at least MIN_PATTERN_ELEMENTS nonzero elements to show it: one or two elements
-    always have "a constant ratio", which is no evidence of a pattern."""
-    nonzero = reference != 0
-    if int(nonzero.sum()) < MIN_PATTERN_ELEMENTS or not np.all(np.isfinite(value)) \
-            or not np.all(np.isfinite(reference)):
-        return None
-    if np.any(value[~nonzero] != 0):
-        return None
-    ratios = value[nonzero] / reference[nonzero]
-    middle = float(np.median(ratios))
-    if np.all(np.abs(ratios - middle) <= 1e-4 * max(abs(middle), 1e-12)):
-        return middle
-    return None
-
-
-def _causes(quantity: str, reference: float, value: float) -> str:
-    """The usual causes of one number differing, the likeliest first where the values say so."""
-    causes = USUAL_CAUSES.get(quantity, "a factor, a sign, a wrong term")
-    if reference != 0 and abs(value / reference + 1) < 1e-3:
-        return "a sign error (it is the reference negated), " + causes
-    if value == 0 and reference != 0:
-        return "a missing term (it is zero), " + causes
-    return causes
-
-
-def _pattern(reference: np.ndarray, value: np.ndarray, mismatched: int,
-             update: tuple[np.ndarray, np.ndarray] | None, quantity: str = "") -> str:
-    """What the shape of an error suggests, in words a learner can act on. A ratio is claimed
-    only across MIN_PATTERN_ELEMENTS nonzero elements; fewer get the quantity's usual causes."""
-    if update is not None:
-        ref_step, got_step = update
-        ratio = _constant_ratio(ref_step, got_step)
-        if ratio is not None and abs(ratio + 1) < 1e-3:
-            return ("the update moved the parameters the opposite way (−1× the reference's step): "
-                    "the gradient was added instead of subtracted")
-        if ratio is not None:
-            return (f"the update is {ratio:.4g}× the reference's step for every element (from the "
-                    "gradient, or a factor in the update itself)")
-    if np.isnan(value).any() and not np.isnan(reference).any():
-        return "NaN appears where the reference has numbers"
-    ratio = _constant_ratio(reference, value)
-    if ratio is not None:
-        if abs(ratio + 1) < 1e-3:
-            return "every element has the opposite sign (ratio −1): a sign error"
-        if abs(ratio) < 1e-12:
-            return "every element is zero where the reference is not"
-        return (f"every element is {ratio:.4g}× the reference (a constant ratio: a missing or "
-                "extra factor, such as a mean taken as a sum or a dropped constant)")
-    if reference.ndim == 2 and reference.shape[0] == reference.shape[1] and reference.size > 1 \
-            and np.allclose(value, reference.T, rtol=1e-6, atol=0):
-        return "it equals the reference transposed"
-    if mismatched < reference.size:
-        return f"only {mismatched} of {reference.size} elements differ"
-    nonzero = _nonzero(reference)
-    if nonzero < MIN_PATTERN_ELEMENTS:
-        few = f"{nonzero} nonzero element{'s' if nonzero != 1 else ''}"
-        return (f"{few}: too few to tell a pattern; the usual causes: "
-                f"{USUAL_CAUSES.get(quantity, 'a factor, a sign, a wrong term')}")
-    return "every element differs, with no constant ratio"
-
-
-def explain(row: "Row", pattern: str) -> str:
-    """One sentence for a failing tensor: which quantity, which element, expected versus got.
-    A one-element quantity gives both values and the usual causes, never a pattern."""
-    where = f"{row.quantity} {row.tensor}" if row.quantity != row.tensor else row.quantity
-    if row.size == 1 and row.reference_value is not None and row.value is not None:
-        subject = "the loss" if row.quantity == "loss" else "its one element"
-        return (f"{where} at step {row.step}: {subject} is {row.value:.6g} against "
-                f"{row.reference_value:.6g}: "
-                f"{_causes(row.quantity, row.reference_value, row.value)}, …")
-    return (f"{where} at step {row.step}, element {row.worst_index}: expected "
-            f"{row.reference_value:.6g}, got {row.value:.6g}; {pattern}.")
 
 
 def compare_tensor(ctx: Context, step: int, quantity: str, tensor: str, reference: np.ndarray,
@@ -265,9 +175,10 @@ def compare_tensor(ctx: Context, step: int, quantity: str, tensor: str, referenc
         _index(worst, reference.shape)
     messages = []
     if mismatched:
+        got, expected = distinct(v_worst, r_worst)
         messages.append(f"{mismatched}/{reference.size} elements differ; worst at {index}: got "
-                        f"{v_worst!r}, reference {r_worst!r} (|diff| {float(diff.flat[worst]):.3g} "
-                        f"> allowed {float(allowed.flat[worst]):.3g})")
+                        f"{got}, reference {expected} ("
+                        f"{against_allowance(float(diff.flat[worst]), float(allowed.flat[worst]))})")
     if undecided:
         first = _index(positions[0][int(np.argmax(~finite))], positions[1]) if positions else \
             _index(int(np.argmax(~finite)), reference.shape)
@@ -286,8 +197,8 @@ def compare_tensor(ctx: Context, step: int, quantity: str, tensor: str, referenc
                   tol_used=float(used.max()), mismatched=mismatched, size=int(reference.size),
                   message="; ".join(messages))
     if mismatched:
-        row = replace(row, hint=explain(row, _pattern(reference, value, mismatched, update,
-                                                      quantity)))
+        row = replace(row, hint=explain(row, pattern(reference, value, mismatched, update,
+                                                     quantity, ctx.sizes), ctx.sizes))
     return row
 
 

@@ -18,6 +18,7 @@ from collections import Counter
 
 from ..format.parties import EXPECTED, SELF, UNCLEAR
 from .compare import FAIL, PASS, Row
+from .layers import locate
 
 NOT_DERIVATIVE = "your gradients are not the derivative of your own loss"
 BACKWARD_WRONG = f"{NOT_DERIVATIVE}: the backward pass is wrong"
@@ -156,5 +157,20 @@ def hints(rows: list[Row], self_rows: list[Row] = ()) -> list[str]:
     step = first_failing_step(rows)
     if step is None:
         return []
-    return [consensus(rows, self_rows), where_it_goes_wrong(rows, self_rows)] + [
+    return [consensus(rows, self_rows), where_it_goes_wrong(rows, self_rows),
+            *filter(None, [where_in_the_network(rows)])] + [
         r.hint for r in rows if r.step == step and r.status == FAIL and r.hint]
+
+
+def where_in_the_network(rows: list[Row]) -> str:
+    """For a mistake in the backward pass (the output and loss of the first failing step agree,
+    its gradients do not): which layer it enters at (harness.verdicts.layers); "" otherwise,
+    where a differing loss or output already explains every differing gradient."""
+    step = first_failing_step(rows)
+    failed = {r.quantity for r in rows if r.step == step and r.status == FAIL}
+    if step is None or "grad" not in failed or failed & {"output", "loss"}:
+        return ""
+    suspects = {r.suspect for r in rows if r.step == step and r.status == FAIL}
+    if suspects == {EXPECTED}:
+        return ""  # every party computes the same: the golden values are wrong, not a layer
+    return locate(rows, step)
