@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from ..format.parties import EXPECTED, SELF
 from ..verdicts.compare import ERROR, FAIL, Row
 from ..verdicts.patterns import pattern_of
-from ..verdicts.diagnose import consensus, first_failing_step, where_in_the_network, \
-    where_it_goes_wrong, self_hints
+from ..verdicts.diagnose import first_failing_step, verdict
 from ..verdicts.numbers import share
 
 QUANTITY_ORDER = {"output": 0, "loss": 1, "grad": 2, "hvp": 3, "param": 4}
@@ -63,12 +62,7 @@ class Finding:
 
     def sentences(self) -> list[str]:
         """Who is suspect, where in the step, where in the network: no per-tensor detail."""
-        rows = self.against_rows()
-        if self.against == SELF:
-            return self_hints(rows)[:1]
-        return [s for s in (consensus(rows, self.self_rows()),
-                            where_it_goes_wrong(rows, self.self_rows()),
-                            where_in_the_network(rows)) if s]
+        return [s for s in verdict(self.against_rows(), self.self_rows()) if s]
 
     def worst(self) -> list[Row]:
         """The failing tensors, the first wrong step first; in a step, in the order the step

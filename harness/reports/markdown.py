@@ -8,10 +8,10 @@ import io
 import math
 import re
 
-from ..format.parties import SELF
 from ..verdicts.compare import (DECIDED, ERROR, FAIL, INCONCLUSIVE, NON_FINITE_REFERENCE, PASS,
                                 SKIP, XFAIL, XPASS, Row)
-from ..verdicts.diagnose import hints
+from ..verdicts.numbers import share
+from .discrepancies import discrepancies_section, inconclusive_section
 from .text import figures, md_code, md_text
 from .tolerances import overridden, tolerance_section
 
@@ -54,7 +54,7 @@ def _cell(rows: list[Row]) -> str:
     blame = f" (suspect: {', '.join(md_text(s) for s in others)})" if others else ""
     if status in (ERROR, SKIP) or not used:
         return label + blame
-    return f"{label} {figures(max(used))}{blame}"
+    return f"{label} {share(max(used))}{blame}"
 
 
 def verdict_line(rows: list[Row], runs: int) -> str:
@@ -159,7 +159,8 @@ def markdown_text(rows: list[Row], record: dict, *, partial: bool = False,
         cells = [_cell([r for r in run_rows if r.framework == f]) for f in frameworks]
         w(f"| {md_text(entry['case'])} | {entry['dtype']} | " + " | ".join(cells) + " |")
     w()
-    _discrepancies(w, rows, runs, by_run, frameworks)
+    for line in discrepancies_section(runs, by_run, frameworks):
+        w(line)
     _repro(w, record.get("repro", []))
     _variants(w, runs, by_run)
     _known(w, rows, runs, by_run, frameworks)
@@ -174,6 +175,8 @@ def markdown_text(rows: list[Row], record: dict, *, partial: bool = False,
             w(line)
         w()
     for line in tolerance_section(rows, runs):
+        w(line)
+    for line in inconclusive_section(rows):
         w(line)
     skips = [r for r in rows if r.status == SKIP]
     if skips:
@@ -194,61 +197,6 @@ def markdown_text(rows: list[Row], record: dict, *, partial: bool = False,
             w(f"- case {md_text(case)}: warning: {md_text(message)}")
         w()
     return out.getvalue()
-
-
-def _discrepancies(w, rows, runs, by_run, frameworks) -> None:
-    bad = [r for r in rows if r.status in (FAIL, ERROR)]
-    w("## Discrepancies")
-    w()
-    if not bad:
-        w("None.")
-        w()
-        return
-    for entry in runs:
-        run_rows = by_run.get((entry["case"], entry["dtype"]), [])
-        for framework in frameworks:
-            mine = [r for r in run_rows if r.framework == framework]
-            for against in dict.fromkeys(r.reference for r in mine):
-                group = [r for r in mine if r.reference == against and r.status in (FAIL, ERROR)]
-                if not group:
-                    continue
-                what = "golden values" if against == "expected" else \
-                    "finite differences" if against == "fd" else \
-                    "finite differences of its own loss (self-check)" if against == SELF else \
-                    f"the {md_text(against)} reference"
-                w(f"### {md_text(entry['case'])} [{entry['dtype']}-{md_text(framework)}] "
-                  f"against {what}")
-                w()
-                w(f"File: {md_code(entry['file'])}")
-                w()
-                if entry.get("variant_of"):
-                    w(f"{md_text(entry.get('description', ''))}")
-                    w()
-                explained = hints([r for r in mine if r.reference == against],
-                                  [r for r in mine if r.reference == SELF])
-                if explained:
-                    w(f"Suspect: **{md_text(group[0].suspect or framework)}**. "
-                      f"{md_text(explained[0])}")
-                    w()
-                w("| step | quantity | tensor | status | suspect | mismatched | worst index | "
-                  "reference | value | max abs | max rel | ULP | allowed | tolerance used |")
-                w("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-                for r in group:
-                    mismatched = "" if r.size is None else f"{r.mismatched}/{r.size}"
-                    w(f"| {'' if r.step is None else r.step} | {md_text(r.quantity)} | "
-                      f"{md_text(r.tensor)} | {r.status} | {md_text(r.suspect)} | {mismatched} | "
-                      f"{md_text(r.worst_index)} | "
-                      f"{'' if r.reference_value is None else repr(r.reference_value)} | "
-                      f"{'' if r.value is None else repr(r.value)} | {figures(r.max_abs)} | "
-                      f"{figures(r.max_rel)} | {figures(r.ulp)} | {figures(r.allowed)} | "
-                      f"{figures(r.tol_used)} |")
-                notes = [f"- error: {md_text(r.message)}" for r in group if r.status == ERROR]
-                notes += [f"- {md_text(hint)}" for hint in explained[1:]]
-                if notes:
-                    w()
-                    for note in notes:
-                        w(note)
-                w()
 
 
 REPRO_LINES = 20  # repro folders listed in report.md; the rest are counted

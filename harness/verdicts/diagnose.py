@@ -148,18 +148,30 @@ def self_hints(rows: list[Row]) -> list[str]:
         [r.hint for r in failing if r.hint]
 
 
-def hints(rows: list[Row], self_rows: list[Row] = ()) -> list[str]:
-    """Who is suspect, where in the step, then the per-tensor hints of the first failing step.
-    Rows of a self-check (reference ``self``) get its own sentences; ``self_rows`` beside rows
-    against another party are the backward pass's own evidence."""
+def verdict(rows: list[Row], self_rows: list[Row] = ()) -> list[str]:
+    """The verdict in sentences, no tensor's detail: who is suspect, where in the step, where in
+    the network; a self-check's (rows against ``self``) its own first sentence."""
     if rows and all(r.reference == SELF for r in rows):
-        return self_hints(rows)
-    step = first_failing_step(rows)
-    if step is None:
+        return self_hints(rows)[:1]
+    if first_failing_step(rows) is None:
         return []
     return [consensus(rows, self_rows), where_it_goes_wrong(rows, self_rows),
-            *filter(None, [where_in_the_network(rows)])] + [
-        r.hint for r in rows if r.step == step and r.status == FAIL and r.hint]
+            *filter(None, [where_in_the_network(rows)])]
+
+
+def tensor_hints(rows: list[Row]) -> list[str]:
+    """The hint of each failing tensor of the first failing step (a self-check's: each)."""
+    if rows and all(r.reference == SELF for r in rows):
+        return self_hints(rows)[1:]
+    step = first_failing_step(rows)
+    return [r.hint for r in rows if r.step == step and r.status == FAIL and r.hint]
+
+
+def hints(rows: list[Row], self_rows: list[Row] = ()) -> list[str]:
+    """Who is suspect, where in the step and the network, then the per-tensor hints of the first
+    failing step. Rows of a self-check (reference ``self``) get its own sentences;
+    ``self_rows`` beside rows against another party are the backward pass's own evidence."""
+    return verdict(rows, self_rows) + tensor_hints(rows)
 
 
 def where_in_the_network(rows: list[Row]) -> str:
