@@ -264,3 +264,114 @@ CATALOG: dict[str, dict[str, Entry]] = {"activation": ACTIVATIONS, "loss": LOSSE
 def settings_with_defaults(given: dict, entry: Entry) -> dict:
     """Every setting of a catalog entry: the given ones, the defaults for the rest."""
     return entry.with_defaults(given)
+
+
+
+# -- other names for the names above ------------------------------------------------------------
+# What students bring from other libraries (learning_rate, epsilon, glorot_uniform,
+# mean_squared_error), suggested when a case gives an unknown key or name. An alias is suggested
+# only where every name it stands for is valid in that place (learning_rate → lr under an
+# optimizer, never under a layer); the first valid one wins. Places: "key" (a mapping's keys) and
+# the names a choice takes, by what it calls them (activation, loss, optimizer, dtype, …).
+
+@dataclass(frozen=True)
+class Alias:
+    names: tuple[str, ...]  # what to write instead: one name, or settings written apart (betas)
+    meaning: str            # said beside the suggestion
+    only: tuple[str, ...] = ()  # the catalog entries it holds under (rmsprop); () anywhere
+
+
+def _rows(*rows: tuple) -> tuple[tuple[tuple[str, ...], Alias], ...]:
+    """((spellings, Alias), …) from rows ("spelling spelling …", names, meaning, only?)."""
+    return tuple((tuple(spellings.split()), Alias((names,) if isinstance(names, str) else names,
+                                                  meaning, tuple(only[0]) if only else ()))
+                 for spellings, names, meaning, *only in rows)
+
+
+ALIASES: dict[str, tuple[tuple[tuple[str, ...], Alias], ...]] = {
+    "key": _rows(  # settings of optimizers, activations, losses; then the keys of a case
+        ("learning_rate eta step_size", "lr", "the learning rate"),
+        ("betas beta", ("beta1", "beta2"), "two settings here, not one pair: beta1: 0.9, "
+                                           "beta2: 0.999"),
+        ("b1", "beta1", "the first moment's decay rate, β1"),
+        ("b2", "beta2", "the second moment's decay rate, β2"),
+        ("epsilon", "eps", "the constant added to the denominator"),
+        ("decay rho", "alpha", "rmsprop's decay rate of its average of squared gradients, "
+                               "optax's decay, keras's rho; an L2 penalty is weight_decay",
+         ("rmsprop",)),
+        ("decay l2 wd l2_penalty", "weight_decay", "the L2 penalty on the parameters"),
+        ("mu", "momentum", "the momentum factor"),
+        ("nesterov_momentum use_nesterov", "nesterov", "true or false"),
+        ("negative_slope", "slope", "leaky_relu's slope for z < 0, torch's negative_slope"),
+        ("min min_value", "min_val", "hardtanh's lower bound"),
+        ("max max_value", "max_val", "hardtanh's upper bound"),
+        ("neurons nodes size width out_features hidden_units", "units",
+         "the number of units in the layer"),
+        ("act activation_function nonlinearity", "activation", "the layer's activation"),
+        ("layers model", "network", "the list of layers"),
+        ("initialization initialisation initializer", "init", "how parameters are drawn"),
+        ("weights", "params", "explicit initial parameters"),
+        ("epochs iterations num_steps", "steps", "the number of training steps"),
+        ("criterion objective loss_fn", "loss", "the loss"),
+        ("inputs input features", "x", "the inputs, (batch, features)"),
+        ("targets labels", "y", "the targets"),
+        ("name type", "scheme", "the init scheme's name"),
+        ("type kind", "name", "the name of the optimizer, loss or activation"),
+        ("size", "shape", "the shape drawn"),
+        ("mu loc", "mean", "the mean"),
+        ("sigma stddev scale", "std", "the standard deviation"),
+        ("min minval", "low", "the lower bound"),
+        ("max maxval", "high", "the upper bound"),
+        ("abs_tol", "atol", "the absolute tolerance"),
+        ("rel_tol", "rtol", "the relative tolerance")),
+    "activation": _rows(
+        ("linear none null id", "identity", "no activation: z"),
+        ("logistic", "sigmoid", "the logistic function, 1 / (1 + e^−z)"),
+        ("swish", "silu", "z·sigmoid(z), also called swish"),
+        ("lrelu", "leaky_relu", "z if z > 0 else slope·z"),
+        ("gelu_tanh gelu_new", "gelu", "write {name: gelu, approximate: tanh}")),
+    "loss": _rows(
+        ("mean_squared_error l2 squared_error", "mse", "the mean squared error, (out − y)²"),
+        ("mae mean_absolute_error", "l1", "the absolute error, |out − y|"),
+        ("ce xent softmax_cross_entropy categorical_crossentropy "
+         "sparse_categorical_crossentropy", "cross_entropy",
+         "softmax cross-entropy on logits"),
+        ("binary_crossentropy binary_cross_entropy log_loss", "bce", "binary cross-entropy on probabilities"),
+        ("sigmoid_cross_entropy sigmoid_binary_cross_entropy binary_crossentropy_with_logits "
+         "binary_cross_entropy_with_logits", "bce_with_logits", "binary cross-entropy on logits"),
+        ("nll_loss negative_log_likelihood", "nll", "the negative log-likelihood of probabilities"),
+        ("kl kld kl_divergence", "kl_div", "the KL divergence, on log-probabilities"),
+        ("poisson", "poisson_nll", "the Poisson negative log-likelihood")),
+    "optimizer": _rows(
+        ("gd gradient_descent momentum nesterov", "sgd",
+         "gradient descent; momentum and nesterov are its settings")),
+    "init scheme": _rows(
+        ("glorot_uniform glorot", "xavier_uniform", "Glorot's uniform scheme"),
+        ("glorot_normal", "xavier_normal", "Glorot's normal scheme"),
+        ("kaiming_normal kaiming he", "he_normal", "He's (Kaiming's) normal scheme"),
+        ("gaussian", "normal", "{scheme: normal, std: …}")),
+    "random data kind": _rows(("gaussian", "normal", "normal values")),
+    "dtype": _rows(("single fp32 f32", "float32", "32-bit floats"),
+                   ("double fp64 f64", "float64", "64-bit floats"),
+                   ("half fp16 f16", "float16", "16-bit floats"), ("bf16", "bfloat16", "")),
+    "reduction": _rows(("average", "mean", ""), ("total", "sum", "")),
+}
+
+
+def folded(word: str) -> str:
+    """A name as it is matched with aliases: lower case, without "_", "-" or spaces."""
+    return "".join(c for c in word.lower() if c not in "_- ")
+
+
+def alias(word: str, place: str, valid: list[str], entry: str | None = None
+          ) -> tuple[tuple[str, ...], str] | None:
+    """(names, meaning) of the first alias of ``word`` in ``place`` whose names are all in
+    ``valid`` and that holds under ``entry``; else (name, "") of a valid name written in other
+    case or separators (Adam, weightDecay); else None."""
+    key = folded(word)
+    for spellings, found in ALIASES.get(place, ()):
+        if key in map(folded, spellings) and all(n in valid for n in found.names) and (
+                not found.only or entry in found.only):
+            return found.names, found.meaning
+    same = [name for name in valid if folded(name) == key]
+    return ((same[0],), "") if same else None

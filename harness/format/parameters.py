@@ -64,8 +64,11 @@ class Parameters(Checker):
             self.problem(path, f"expected a scheme name or mapping, found {kind_of(value)}")
             return None
         name = self.choice(value.get("scheme"), path + ("scheme",), catalog.INIT_SCHEMES,
-                           "init scheme")
+                           "init scheme", "scheme" in value)
         if name is None:
+            if "scheme" not in value:  # {name: glorot_uniform}: its keys say what was meant
+                self.mapping(value, path, ["scheme", *{k: 0 for s in catalog.INIT_SCHEMES.values()
+                                                       for k in s}, *extra])
             return None
         spec = catalog.INIT_SCHEMES[name]
         required = [k for k, d in spec.items() if d is None] + (["seed"] if seed is None else [])

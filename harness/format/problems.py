@@ -51,11 +51,36 @@ def kind_of(value: Any) -> str:
     return type(value).__name__
 
 
-def _suggest(word: Any, valid: Iterable[str]) -> str:
+def _suggest(word: Any, valid: Iterable[str], place: str = "key",
+             entry: str | None = None) -> str:
+    """The valid names, and the one meant: an alias the catalog knows for ``word`` in this
+    place (learning_rate → lr), else the closest spelling."""
     valid = list(valid)
+    return f"valid: {', '.join(valid)}{did_you_mean(word, valid, place, entry)}"
+
+
+def did_you_mean(word: Any, valid: list[str], place: str = "key",
+                 entry: str | None = None) -> str:
+    """"; did you mean 'lr' (the learning rate)?", or "" when nothing valid is near."""
+    known = catalog.alias("null" if word is None else str(word)[:100], place, valid, entry)
+    if known:
+        names, meaning = known
+        return f"; did you mean {' and '.join(map(repr, names))}" \
+               f"{f' ({meaning})' if meaning else ''}?"
+    if word is None:  # a null is an alias or nothing: it is no spelling of a name
+        return ""
     close = difflib.get_close_matches(str(word)[:100], valid, n=1, cutoff=0.6)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f"valid: {', '.join(valid)}{hint}"
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def transposed(expected: tuple[int, ...], found: tuple[int, ...], rows: str | None) -> str:
+    """": transposed? {rows}" when ``found`` is a 2-D ``expected`` reversed (never for a square
+    shape, which a transposed table keeps); "" otherwise. ``rows`` says how the values are
+    written: "a weight is written (units, fan_in), one row per unit"."""
+    if rows and len(expected) == 2 and expected[0] != expected[1] and \
+            tuple(found) == (expected[1], expected[0]):
+        return f": transposed? {rows}"
+    return ""
 
 
 
@@ -87,7 +112,9 @@ class Checker:
         return message is None
 
     def mapping(self, value: Any, path: tuple, allowed: Iterable[str],
-                required: Iterable[str] = ()) -> dict | None:
+                required: Iterable[str] = (), entry: str | None = None) -> dict | None:
+        """A mapping of the ``allowed`` keys; ``entry`` is the catalog entry whose settings
+        they are (rmsprop), for the aliases that hold under it alone."""
         if not isinstance(value, dict):
             self.problem(path, f"expected a mapping, found {kind_of(value)}")
             return None
@@ -95,7 +122,7 @@ class Checker:
         for key in value:
             if key not in allowed:
                 self.problem(path + (key,),
-                             f"unknown key {quoted(key)}; {_suggest(key, allowed)}")
+                             f"unknown key {quoted(key)}; {_suggest(key, allowed, 'key', entry)}")
         for key in required:
             if key not in value:
                 self.problem(path, f"missing required key {key!r}")
@@ -150,19 +177,25 @@ class Checker:
             return None
         return value
 
-    def choice(self, value: Any, path: tuple, valid: Iterable[str], what: str) -> str | None:
+    def choice(self, value: Any, path: tuple, valid: Iterable[str], what: str,
+               given: bool = True) -> str | None:
+        """One of the ``valid`` names; ``given`` is false for a key that is missing (read as
+        None, but no null written: `activation: null` means identity, a missing name not)."""
         if not isinstance(value, str):
-            self.problem(path, f"expected {what} name, found {kind_of(value)}")
+            hint = did_you_mean(None, list(valid), what) if value is None and given else ""
+            self.problem(path, f"expected {what} name, found {kind_of(value)}{hint}")
             return None
         valid = list(valid)
         if value not in valid:
-            self.problem(path, f"unknown {what} {quoted(value)}; {_suggest(value, valid)}")
+            self.problem(path, f"unknown {what} {quoted(value)}; {_suggest(value, valid, what)}")
             return None
         return value
 
     def array(self, value: Any, path: tuple, shape: tuple[int, ...] | None = None,
-              what: str = "") -> np.ndarray | None:
-        """A nested list of numbers; checked against ``shape`` when one is given."""
+              what: str = "", rows: str | None = None) -> np.ndarray | None:
+        """A nested list of numbers; checked against ``shape`` when one is given. ``what``
+        names its dimensions (" (units, fan_in)"); ``rows`` says how it is written, for the
+        hint when it is given transposed (by default from ``what``, ROWS)."""
         wrong = _not_a_number(value, ())
         if wrong is not None:  # float64 would silently read true as 1.0, null as nan, '2' as 2
             where, found = wrong
@@ -179,7 +212,8 @@ class Checker:
             return None
         if shape is not None and arr.shape != shape:
             self.problem(path, f"expected shape {shape_text(shape)}{what}, "
-                               f"found {shape_text(arr.shape)}")
+                               f"found {shape_text(arr.shape)}"
+                               f"{transposed(shape, arr.shape, rows or ROWS.get(what))}")
             return None
         return arr
 
@@ -216,6 +250,12 @@ def layout_text(name: str) -> str:
     """A parameter's dimensions in words: " (units, fan_in)" for a weight, " (units,)" for a
     bias."""
     return " (units, fan_in)" if name.endswith("weight") else " (units,)"
+
+
+# how a 2-D tensor is written, by the dimensions a problem names: the hint for one given
+# transposed
+ROWS = {" (units, fan_in)": "a weight is written (units, fan_in), one row per unit",
+        " (batch, units)": "the output is written (batch, units), one row per sample"}
 
 
 def brief_values(arr: np.ndarray) -> str:

@@ -22,6 +22,7 @@ KNOWN_KEYS = ("framework", "device", "quantity", "tensor", "dtype", "reason", "l
 # (2**63 written as an atol is a mistake, not a tolerance)
 TOLERANCE_MAX = 1e6
 KNOWN_DEVICES = ("cpu", "gpu", "cuda")  # gpu and cuda are one (harness.running.devices.kind)
+GRADIENT_ROWS = "a gradient is written like its weight, (units, fan_in), one row per unit"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+~-]*")  # fullmatch: $ allows a final newline
 
 
@@ -77,8 +78,12 @@ class Sections(Checker):
               what: str) -> tuple[str, dict] | None:
         """A catalog entry written as a name, or as {name: …, setting: value, …}."""
         if isinstance(value, dict):
-            name = self.choice(value.get("name"), path + ("name",), table, what)
+            name = self.choice(value.get("name"), path + ("name",), table, what,
+                               "name" in value)
             if name is None:
+                if "name" not in value:  # {type: adam, …}: its keys say what was meant
+                    self.mapping(value, path, ["name", *{k: 0 for e in table.values()
+                                                         for k in e.settings}])
                 return None
             settings = self.settings(table[name], value, path)
             return None if settings is None else (name, settings)
@@ -94,7 +99,7 @@ class Sections(Checker):
 
     def settings(self, entry: catalog.Entry, value: dict, path: tuple) -> dict | None:
         """Every setting of one catalog entry, typed by its default and checked by its rule."""
-        self.mapping(value, path, ["name", *entry.settings], entry.required)
+        self.mapping(value, path, ["name", *entry.settings], entry.required, entry.name)
         out, ok = {}, all(k in value for k in entry.required)
         for key, setting in entry.settings.items():
             if key not in value:
@@ -322,8 +327,9 @@ class Sections(Checker):
             out["loss"] = None if loss is None else np.array(loss)
         for group in ("grads", "params"):
             if group in value and self.mapping(value[group], path + (group,), shapes) is not None:
-                out[group] = {k: self.array(v, path + (group, k), shapes[k], layout_text(k))
-                              for k, v in value[group].items() if k in shapes}
+                rows = GRADIENT_ROWS if group == "grads" else None
+                out[group] = {k: self.array(v, path + (group, k), shapes[k], layout_text(k),
+                                            rows) for k, v in value[group].items() if k in shapes}
         tolerance = self.tolerance_keys(value["tolerance"], path + ("tolerance",)) \
             if "tolerance" in value else {}
         return Expected(output=out.get("output"), loss=out.get("loss"),

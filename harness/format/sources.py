@@ -16,10 +16,11 @@ from . import catalog
 from .case import Layer
 from .seeded import random_data
 from .yamlsafe import quoted
-from .problems import INT_BOUND, Checker, brief_values, kind_of, shape_text
+from .problems import INT_BOUND, Checker, brief_values, kind_of, shape_text, transposed
 
 MAX_NAME_BYTES = 255  # one folder's or file's name, on every common file system
 MAX_PATH_CHARACTERS = 1_024
+TARGET_ROWS = "targets are written (batch, units), one row per sample"
 MAX_CSV_LINE = 4 * 2**20  # characters in one line of a CSV file
 
 
@@ -60,7 +61,8 @@ class DataSources(Checker):
         if kind in (catalog.TARGET_LIKE_OUTPUT, catalog.TARGET_DISTRIBUTION):
             if y.shape != (batch, units):
                 self.problem(path, f"loss {loss!r} expects targets shaped like the output "
-                                   f"{shape_text((batch, units))}, found {shape_text(y.shape)}")
+                                   f"{shape_text((batch, units))}, found {shape_text(y.shape)}"
+                                   f"{transposed((batch, units), y.shape, TARGET_ROWS)}")
                 return None
             if loss.startswith("bce") and not np.all((y >= 0) & (y <= 1)):
                 self.problem(path, f"loss {loss!r} expects targets in [0, 1], found values "
@@ -86,7 +88,8 @@ class DataSources(Checker):
                 return None
             return y.astype(np.float64)
         hint = " (a column of class indices is never broadcast: give a flat list)" \
-            if y.shape == (batch, 1) and units != 1 else ""
+            if y.shape == (batch, 1) and units != 1 else \
+            transposed((batch, units), y.shape, "one-hot " + TARGET_ROWS)
         self.problem(path, f"loss {loss!r} expects class indices {shape_text((batch,))} or one-hot "
                            f"rows {shape_text((batch, units))}, found {shape_text(y.shape)}{hint}")
         return None
