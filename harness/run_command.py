@@ -64,15 +64,16 @@ def print_findings(rows: list, quiet: bool) -> None:
 
     found = findings(rows)
     told: dict[tuple, str] = {}  # the sentences told in full so far, and for which case
-    for number, finding in enumerate(found[:LISTED_FINDINGS]):
+    for finding in found[:LISTED_FINDINGS]:
         said = tuple(finding.sentences())
-        if quiet or number >= FULL_FINDINGS:
+        if said and said in told:  # a dtype or variant that fails the same way: one line
+            lines = [headline(finding)] + \
+                ([] if quiet else [f"  the same verdict as {told[said]} above"])
+        elif quiet or len(told) >= FULL_FINDINGS:
             lines = [headline(finding)]
-        elif said and said in told:  # a variant that fails the same way: one line
-            lines = [headline(finding), f"  the same verdict as {told[said]} above"]
         else:
             lines = block(finding)
-            told.setdefault(said, finding.label())
+            told[said] = finding.label()
         for line in lines:
             print(terminal_text("  " + line))
     if len(found) > LISTED_FINDINGS:

@@ -83,8 +83,9 @@ EXPECTED_LOCATION = {
 }
 
 
-def test_the_clean_multilayer_example_passes(tmp_path, capsys):
-    assert run(MLP, tmp_path / "out") == 0
+def test_the_clean_multilayer_example_passes_every_shipped_case_it_supports(tmp_path, capsys):
+    paths = (ROOT / "cases" / "golden", ROOT / "cases" / "networks", EXAMPLES / "cases")
+    assert run(MLP, tmp_path / "out", paths=paths) == 0
     assert "0 fail" in capsys.readouterr().out
 
 

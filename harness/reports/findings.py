@@ -8,11 +8,12 @@ look first.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ..format.parties import EXPECTED, SELF
 from ..verdicts.compare import ERROR, FAIL, Row
-from ..verdicts.patterns import pattern_of
+from ..verdicts.patterns import NO_PATTERN, pattern_of
 from ..verdicts.diagnose import first_failing_step, verdict
 from ..verdicts.numbers import share
 
@@ -66,7 +67,7 @@ class Finding:
 
     def worst(self) -> list[Row]:
         """The failing tensors, the first wrong step first; in a step, in the order the step
-        makes them (output, loss, gradients, parameters), each quantity's worst first."""
+        makes them (output, loss, the gradients from the last layer down, parameters)."""
         return sorted((r for r in self.rows if r.status == FAIL and r.reference == self.against),
                       key=_story_order)
 
@@ -74,8 +75,17 @@ class Finding:
         return f"{self.case} [{self.dtype}-{self.framework}]"
 
 
+_LAYER = re.compile(r"^layers\.(\d+)\.(weight|bias)$")
+
+
 def _story_order(row: Row) -> tuple:
-    return (row.step or 0, QUANTITY_ORDER.get(row.quantity, 9), -(row.tol_used or 0.0))
+    """The order a step makes its numbers in: output, loss, then the gradients from the last
+    layer down (backpropagation's order, weight before bias), then the parameters."""
+    layer = _LAYER.match(row.tensor)
+    backwards = (-int(layer.group(1)), layer.group(2) == "bias") \
+        if layer and row.quantity == "grad" else (0, False)
+    return (row.step or 0, QUANTITY_ORDER.get(row.quantity, 9), *backwards,
+            -(row.tol_used or 0.0))
 
 
 def findings(rows: list[Row]) -> list[Finding]:
@@ -128,7 +138,7 @@ def block(finding: Finding, tensors: int = 4) -> list[str]:
     lines.append("  worst tensors, first wrong step first:")
     for row in worst[:tensors]:
         lines.append(f"    {tensor_line(row)}")
-        if row.hint and pattern_of(row.hint):
+        if row.hint and pattern_of(row.hint) not in ("", NO_PATTERN):
             lines.append(f"      {pattern_of(row.hint)}")
     if len(worst) > tensors:
         lines.append(f"    … {len(worst) - tensors} more failing tensors in report.md")

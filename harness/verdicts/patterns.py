@@ -29,6 +29,7 @@ class FailingTensor(Protocol):
     reference_value: float | None
     value: float | None
 
+NO_PATTERN = "every element differs, with no constant ratio"  # said, but no lead to follow
 MIN_PATTERN_ELEMENTS = 3  # a pattern (a constant ratio) is claimed across this many nonzero elements
 
 # what usually makes one number differ, per quantity: said instead of a pattern where one or two
@@ -123,7 +124,7 @@ def pattern(reference: np.ndarray, value: np.ndarray, mismatched: int,
         few = f"{nonzero} nonzero element{'s' if nonzero != 1 else ''}"
         return (f"{few}: too few to tell a pattern; the usual causes: "
                 f"{USUAL_CAUSES.get(quantity, 'a factor, a sign, a wrong term')}")
-    return "every element differs, with no constant ratio"
+    return NO_PATTERN
 
 
 # in a hint, what follows the values ("got 2.5; …", "against 0.5: …") is the error's pattern

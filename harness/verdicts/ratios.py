@@ -79,6 +79,12 @@ def _reading(ratio: float, combination: list[tuple[tuple, int]], sizes: CaseSize
 MAX_READINGS = 2
 
 
+def _cancelling(chosen: list[tuple[float, int]], rtol: float) -> bool:
+    """Whether two of the chosen factors multiply to 1."""
+    return any(abs(a ** p * b ** q - 1) <= rtol
+               for i, (a, p) in enumerate(chosen) for b, q in chosen[i + 1:])
+
+
 def explain_ratio(ratio: float, sizes: CaseSizes | None, update: bool = False,
                   rtol: float = RATIO_RTOL) -> str:
     """The case's numbers that make ``ratio`` (got / reference), with what each means; "" when
@@ -90,8 +96,10 @@ def explain_ratio(ratio: float, sizes: CaseSizes | None, update: bool = False,
     found: list[tuple[tuple[int, int], str]] = []
     for powers in itertools.product((-1, 0, 1), repeat=len(factors)):
         used = [p for p in powers if p]
-        if not used or (len(used) > 2 and len(set(used)) > 1):
-            continue  # three factors some up and some down: arithmetic, not a mistake
+        if not used or len(used) > 3 or (len(used) == 3 and len(set(used)) > 1):
+            continue  # four factors, or three some up some down: arithmetic, not a mistake
+        if _cancelling([(f[1], p) for f, p in zip(factors, powers) if p], rtol):
+            continue  # 2 × lr 0.5 is 1: a reading that says nothing
         value = 1.0
         for f, p in zip(factors, powers):
             value *= f[1] ** p
