@@ -207,3 +207,30 @@ def test_findings_group_by_case_dtype_and_party_and_tell_errors():
     assert isinstance(found[0], Finding)
     assert headline(found[0]).startswith("FAIL c [float64-mine] against numpy: suspect mine")
     assert any("ERROR whole run: it raised" in line for line in block(found[0]))
+
+
+# -- report.md: the comparisons that could not be decided -------------------------------------
+def test_report_lists_inconclusive_comparisons_grouped_by_reason(tmp_path):
+    from harness.reports.discrepancies import inconclusive_section
+
+    edge = ROOT / "cases" / "edge"
+    code = main(["run", str(edge / "bce-saturated.yaml"), str(edge / "l1-at-zero.yaml"),
+                 "-f", "numpy,torch,fd", "--out", str(tmp_path / "out"), "-q"])
+    assert code == 0
+    report = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
+    section = report[report.index("## Inconclusive"):]
+    section = section[:section.index("\n## ", 4)]
+    reasons = re.findall(r"^### (.+) \((\d+)\)$", section, re.MULTILINE)
+    counts = [int(n) for _, n in reasons]
+    assert counts == sorted(counts, reverse=True)  # the commonest reason first
+    named = {reason for reason, _ in reasons}
+    assert "the reference is NaN or infinite there, so there is nothing to compare against" in named
+    assert any("kink lies within a finite-difference step" in reason for reason in named)
+    # every inconclusive row of report.csv is counted under exactly one reason
+    import csv
+    with open(tmp_path / "out" / "report.csv", newline="") as handle:
+        undecided = [r for r in csv.DictReader(handle) if r["status"] == "inconclusive"]
+    assert sum(int(n) for _, n in reasons) == len(undecided) > 0
+    assert f"{len(undecided)} comparisons could not be decided" in section
+    assert "bce-saturated [float64-torch] against numpy" in section
+    assert inconclusive_section([]) == []

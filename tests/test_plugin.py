@@ -62,10 +62,20 @@ def test_duplicate_names_across_files_fail_collection(pytester):
 def test_reports_written_at_session_end_on_request(pytester):
     pytester.makefile(".ini", pytest=INI)
     pytester.makefile(".yaml", **{"cases/neuron": sigmoid_neuron_text()})
-    pytester.runpytest("-q", "--harness-frameworks", BUILTIN,
-                       "--harness-out", "out").assert_outcomes(passed=4)
+    result = pytester.runpytest("-q", "--harness-frameworks", BUILTIN, "--harness-out", "out")
+    result.assert_outcomes(passed=4)
     assert (pytester.path / "out" / "report.csv").exists()
     assert "everything conforms" in (pytester.path / "out" / "report.md").read_text()
+    # the session's summary says where the report is
+    result.stdout.fnmatch_lines(["harness: reports written: out*report.csv, out*report.md*"])
+
+
+def test_no_report_path_is_printed_without_harness_out(pytester):
+    pytester.makefile(".ini", pytest=INI)
+    pytester.makefile(".yaml", **{"cases/neuron": sigmoid_neuron_text()})
+    result = pytester.runpytest("-q", "--harness-frameworks", "torch")
+    result.assert_outcomes(passed=1)
+    assert "reports written" not in result.stdout.str()
 
 
 def test_xdist_workers_rows_make_the_same_report_as_a_serial_run(pytester):
