@@ -310,7 +310,7 @@ def _trajectory_lines(runs, by_run, frameworks, reference):
             growth = (last / first) ** (1 / (steps[-1] - steps[0])) \
                 if 0 < first < math.inf and 0 < last < math.inf else None
             over = next((k for k in steps if per_step[k] > 1), None)
-            text = f"{md_text(framework)} {figures(first)} → {figures(last)}"
+            text = f"{md_text(framework)} {share(first)} → {share(last)}"
             if growth is not None:
                 text += f" (×{growth:.2f}/step)"
             text += f", over from step {over}" if over else ""
