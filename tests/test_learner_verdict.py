@@ -234,3 +234,13 @@ def test_report_lists_inconclusive_comparisons_grouped_by_reason(tmp_path):
     assert f"{len(undecided)} comparisons could not be decided" in section
     assert "bce-saturated [float64-torch] against numpy" in section
     assert inconclusive_section([]) == []
+
+
+def test_the_figures_of_the_rules_in_docs_are_the_code_s():
+    from harness.verdicts import numbers, ratios
+
+    text = " ".join((ROOT / "docs" / "verdicts.md").read_text(encoding="utf-8").split())
+    assert f"above {numbers.FAR_OUTSIDE:,.0f} says \"far outside\"" in text
+    assert f"(at least {numbers.LEAST_DIGITS})" in text
+    assert "must match within 0.1 %" in text and ratios.RATIO_RTOL == 1e-3
+    assert "a hundred roundings of its format (at least 1e-6)" in text
