@@ -169,6 +169,7 @@ def test_numbers_that_differ_look_different():
     assert distinct(0.8968786007, 0.177077786) == ("0.8969", "0.1771")
     assert distinct(1.0, 1.0 + 2 ** -52)[0] != distinct(1.0, 1.0 + 2 ** -52)[1]
     assert share(3.5e12) == "far outside" and share(999.0) == "999" and share(0.5) == "0.5"
+    assert share(999.7) == "1000" and share(123.4) == "123" and "e+" not in share(250.0)
     assert against_allowance(0.72, 1.8e-11) == \
         "far outside the tolerance: |diff| 0.72, allowed 1.8e-11"
     assert "(2.5× the tolerance)" in against_allowance(0.025, 0.01)
@@ -244,3 +245,7 @@ def test_the_figures_of_the_rules_in_docs_are_the_code_s():
     assert f"(at least {numbers.LEAST_DIGITS})" in text
     assert "must match within 0.1 %" in text and ratios.RATIO_RTOL == 1e-3
     assert "a hundred roundings of its format (at least 1e-6)" in text
+    from harness.reports.discrepancies import INCONCLUSIVE_LINES
+
+    report = " ".join((ROOT / "docs" / "report.md").read_text(encoding="utf-8").split())
+    assert f"(at most {INCONCLUSIVE_LINES} lines per reason" in report

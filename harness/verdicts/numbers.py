@@ -33,7 +33,9 @@ def share(used: float | None, none: str = "") -> str:
     """A share of the tolerance used: a number up to FAR_OUTSIDE, beyond it "far outside"."""
     if used is None:
         return none
-    return "far outside" if used > FAR_OUTSIDE else f"{used:.3g}"
+    if used > FAR_OUTSIDE:
+        return "far outside"
+    return f"{used:.0f}" if used >= 100 else f"{used:.3g}"  # 999.7, not 1e+03
 
 
 def against_allowance(difference: float, allowed: float, used: float | None = None) -> str:
