@@ -6,6 +6,7 @@ Exit 0: all conform; 1: discrepancies; 2: bad input or usage; 5: nothing was com
 from __future__ import annotations
 
 import argparse
+import importlib
 import math
 import os
 import sys
@@ -29,6 +30,8 @@ from .run_command import (DEFAULT_CASES, EXIT_BAD_INPUT, EXIT_DISCREPANCY, EXIT_
                           load_paths, print_problems)
 
 DEFAULT_OUT = "results"
+# front-end modules beside this one, each with register(subparsers) adding its command
+COMMAND_MODULES = ("merge_command", "fuzz_command", "known_command")
 SHRINK_OUT = os.path.join(DEFAULT_OUT, "shrink")
 SHRINK_ATTEMPTS, SHRINK_SECONDS = 300, 300.0  # harness.tools.shrink's defaults, said in --help
 
@@ -259,6 +262,14 @@ def build_parser() -> argparse.ArgumentParser:
     lister.add_argument("--impl", action="append", metavar="FILE.py", help=impl_help)
     _add_limit_option(lister)
     lister.set_defaults(handler=cmd_list)
+    for name in COMMAND_MODULES:  # commands that keep their parser in a module of their own
+        try:
+            module = importlib.import_module(f".{name}", __package__)
+        except ModuleNotFoundError as missing:
+            if missing.name != f"{__package__}.{name}":
+                raise
+            continue
+        module.register(sub)
     return parser
 
 
