@@ -65,7 +65,7 @@ def print_findings(rows: list, quiet: bool) -> None:
     found = findings(rows)
     told: dict[tuple, str] = {}  # the sentences told in full so far, and for which case
     for finding in found[:LISTED_FINDINGS]:
-        said = tuple(finding.sentences())
+        said = tuple(finding.sentences()) + finding.patterns()  # a variant's own ratio is told
         if said and said in told:  # a dtype or variant that fails the same way: one line
             lines = [headline(finding)] + \
                 ([] if quiet else [f"  the same verdict as {told[said]} above"])
@@ -223,14 +223,20 @@ def _run(args: argparse.Namespace, spec: RunSpec, cases: list[Case], bad_input: 
     made = len({run.case.name for run in runs if run.case.variant_of})
     variants = f" and {made} variants (in {os.path.join(spec.out, VARIANTS_FOLDER)})" \
         if made else ""
-    print(f"{len(cases)} cases{variants}, {len(rows)} comparisons against {reference}: {summary}")
-    print_findings(rows, args.quiet)
-    for row in [r for r in rows if r.status == "xpass"][:10]:
-        print(terminal_text(f"  XPASS {row.case} [{row.dtype}-{row.framework}]: {row.message}"))
-    print("reports: " + ", ".join(str(p) for p in written))
-    if repro:
-        print(f"repro folders ({len(repro)}): {os.path.join(spec.out, 'repro')}; in each, "
-              "`python repro.py`")
+    try:  # `run … | head`: a reader that leaves changes nothing about the verdict's exit code
+        print(f"{len(cases)} case{'s' if len(cases) != 1 else ''}{variants}, {len(rows)} "
+              f"comparisons against {reference}: {summary}")
+        print_findings(rows, args.quiet)
+        for row in [r for r in rows if r.status == "xpass"][:10]:
+            print(terminal_text(f"  XPASS {row.case} [{row.dtype}-{row.framework}]: "
+                                f"{row.message}"))
+        print("reports: " + ", ".join(str(p) for p in written))
+        if repro:
+            print(f"repro folders ({len(repro)}): {os.path.join(spec.out, 'repro')}; in each, "
+                  "`python repro.py`")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     if bad_input:
         return EXIT_BAD_INPUT
     if bad:

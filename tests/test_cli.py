@@ -36,7 +36,7 @@ def test_run_writes_both_reports_and_exits_0(write_case, tmp_path, capsys):
     for needle in ("everything conforms", "| neuron | float64 |", "torch 2.", "jax 0.",
                    "micrograd 0.1.0", "python 3.", "platform "):
         assert needle in report
-    assert "1 cases, 26 comparisons against numpy: 26 pass" in capsys.readouterr().out
+    assert "1 case, 26 comparisons against numpy: 26 pass" in capsys.readouterr().out
 
 
 def test_frameworks_option_limits_the_run(write_case, tmp_path):

@@ -389,7 +389,7 @@ def test_the_same_case_runs_once_the_limit_is_raised(write_case, tmp_path):
     ran = harness("run", str(path), "-f", "torch", "--isolation", "none", "--limit",
                   "max_layers=1001", "--out", str(tmp_path / "ran"))
     assert ran.returncode == 0, ran.stdout + ran.stderr
-    assert "1 cases" in ran.stdout and (tmp_path / "ran" / "report.csv").exists()
+    assert "1 case," in ran.stdout and (tmp_path / "ran" / "report.csv").exists()
 
 
 def test_the_defaults_are_those_documented():

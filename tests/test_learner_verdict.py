@@ -76,10 +76,11 @@ EXPECTED_LOCATION = {
     ("carry", 1): "layers.2 agrees, layers.1 does not",
     ("carry", 0): "layers.2 and layers.1 agree, layers.0 does not",
     ("weight", 2): "In layers.2 the bias agrees but the weight does not",
-    ("weight", 1): "In layers.1 the bias agrees but the weight does not",
+    ("weight", 1): "layers.2 agrees; in layers.1 the bias agrees but the weight does not",
     ("bias", 2): "In layers.2 the weight agrees but the bias does not",
-    ("bias", 1): "In layers.1 the weight agrees but the bias does not",
-    ("bias", 0): "In layers.0 the weight agrees but the bias does not",
+    ("bias", 1): "layers.2 agrees; in layers.1 the weight agrees but the bias does not",
+    ("bias", 0): "layers.2 and layers.1 agree; in layers.0 the weight agrees but the bias does "
+                 "not",
 }
 
 
@@ -100,6 +101,8 @@ def test_a_planted_backward_mistake_is_located_at_its_layer(tmp_path, capsys, ki
     # the layers above the planted one are named as agreeing, never as the place
     for other in range(layer + 1, 3):
         assert f"layers.{other} does not" not in told
+    if kind in ("weight", "bias"):  # the gradient reaching the layer is right: no other lead
+        assert "derivative of the loss" not in told and "is carried" not in told
     report = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
     assert EXPECTED_LOCATION[kind, layer] in report
 

@@ -116,7 +116,7 @@ class UserImplementation:
         check = getattr(module, "supports", None)
         if check is None:
             return None
-        reason = check(case)
+        reason = self._call("supports", check, case)  # its exception: at its line, as an error
         return None if not reason else f"{self.name} ({self.path.name}): {reason}"
 
     def forward_backward(self, case: Case, params: dict[str, np.ndarray], x: np.ndarray,
@@ -195,8 +195,11 @@ class UserImplementation:
             except (TypeError, ValueError):
                 raise self._fail(f"{what}[{name!r}] is not an array of numbers") from None
             if arr.shape != reference.shape:
+                transposed = ": transposed? a weight's gradient is (units, fan_in) like the " \
+                    "weight, dL/dz^T @ (the layer's input)" if arr.ndim == 2 and \
+                    arr.shape == reference.shape[::-1] else ""
                 raise self._fail(f"{what}[{name!r}] has shape {arr.shape}, expected "
-                                 f"{reference.shape} like params[{name!r}]")
+                                 f"{reference.shape} like params[{name!r}]{transposed}")
             out[name] = arr.astype(reference.dtype)  # the case's dtype, as the params
         return out
 

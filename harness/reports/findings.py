@@ -71,6 +71,11 @@ class Finding:
         return sorted((r for r in self.rows if r.status == FAIL and r.reference == self.against),
                       key=_story_order)
 
+    def patterns(self) -> tuple[str, ...]:
+        """The pattern of each failing tensor of the first wrong step."""
+        worst = self.worst()
+        return tuple(pattern_of(r.hint) for r in worst if r.step == worst[0].step and r.hint)
+
     def label(self) -> str:
         return f"{self.case} [{self.dtype}-{self.framework}]"
 
@@ -138,8 +143,8 @@ def block(finding: Finding, tensors: int = 4) -> list[str]:
     lines.append("  worst tensors, first wrong step first:")
     for row in worst[:tensors]:
         lines.append(f"    {tensor_line(row)}")
-        if row.hint and pattern_of(row.hint) not in ("", NO_PATTERN):
-            lines.append(f"      {pattern_of(row.hint)}")
+        if row.step == worst[0].step and pattern_of(row.hint) not in ("", NO_PATTERN):
+            lines.append(f"      {pattern_of(row.hint)}")  # later steps only inherit the error
     if len(worst) > tensors:
         lines.append(f"    … {len(worst) - tensors} more failing tensors in report.md")
     return lines

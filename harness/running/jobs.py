@@ -66,10 +66,10 @@ class Train:
     inputs: Inputs
 
     def __call__(self) -> Outcome:
-        reason = _ready(self.party, self.case)
-        if reason:
-            return None, reason, None
-        try:
+        try:  # supports() is the party's code too: an --impl file's may raise
+            reason = _ready(self.party, self.case)
+            if reason:
+                return None, reason, None
             return get_adapter(self.party).run(self.case, self.inputs), None, None
         except Exception as exc:  # one framework's failure is a result, not the end of the run
             return None, None, describe(exc)
@@ -88,10 +88,10 @@ class Check:
     context: Context
 
     def __call__(self) -> Outcome:
-        reason = _ready(self.party, self.case)
-        if reason:
-            return None, reason, None
         try:
+            reason = _ready(self.party, self.case)
+            if reason:
+                return None, reason, None
             oracle = get_adapter(self.party)
             return oracle.check(self.case, self.inputs, self.reference, self.context), None, None
         except Exception as exc:

@@ -198,7 +198,7 @@ def compare_tensor(ctx: Context, step: int, quantity: str, tensor: str, referenc
                   message="; ".join(messages))
     if mismatched:
         row = replace(row, hint=explain(row, pattern(reference, value, mismatched, update,
-                                                     quantity, ctx.sizes), ctx.sizes))
+                                                     quantity, ctx.sizes, ctx.dtype), ctx.sizes))
     return row
 
 

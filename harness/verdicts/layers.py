@@ -48,28 +48,29 @@ def locate(rows: list[Row], step: int, last_layer: int | None = None) -> str:
     split = (kinds.get("weight"), kinds.get("bias")) in ((True, False), (False, True))
     if top == last == 0 and not split:
         return ""  # one layer, all of it wrong: nothing to locate within the network
-    if top == last == 0:
-        where = "layers.0 is the only layer"
+    above = [f"layers.{k}" for k in sorted(layers, reverse=True) if k > top]
+    agree = " and ".join(above) if len(above) <= 2 else ", ".join(above[:-1]) + " and " + above[-1]
+    if split:  # the gradient reaching the layer is right: not a derivative, not the carry
+        where = f"{agree} agree{'s' if len(above) == 1 else ''}; " if above else ""
+        if kinds["weight"]:
+            where += (f"in layers.{top} the bias agrees but the weight does not: the gradient "
+                      f"reaching its pre-activation (dL/dz{top}) is right, so look at the "
+                      f"weight's own product, dL/dz{top}ᵀ · {_input_of(top)}")
+        else:
+            where += (f"in layers.{top} the weight agrees but the bias does not: the gradient "
+                      f"reaching its pre-activation (dL/dz{top}) is right, so look at the bias's "
+                      f"gradient, the sum of dL/dz{top} over the batch")
+        where = where[0].upper() + where[1:] if not above else where
     elif top == last:
         where = (f"layers.{top}, the last layer, already differs: the first gradients the "
                  "backward pass computes are wrong, so look at the derivative of the loss "
                  f"(dL/d output) or at the derivative of layer {top}'s activation")
     else:
-        above = [f"layers.{k}" for k in sorted(layers, reverse=True) if k > top]
-        agree = " and ".join(above) if len(above) <= 2 else \
-            ", ".join(above[:-1]) + " and " + above[-1]
         where = (f"{agree} agree{'s' if len(above) == 1 else ''}, layers.{top} does not "
                  "(backpropagation runs from the last layer down, so the mistake enters "
                  f"between them): look at the derivative of layer {top}'s activation, or at how "
                  f"the gradient is carried from layer {top + 1} to layer {top} "
                  f"(dL/da{top} = dL/dz{top + 1} · W{top + 1})")
-    if kinds.get("weight") and kinds.get("bias") is False:
-        where += (f". In layers.{top} the bias agrees but the weight does not: the gradient "
-                  f"reaching its pre-activation (dL/dz{top}) is right, so look at the weight's "
-                  f"own product, dL/dz{top}ᵀ · {_input_of(top)}")
-    elif kinds.get("bias") and kinds.get("weight") is False:
-        where += (f". In layers.{top} the weight agrees but the bias does not: look at the "
-                  f"bias's gradient, the sum of dL/dz{top} over the batch")
     below = [k for k in sorted(layers, reverse=True) if k < top]
     agreeing_below = [f"layers.{k}" for k in below if k not in differing]
     if agreeing_below and not split:  # a weight-only or bias-only one leaves them as they were

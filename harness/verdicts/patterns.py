@@ -72,6 +72,9 @@ def _causes(quantity: str, reference: float, value: float,
     shows no pattern, so its ratio must match to a hundred roundings of its format (a format
     coarser than that claims none)."""
     causes = USUAL_CAUSES.get(quantity, "a factor, a sign, a wrong term")
+    small = _rounding_sized(np.array([reference]), np.array([value]), dtype)
+    if small is not None:
+        return small
     if reference != 0 and abs(value / reference + 1) < 1e-3:
         return "a sign error (it is the reference negated), " + causes
     storage = numerics.of(dtype).storage if dtype in numerics.NUMERICS else "float64"
@@ -87,10 +90,10 @@ def _causes(quantity: str, reference: float, value: float,
 
 def pattern(reference: np.ndarray, value: np.ndarray, mismatched: int,
              update: tuple[np.ndarray, np.ndarray] | None, quantity: str = "",
-             sizes: CaseSizes | None = None) -> str:
+             sizes: CaseSizes | None = None, dtype: str = "float64") -> str:
     """What the shape of an error suggests, in words a learner can act on. A ratio is claimed
     only across MIN_PATTERN_ELEMENTS nonzero elements; fewer get the quantity's usual causes."""
-    if update is not None:
+    if update is not None and _rounding_sized(*update, dtype) is None:
         ref_step, got_step = update
         ratio = _constant_ratio(ref_step, got_step)
         if ratio is not None and abs(ratio + 1) < 1e-3:
@@ -98,11 +101,15 @@ def pattern(reference: np.ndarray, value: np.ndarray, mismatched: int,
                     "the gradient was added instead of subtracted")
         if ratio is not None:
             reading = explain_ratio(ratio, sizes, update=True)
-            return (f"the update is {ratio:.4g}× the reference's step for every element (from the "
+            shown = distinct(ratio, 1.0)[0] if abs(ratio - 1) < 0.01 else f"{ratio:.4g}"
+            return (f"the update is {shown}× the reference's step for every element (from the "
                     "gradient, or a factor in the update itself)"
                     + (f": {reading}" if reading else ""))
     if np.isnan(value).any() and not np.isnan(reference).any():
         return "NaN appears where the reference has numbers"
+    small = _rounding_sized(reference, value, dtype)
+    if small is not None:
+        return small
     ratio = _constant_ratio(reference, value)
     if ratio is not None:
         if abs(ratio + 1) < 1e-3:
@@ -112,6 +119,10 @@ def pattern(reference: np.ndarray, value: np.ndarray, mismatched: int,
         reading = explain_ratio(ratio, sizes)
         if reading:
             return f"every element is {ratio:.4g}× the reference: {reading}"
+        if abs(ratio - 1) < 0.01:
+            return (f"every element is {distinct(ratio, 1.0)[0]}× the reference (a constant "
+                    "ratio just off 1: a small factor such as 1 − β or 1 + ε, not a mean taken "
+                    "as a sum)")
         return (f"every element is {ratio:.4g}× the reference (a constant ratio: a missing or "
                 "extra factor, such as a mean taken as a sum or a dropped constant)")
     if reference.ndim == 2 and reference.shape[0] == reference.shape[1] and reference.size > 1 \
@@ -125,6 +136,31 @@ def pattern(reference: np.ndarray, value: np.ndarray, mismatched: int,
         return (f"{few}: too few to tell a pattern; the usual causes: "
                 f"{USUAL_CAUSES.get(quantity, 'a factor, a sign, a wrong term')}")
     return NO_PATTERN
+
+
+# a relative difference below this everywhere is a rounding's size in a lower precision than the
+# case's (float32 inside a float64 case: ~1e-7; float16 inside float32: ~1e-3), not a formula's
+ROUNDING_SIZED = {"float64": 1e-5, "float32": 1e-3}
+
+
+def _rounding_sized(reference: np.ndarray, value: np.ndarray,
+                    dtype: str = "float64") -> str | None:
+    """A sentence for values that differ from the reference by a rounding's size only (every
+    element within ROUNDING_SIZED of the case's dtype, relatively): a precision, not a missing
+    factor. Formats coarser than float32 claim nothing: their own rounding is that size."""
+    bound = ROUNDING_SIZED.get(dtype)
+    reference, value = np.ravel(reference), np.ravel(value)
+    if reference.size == 0 or not (np.all(np.isfinite(reference)) and np.all(np.isfinite(value))):
+        return None
+    scale = np.maximum(np.abs(reference), np.abs(value))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        relative = np.where(scale > 0, np.abs(value - reference) / scale, 0.0)
+    largest = float(relative.max())
+    if bound is None or largest == 0 or largest >= bound:
+        return None
+    return (f"the largest relative difference is {largest:.1e}, the size of rounding in a lower "
+            f"precision than {dtype} (arrays of another dtype inside the step?), or of a very "
+            "small term, not of a missing factor")
 
 
 # in a hint, what follows the values ("got 2.5; …", "against 0.5: …") is the error's pattern
