@@ -28,7 +28,9 @@ VARIANTS_FOLDER = "variants"  # under --out: each variant as a case file
 
 def print_problems(error: CaseError, ran: bool = False) -> None:
     """Every problem on stderr, then how many, in how many files, and what became of them."""
-    for problem in error.problems:
+    files_in_order = {p.file: i for i, p in reversed(list(enumerate(error.problems)))}
+    for problem in sorted(error.problems,  # each file's problems in the order of its lines
+                          key=lambda p: (files_in_order[p.file], p.line or 0)):
         print(terminal_text(problem), file=sys.stderr)
     files = len({p.file for p in error.problems})
     outcome = "those files are left out (--keep-going)" if ran else "nothing was run"

@@ -90,3 +90,24 @@ def test_a_failing_run_piped_to_a_reader_that_leaves_still_exits_1(tmp_path):
               "exit ${PIPESTATUS[0]}")
     done = subprocess.run(["bash", "-c", script], cwd=ROOT, timeout=600)
     assert done.returncode == 1
+
+
+def test_validate_lists_a_file_s_problems_in_the_order_of_its_lines(tmp_path, capsys):
+    case = tmp_path / "two-problems.yaml"
+    case.write_text("name: two-problems\n"
+                    "dtype: float64\n"
+                    "network:\n"
+                    "  - {units: 2, activation: sigmoud}\n"
+                    "data:\n"
+                    "  x: {random: normal, shape: [3, 2], seed: 1}\n"
+                    "  y: {random: normal, shape: [3, 2], seed: 2}\n"
+                    "loss: mse\n"
+                    "optimizer: {name: sgd, learning_rate: 0.1}\n"
+                    "steps: 1\n"
+                    "init: {scheme: normal, seed: 0}\n"
+                    "bogus: 1\n", encoding="utf-8")
+    assert main(["validate", str(case)]) == 2
+    lines = [l for l in capsys.readouterr().err.splitlines() if l.startswith(str(case) + ":")]
+    numbers = [int(l[len(str(case)) + 1:].split(":")[0]) for l in lines]
+    assert len(numbers) >= 3 and numbers == sorted(numbers), lines
+    assert any("did you mean 'lr'" in l for l in lines)
