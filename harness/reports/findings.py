@@ -15,7 +15,6 @@ from ..format.parties import EXPECTED, SELF
 from ..verdicts.compare import ERROR, FAIL, Row
 from ..verdicts.patterns import NO_PATTERN, pattern_of
 from ..verdicts.diagnose import first_failing_step, verdict
-from ..verdicts.numbers import share
 
 QUANTITY_ORDER = {"output": 0, "loss": 1, "grad": 2, "hvp": 3, "param": 4}
 
@@ -58,8 +57,8 @@ class Finding:
 
     def first_wrong(self) -> Row | None:
         """The first failing tensor: the earliest step, then the earliest part of the step."""
-        failing = [r for r in self.against_rows() if r.status == FAIL]
-        return min(failing, key=_story_order, default=None)
+        worst = self.worst()
+        return worst[0] if worst else None
 
     def sentences(self) -> list[str]:
         """Who is suspect, where in the step, where in the network: no per-tensor detail."""
@@ -149,7 +148,3 @@ def block(finding: Finding, tensors: int = 4) -> list[str]:
         lines.append(f"    … {len(worst) - tensors} more failing tensors in report.md")
     return lines
 
-
-def used_text(row: Row) -> str:
-    """A table's "used" cell: the share of the tolerance, or "far outside"."""
-    return share(row.tol_used)
