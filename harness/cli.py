@@ -217,6 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-repro", action="store_true",
                      help="write no repro folders (OUT/repro/<case>-<dtype>-<framework>/) for "
                           "failing frameworks")
+    run.add_argument("--strict-known", action="store_true",
+                     help="exit 1 when a declared known discrepancy did not occur (xpass: fixed "
+                          "upstream, remove the declaration)")
     run.set_defaults(handler=cmd_run)
     shrink = sub.add_parser("shrink", help="reduce a failing case to the smallest one that "
                             "still fails the same way")

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from . import plugin_known
 from .adapters import known_parties
 from .verdicts.compare import DECIDED, ERROR, FAIL, INCONCLUSIVE, SKIP, XFAIL, Row
 from .reports.failure_table import failure_table
@@ -183,6 +184,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--harness-reference", dest="harness_reference", default=None,
                     metavar="NAME", help="the base of comparison (default numpy): any framework "
                                          "or --harness-impl file")
+    plugin_known.add_option(group)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -302,6 +304,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     state = config.stash[_STATE]
     if state.report_note:
         terminalreporter.write_line(f"harness: {state.report_note}", yellow=True)
+    plugin_known.summary(terminalreporter, state.rows)  # each xpass: its file and line
     if state.written:  # where the report is: a failing item's details continue there
         terminalreporter.write_line("harness: reports written: " + ", ".join(state.written))
     if state.not_cases:
@@ -337,8 +340,7 @@ class CaseFile(pytest.File):
             for framework in parties:
                 item = CaseItem.from_parent(self, name=f"{case.name}[{dtype}-{framework}]",
                                             case=case, dtype=dtype, framework=framework)
-                declared = [k.reason for k in case.known_discrepancies
-                            if k.applies_to(framework) and k.dtype in (None, dtype)]
+                declared = plugin_known.declared(case, framework, dtype)
                 if declared:  # a real pytest xfail: xfailed when it occurs, XPASS when it does not
                     item.add_marker(pytest.mark.xfail(reason="; ".join(declared), strict=False,
                                                       raises=KnownDiscrepancyOccurred))
@@ -379,6 +381,7 @@ class CaseItem(pytest.Item):
         bad = [r for r in rows if r.status in (FAIL, ERROR)]
         if bad:
             raise ConformanceFailure(bad, rows)
+        plugin_known.strict(self.config, rows)  # an xpass fails under --harness-strict-known
         undecided = [r for r in rows if r.status in (SKIP, INCONCLUSIVE)]
         if undecided and len(undecided) == len(rows):
             pytest.skip(undecided[0].message)

@@ -13,6 +13,7 @@ import time
 from .adapters import adapter_names, interrupts, known_parties
 from .format.case import Case
 from .verdicts.compare import DECIDED, ERROR, FAIL, SKIP
+from .verdicts.known_discrepancies import xpasses
 from .format.errors import CaseError, UsageError
 from .format.parties import bound
 from .format.limits import Limits
@@ -229,9 +230,8 @@ def _run(args: argparse.Namespace, spec: RunSpec, cases: list[Case], bad_input: 
         print(f"{len(cases)} case{'s' if len(cases) != 1 else ''}{variants}, {len(rows)} "
               f"comparisons against {reference}: {summary}")
         print_findings(rows, args.quiet)
-        for row in [r for r in rows if r.status == "xpass"][:10]:
-            print(terminal_text(f"  XPASS {row.case} [{row.dtype}-{row.framework}]: "
-                                f"{row.message}"))
+        for said in xpasses(rows)[:10]:  # a declaration once per party and dtype
+            print(terminal_text(f"  XPASS {said}"))
         print("reports: " + ", ".join(str(p) for p in written))
         if repro:
             print(f"repro folders ({len(repro)}): {os.path.join(spec.out, 'repro')}; in each, "
@@ -242,6 +242,11 @@ def _run(args: argparse.Namespace, spec: RunSpec, cases: list[Case], bad_input: 
     if bad_input:
         return EXIT_BAD_INPUT
     if bad:
+        return EXIT_DISCREPANCY
+    if getattr(args, "strict_known", False) and xpasses(rows):
+        print(f"--strict-known: {len(xpasses(rows))} declared discrepancies did not occur "
+              "(xpass): remove them from their cases, or give them a version range",
+              file=sys.stderr)
         return EXIT_DISCREPANCY
     if not any(r.status in DECIDED for r in rows):
         reasons = sorted({f"{r.framework}: {r.message}" for r in rows if r.status == SKIP})

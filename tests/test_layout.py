@@ -29,7 +29,8 @@ MAX_LINES = 400
 # Bottom to top. A module's layer is its folder under harness/; the modules at the top of
 # harness/ are the front ends, above every layer.
 LAYERS = ("format", "adapters", "verdicts", "oracles", "running", "reports", "tools")
-FRONT_ENDS = ("cli", "plugin", "run_command", "__main__", "fuzz_command")
+FRONT_ENDS = ("cli", "plugin", "run_command", "__main__", "fuzz_command", "known_command",
+              "plugin_known")
 FRONT_END_LAYER = "front ends"
 RANKS = {name: i for i, name in enumerate((*LAYERS, FRONT_END_LAYER))}
 

@@ -196,7 +196,8 @@ def test_a_declaration_whose_comparisons_all_pass_is_xpass(tmp_path):
     out = apply_known(case, CTX, [row(1, "output", "output", PASS), row(1, "grad", W0, PASS),
                                   row(1, "grad", B0, PASS)])
     assert [r.status for r in out] == [PASS, XPASS, XPASS]
-    assert out[1].message == "known discrepancy: optax differs: declared, but it did not occur"
+    assert out[1].message == (f"fixed upstream: remove this declaration ({case.file}): known "
+                              "discrepancy: optax differs: declared, but it did not occur")
 
 
 def test_a_failure_outside_the_declaration_still_fails(tmp_path):

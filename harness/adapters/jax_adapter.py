@@ -12,7 +12,7 @@ from ..format.case import Case, Inputs
 from ..format.trace import Step, Trace, as_float64
 from .base import Availability, Bindable, package_availability
 from .compile_cache import describe
-from .jax_ops import import_jax, loss_function, loss_of, network
+from .jax_ops import import_jax, lacking, loss_function, loss_of, network
 from .jax_program import NOJIT, Recent, loss_structure, training_step
 from .precision import effective, jax_notes, jax_precision
 
@@ -66,7 +66,8 @@ def _forward_and_reverse_program(case: Case):
 
         directional = jax.vmap(lambda t: jax.jvp(loss, (primal,), (t,))[1])
         return jax.grad(loss)(primal), directional(tangents)
-    return jax.jit(both, compiler_options=_check_compiler_options())
+    options = _check_compiler_options()  # none: an older JAX (0.4.13) takes no compiler_options
+    return jax.jit(both, **({"compiler_options": options} if options else {}))
 
 
 class JaxAdapter(Bindable):
@@ -133,9 +134,12 @@ class JaxAdapter(Bindable):
         return package_availability("jax") if optax.available else optax
 
     def supports(self, case: Case) -> str | None:
-        """On the GPU, whether JAX has one in this worker (its JAX_PLATFORMS chose at import)."""
-        if self.device in (None, "cpu"):
-            return None
+        """What this JAX or optax lacks of the case (jax_ops.lacking: a skip naming the version
+        and the function); on the GPU, whether JAX has one in this worker (its JAX_PLATFORMS
+        chose at import)."""
+        missing = lacking(case)
+        if missing or self.device in (None, "cpu"):
+            return missing
         jax = import_jax()
         try:
             jax.devices(self.device)

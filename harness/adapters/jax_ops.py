@@ -6,6 +6,7 @@ import os
 
 from ..format.case import Case, bias_name, weight_name
 from ..format.parties import PINNED_MARK
+from . import requires
 from .compile_cache import configure_jax
 
 
@@ -26,28 +27,82 @@ def import_jax(configure_cache: bool = True):
     return jax
 
 
+# What each catalog name calls, looked up per case (harness.adapters.requires): a JAX or optax
+# that lacks one skips the cases that use it and runs the others. An older spelling of the same
+# function follows the current one (optax's losses moved into optax.losses in 0.1.8).
+ACTIVATION_NEEDS = {
+    "identity": (), "sigmoid": (("jax.nn.sigmoid",),), "tanh": (("jax.numpy.tanh",),),
+    "relu": (("jax.nn.relu",),), "leaky_relu": (("jax.nn.leaky_relu",),),
+    "elu": (("jax.nn.elu",),), "selu": (("jax.nn.selu",),), "celu": (("jax.nn.celu",),),
+    "gelu": (("jax.nn.gelu(approximate)",),), "softplus": (("jax.nn.softplus",),),
+    "silu": (("jax.nn.silu",),), "mish": (("jax.nn.mish",),),  # jax 0.4.27
+    "hardtanh": (("jax.nn.hard_tanh",), ("jax.numpy.clip",)),
+    "softsign": (("jax.nn.soft_sign",),), "softmax": (("jax.nn.softmax",),),
+    "log_softmax": (("jax.nn.log_softmax",),),
+}
+
+
+def _loss(name: str) -> tuple[str, ...]:
+    return (f"optax.losses.{name}", f"optax.{name}")
+
+
+LOSS_NEEDS = {
+    "sum": (), "l1": (), "bce": (), "poisson_nll": (), "nll": (),  # jax.numpy: optax has none
+    "mse": (_loss("squared_error"),),  # optax 0.1.5
+    "huber": (_loss("huber_loss"),), "smooth_l1": (_loss("huber_loss"),),
+    "bce_with_logits": (_loss("sigmoid_binary_cross_entropy"),),
+    "cross_entropy": (_loss("softmax_cross_entropy"),),  # one-hot rows; class indices below
+    "kl_div": (_loss("kl_divergence"),),  # optax 0.1.5
+}
+OPTIMIZER_NEEDS = {
+    "sgd": (("optax.sgd",), ("optax.add_decayed_weights",)),
+    "adam": (("optax.scale_by_adam(eps_root)",), ("optax.add_decayed_weights",),
+             ("optax.scale",)),
+    # eps outside the square root, no bias correction: optax 0.2.4
+    "rmsprop": (("optax.rmsprop(eps_in_sqrt)",), ("optax.rmsprop(bias_correction)",),
+                ("optax.add_decayed_weights",)),
+}
+OPTIMIZER_NEEDS["adamw"] = OPTIMIZER_NEEDS["adam"]
+
+
+def lacking(case: Case) -> str | None:
+    """What this JAX or optax lacks of what the case uses (a skip), or None."""
+    import_jax()  # JAX imported the one way (on the CPU, x64) before anything is looked up
+    wanted = {f"activation {layer.activation}": ACTIVATION_NEEDS[layer.activation]
+              for layer in case.layers}
+    wanted[f"loss {case.loss}"] = LOSS_NEEDS[case.loss]
+    if case.loss == "cross_entropy" and case.y is not None and case.y.ndim == 1:
+        wanted["loss cross_entropy"] = (_loss("softmax_cross_entropy_with_integer_labels"),)
+    wanted[f"optimizer {case.optimizer.name}"] = OPTIMIZER_NEEDS[case.optimizer.name]
+    if case.optimizer.name in ("adam", "adamw") and case.optimizer.settings.get("amsgrad"):
+        wanted["optimizer adam with amsgrad"] = (("optax.scale_by_amsgrad(eps_root)",),)
+    return requires.lacking(wanted)
+
+
 def activation_of(name: str, settings: dict):
-    """jax.nn's own activation, with the arguments of the catalog's definition."""
+    """jax.nn's own activation, with the arguments of the catalog's definition. Each function is
+    looked up when the activation is applied, so a JAX that lacks one (jax.nn.mish came in
+    0.4.27) fails only the cases that use it, and those are skipped first (lacking)."""
     jax = import_jax()
     jnp = jax.numpy
     s = settings
     return {
         "identity": lambda z: z,
-        "sigmoid": jax.nn.sigmoid,
-        "tanh": jnp.tanh,
-        "relu": jax.nn.relu,
+        "sigmoid": lambda z: jax.nn.sigmoid(z),
+        "tanh": lambda z: jnp.tanh(z),
+        "relu": lambda z: jax.nn.relu(z),
         "leaky_relu": lambda z: jax.nn.leaky_relu(z, negative_slope=s.get("slope")),
         "elu": lambda z: jax.nn.elu(z, alpha=s.get("alpha")),
-        "selu": jax.nn.selu,
+        "selu": lambda z: jax.nn.selu(z),
         "celu": lambda z: jax.nn.celu(z, alpha=s.get("alpha")),
         # jax.nn.gelu approximates by default; the catalog's default is the exact one
         "gelu": lambda z: jax.nn.gelu(z, approximate=s.get("approximate") == "tanh"),
         "softplus": lambda z: jax.nn.softplus(s.get("beta", 1.0) * z) / s.get("beta", 1.0),
-        "silu": jax.nn.silu,
-        "mish": jax.nn.mish,
+        "silu": lambda z: jax.nn.silu(z),
+        "mish": lambda z: jax.nn.mish(z),
         "hardtanh": lambda z: (jax.nn.hard_tanh(z) if (s["min_val"], s["max_val"]) == (-1.0, 1.0)
                                else jnp.clip(z, s["min_val"], s["max_val"])),
-        "softsign": jax.nn.soft_sign,
+        "softsign": lambda z: jax.nn.soft_sign(z),
         "softmax": lambda z: jax.nn.softmax(z, axis=-1),
         "log_softmax": lambda z: jax.nn.log_softmax(z, axis=-1),
     }[name]
@@ -55,28 +110,29 @@ def activation_of(name: str, settings: dict):
 
 def loss_of(name: str, settings: dict, out, y):
     """optax's loss function for a catalog name where it has one, jax.numpy where it does not;
-    then the reduction."""
+    then the reduction. Only the named loss's functions are looked up."""
     import optax
 
     jax = import_jax()
     jnp = jax.numpy
+    losses = getattr(optax, "losses", optax)  # optax.losses from 0.1.8; optax's top level before
     reduce = jnp.mean if settings.get("reduction", "sum") == "mean" else jnp.sum
     beta = settings.get("beta", 1.0)
     terms = {  # what the reduction is applied to
-        "mse": lambda: optax.losses.squared_error(out, y),
+        "mse": lambda: losses.squared_error(out, y),
         "l1": lambda: jnp.abs(out - y),
-        "huber": lambda: optax.losses.huber_loss(out, y, delta=settings.get("delta")),
+        "huber": lambda: losses.huber_loss(out, y, delta=settings.get("delta")),
         # optax has no smooth_l1: with beta it is huber with delta = beta, divided by beta
-        "smooth_l1": lambda: optax.losses.huber_loss(out, y, delta=beta) / beta,
+        "smooth_l1": lambda: losses.huber_loss(out, y, delta=beta) / beta,
         "bce": lambda: -(y * jnp.log(out) + (1 - y) * jnp.log(1 - out)),
-        "bce_with_logits": lambda: optax.losses.sigmoid_binary_cross_entropy(out, y),
+        "bce_with_logits": lambda: losses.sigmoid_binary_cross_entropy(out, y),
         "poisson_nll": lambda: jnp.exp(out) - y * out,  # optax has none
         # class indices or one-hot rows
-        "cross_entropy": lambda: (optax.losses.softmax_cross_entropy_with_integer_labels(out, y)
-                                  if y.ndim == 1 else optax.losses.softmax_cross_entropy(out, y)),
+        "cross_entropy": lambda: (losses.softmax_cross_entropy_with_integer_labels(out, y)
+                                  if y.ndim == 1 else losses.softmax_cross_entropy(out, y)),
         "nll": lambda: (-jnp.take_along_axis(jnp.log(out), y[:, None], axis=1)[:, 0]
                         if y.ndim == 1 else -jnp.sum(y * jnp.log(out), axis=1)),
-        "kl_div": lambda: optax.losses.kl_divergence(out, y),
+        "kl_div": lambda: losses.kl_divergence(out, y),
     }
     if name == "sum":
         return out.sum()
@@ -99,11 +155,12 @@ def optimizer_of(spec):
         # definition's) the maximum of the raw ones: a case with amsgrad declares the difference
         scale = (optax.scale_by_amsgrad if s["amsgrad"] else optax.scale_by_adam)(
             b1=s["beta1"], b2=s["beta2"], eps=s["eps"], eps_root=0.0)
+        # optax.scale(-lr): what optax.scale_by_learning_rate(lr) is for a constant rate, in
+        # every optax (scale_by_learning_rate came in 0.1.8)
+        rate = optax.scale(-s["lr"])
         if spec.name == "adam":  # L2: the decay joins the gradient before the moments
-            return optax.chain(optax.add_decayed_weights(s["weight_decay"]), scale,
-                               optax.scale_by_learning_rate(s["lr"]))
-        return optax.chain(scale, optax.add_decayed_weights(s["weight_decay"]),
-                           optax.scale_by_learning_rate(s["lr"]))
+            return optax.chain(optax.add_decayed_weights(s["weight_decay"]), scale, rate)
+        return optax.chain(scale, optax.add_decayed_weights(s["weight_decay"]), rate)
     if spec.name == "rmsprop":
         # eps_in_sqrt=False: the definition (and torch) add eps outside the square root
         return optax.chain(optax.add_decayed_weights(s["weight_decay"]),

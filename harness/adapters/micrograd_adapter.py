@@ -285,6 +285,21 @@ def graph_depth(case: Case) -> int:
     return depth + math.ceil(math.log2(max(fan_in, 2))) + math.ceil(math.log2(case.batch + 1)) + 24
 
 
+# What the adapter takes from micrograd, looked up per case (harness.adapters.requires): its
+# Value (every op added here builds one with its parents) and, for relu, Value.relu.
+VALUE_NEEDS = (("micrograd.engine.Value(_children)",),)
+
+
+def lacking(case: Case) -> str | None:
+    """What this micrograd lacks of what the case uses (a skip), or None."""
+    from . import requires
+
+    wanted = {"every case": VALUE_NEEDS}
+    if any(layer.activation == "relu" for layer in case.layers):
+        wanted["activation relu"] = (("micrograd.engine.Value.relu",),)
+    return requires.lacking(wanted)
+
+
 class MicrogradAdapter:
     name = "micrograd"
 
@@ -296,6 +311,9 @@ class MicrogradAdapter:
         import micrograd.engine  # noqa: F401
 
     def supports(self, case: Case) -> str | None:
+        missing = lacking(case)
+        if missing:
+            return missing
         if len(case.dtypes) == 1 and numerics.of(case.dtype).mixed:
             return (f"{case.dtype}: micrograd has Python floats only, so no low-precision "
                     f"forward to mix with float32 master weights (under bfloat16 and float16 it "

@@ -12,27 +12,29 @@ from ..format.trace import as_float64
 
 
 def activation_of(name: str, settings: dict):
-    """torch.nn.functional's own activation, with the arguments of the catalog's definition."""
+    """torch.nn.functional's own activation, with the arguments of the catalog's definition.
+    Each function is looked up when the activation is applied, so a torch that lacks one fails
+    only the cases that use it, and those are skipped first (lacking)."""
     import torch
     import torch.nn.functional as F
 
     s = settings
     return {
         "identity": lambda z: z,
-        "sigmoid": torch.sigmoid,
-        "tanh": torch.tanh,
-        "relu": torch.relu,
+        "sigmoid": lambda z: torch.sigmoid(z),
+        "tanh": lambda z: torch.tanh(z),
+        "relu": lambda z: torch.relu(z),
         "leaky_relu": lambda z: F.leaky_relu(z, negative_slope=s.get("slope")),
         "elu": lambda z: F.elu(z, alpha=s.get("alpha")),
-        "selu": F.selu,
+        "selu": lambda z: F.selu(z),
         "celu": lambda z: F.celu(z, alpha=s.get("alpha")),
         "gelu": lambda z: F.gelu(z, approximate=s.get("approximate")),
         # torch switches to the identity above `threshold` (20 by default); the definition never
         "softplus": lambda z: F.softplus(z, beta=s.get("beta"), threshold=math.inf),
-        "silu": F.silu,
-        "mish": F.mish,
+        "silu": lambda z: F.silu(z),
+        "mish": lambda z: F.mish(z),
         "hardtanh": lambda z: F.hardtanh(z, min_val=s.get("min_val"), max_val=s.get("max_val")),
-        "softsign": F.softsign,
+        "softsign": lambda z: F.softsign(z),
         "softmax": lambda z: torch.softmax(z, dim=-1),
         "log_softmax": lambda z: F.log_softmax(z, dim=-1),
     }[name]
@@ -112,6 +114,43 @@ def loss_function(case: Case, x, y):
     """params -> loss, for the forward-mode and second-order checks."""
     forward = network(case)
     return lambda params: loss_of(case.loss, case.loss_settings, forward(params, x), y)
+
+
+# What each catalog name calls, looked up per case (harness.adapters.requires): a torch that
+# lacks one skips the cases that use it and runs the others.
+_F = "torch.nn.functional."
+ACTIVATION_NEEDS = {
+    "identity": (), "sigmoid": (("torch.sigmoid",),), "tanh": (("torch.tanh",),),
+    "relu": (("torch.relu",),), "leaky_relu": ((_F + "leaky_relu",),), "elu": ((_F + "elu",),),
+    "selu": ((_F + "selu",),), "celu": ((_F + "celu",),),
+    "gelu": ((_F + "gelu(approximate)",),),  # torch 1.12
+    "softplus": ((_F + "softplus(threshold)",),), "silu": ((_F + "silu",),),
+    "mish": ((_F + "mish",),),  # torch 1.9
+    "hardtanh": ((_F + "hardtanh",),), "softsign": ((_F + "softsign",),),
+    "softmax": (("torch.softmax",),), "log_softmax": ((_F + "log_softmax",),),
+}
+LOSS_NEEDS = {
+    "sum": (), "mse": ((_F + "mse_loss",),), "l1": ((_F + "l1_loss",),),
+    "huber": ((_F + "huber_loss",),),  # torch 1.9
+    "smooth_l1": ((_F + "smooth_l1_loss(beta)",),),
+    "bce": ((_F + "binary_cross_entropy",),),
+    "bce_with_logits": ((_F + "binary_cross_entropy_with_logits",),),
+    "poisson_nll": ((_F + "poisson_nll_loss",),), "cross_entropy": ((_F + "cross_entropy",),),
+    "nll": ((_F + "nll_loss",),), "kl_div": ((_F + "kl_div",),),
+}
+OPTIMIZER_NEEDS = {"sgd": (("torch.optim.SGD",),), "adam": (("torch.optim.Adam",),),
+                   "adamw": (("torch.optim.AdamW",),), "rmsprop": (("torch.optim.RMSprop",),)}
+
+
+def lacking(case: Case) -> str | None:
+    """What this torch lacks of what the case uses (a skip), or None."""
+    from . import requires
+
+    wanted = {f"activation {layer.activation}": ACTIVATION_NEEDS[layer.activation]
+              for layer in case.layers}
+    wanted[f"loss {case.loss}"] = LOSS_NEEDS[case.loss]
+    wanted[f"optimizer {case.optimizer.name}"] = OPTIMIZER_NEEDS[case.optimizer.name]
+    return requires.lacking(wanted)
 
 
 def to_tensor(array, device=None, requires_grad: bool = False):

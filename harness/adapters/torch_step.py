@@ -24,7 +24,7 @@ from functools import lru_cache
 
 from ..format import numerics
 from ..format.case import Case
-from .torch_ops import optimizer_of
+from .torch_ops import lacking, optimizer_of
 
 COMPILE = "compile"
 IMPLEMENTATIONS = ("forloop", "foreach", "fused")
@@ -103,7 +103,11 @@ def implementation_problem(optimizer: str, settings: tuple, implementation: str,
 
 
 def mode_problem(mode: str | None, case: Case, device_type: str) -> str | None:
-    """Why the mode cannot run the case here (a skip); None when it can."""
+    """Why the mode cannot run the case here (a skip); None when it can. First in any mode: a
+    function this torch lacks (harness.adapters.torch_ops.lacking)."""
+    missing = lacking(case)
+    if missing:
+        return missing
     if mode == COMPILE:
         return compiler_problem(device_type)
     if mode in IMPLEMENTATIONS:

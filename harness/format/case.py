@@ -11,6 +11,7 @@ import numpy as np
 
 from . import numerics
 from .parties import ALL, compose, device_of, kind, parts, split
+from .versions import VersionRange
 
 
 # a case's `precision:` (harness.adapters.precision applies it): the frameworks' own float32
@@ -97,6 +98,10 @@ class KnownDiscrepancy:
     from_step: int | None = None  # this step and every later one; None: from the first
     device: str | None = None  # cpu or gpu (harness.format.parties.kind); None: every device
     mode: str | None = None  # an execution mode (torch+compile); None: every mode
+    # the versions it holds for (harness.format.versions), its package filled in; None: every one
+    versions: VersionRange | None = None
+    # where it is declared in the case file (1-based): not part of what it declares
+    line: int | None = field(default=None, compare=False)
 
     @property
     def party(self) -> str:

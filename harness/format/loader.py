@@ -110,12 +110,21 @@ def range_notes(tensors: dict[str, np.ndarray | None], dtypes: Iterable[str]) ->
         largest = float(np.max(np.abs(values)))
         for dtype in dtypes:
             storage = numerics.of(dtype).storage
-            bound = float(np.finfo(numerics.numpy_dtype(storage)).max)
+            bound = float(_finfo(numerics.numpy_dtype(storage)).max)
             if largest > bound:
                 notes.append(f"{name}: |values| up to {largest:.3g} are beyond {storage}'s range "
                              f"({bound:.3g}); rounded to {storage} they become infinite")
                 break
     return notes
+
+
+def _finfo(dtype: np.dtype):
+    """np.finfo, or ml_dtypes' for its bfloat16: NumPy before 2 does not know it."""
+    if dtype.name == "bfloat16":
+        import ml_dtypes
+
+        return ml_dtypes.finfo(dtype)
+    return np.finfo(dtype)
 
 
 def load_case(path: str | Path, parties: Parties | Iterable[str],

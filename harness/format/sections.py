@@ -15,9 +15,10 @@ from .case import (FD_DEFAULTS, TOLERANCE_KEYS, Expected, KnownDiscrepancy, Laye
                    param_shapes)
 from .yamlsafe import format_path, quoted
 from .problems import Checker, kind_of, layout_text
+from .versions import EXAMPLE, parse_range
 
 KNOWN_KEYS = ("framework", "device", "quantity", "tensor", "dtype", "reason", "link", "steps",
-              "from_step")
+              "from_step", "versions")
 # the largest value of a tolerance key: an atol or rtol beyond a million accepts any value
 # (2**63 written as an atol is a mistake, not a tolerance)
 TOLERANCE_MAX = 1e6
@@ -261,6 +262,8 @@ class Sections(Checker):
                 if "steps" in spec else None
             from_step = self.integer(spec["from_step"], where + ("from_step",), minimum=1) \
                 if "from_step" in spec else None
+            versions = self.known_versions(spec["versions"], where + ("versions",), framework) \
+                if "versions" in spec else None
             if quantity is None and tensor in (None, "*", "**"):
                 if "quantity" not in spec:
                     self.problem(where, "a known discrepancy names a quantity or a tensor; none "
@@ -270,10 +273,22 @@ class Sections(Checker):
                 self.problem(where + ("reason",), "expected the cause of the difference, found "
                                                   "an empty string")
                 continue
-            if framework and reason:
+            if framework and reason and ("versions" not in spec or versions):
                 out.append(KnownDiscrepancy(framework, reason.strip(), quantity, tensor, dtype,
-                                            link, steps, from_step, device, mode))
+                                            link, steps, from_step, device, mode, versions,
+                                            self.doc.line(where)))
         return tuple(out)
+
+    def known_versions(self, value: Any, path: tuple, framework: str | None):
+        """``versions: "torch<2.15"``: the versions a declaration holds for (a package, the
+        declaration's framework when it names none, and comparisons; harness.format.versions)."""
+        found, wrong = parse_range(value)
+        if wrong:
+            self.problem(path, f"expected a version range like {EXAMPLE}, found "
+                               f"{quoted(value) if isinstance(value, str) else kind_of(value)}: "
+                               f"{wrong}")
+            return None
+        return found.named(parts(framework)[0]) if framework else found
 
     def known_device(self, spec: dict, framework: str | None, where: tuple) -> str | None:
         """``device: cpu | gpu | cuda``: the declaration holds on that device only."""

@@ -188,15 +188,32 @@ def markdown_text(rows: list[Row], record: dict, *, partial: bool = False,
     notes = _merge_notes({(f, n) for e in runs for f, ns in e.get("notes", {}).items()
                           for n in ns})
     warnings = sorted({(e["case"], msg) for e in runs for msg in e.get("warnings", [])})
-    if notes or warnings:
+    unapplied = _not_applied(runs)
+    if notes or warnings or unapplied:
         w("## Notes")
         w()
         for framework, note in notes:
             w(f"- {md_text(framework)}: {md_text(note)}")
         for case, message in warnings:
             w(f"- case {md_text(case)}: warning: {md_text(message)}")
+        for line in unapplied:
+            w(line)
         w()
     return out.getvalue()
+
+
+def _not_applied(runs: list[dict]) -> list[str]:
+    """A line per known discrepancy left out for its version range (harness.verdicts.
+    known_discrepancies.outcomes): where it is declared and the version installed."""
+    said: dict[tuple, None] = {}
+    for entry in runs:
+        for d in entry.get("declarations", []):
+            if d.get("status") == "not applied":
+                at = f"{entry['file']}:{d['line']}" if d.get("line") else entry["file"]
+                said[(at, d.get("party", ""), d.get("detail", ""), entry["case"])] = None
+    return [f"- {md_text(at)}: the known discrepancy for {md_text(party)} in case "
+            f"{md_text(case)} is not applied: {md_text(detail)}"
+            for at, party, detail, case in said]
 
 
 REPRO_LINES = 20  # repro folders listed in report.md; the rest are counted

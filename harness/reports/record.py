@@ -14,6 +14,7 @@ from .. import __version__
 from ..adapters import adapter_names, get_adapter
 from ..format.parties import EXPECTED
 from ..verdicts.judge import Judges
+from ..verdicts.known_discrepancies import out_of_range, outcomes
 
 
 def environment() -> list[list[str]]:
@@ -31,7 +32,8 @@ def run_entry(run) -> dict:
     case = run.case
     known: dict[str, list[str]] = {}
     for k in case.known_discrepancies:
-        if k.dtype in (None, run.dtype):
+        # one outside its version range is not applied: its cause is not listed
+        if k.dtype in (None, run.dtype) and out_of_range(k) is None:
             # under the declaration's own name, and under each party of the run it covers
             # (a declaration for jax covers jax@gpu too)
             for party in dict.fromkeys([k.party] + [p for p in run.notes if k.applies_to(p)]):
@@ -39,6 +41,8 @@ def run_entry(run) -> dict:
     entry = {"case": case.name, "file": case.file, "dtype": run.dtype, "steps": case.steps,
              "warnings": list(case.warnings), "known": known,
              "notes": {framework: list(notes) for framework, notes in run.notes.items()}}
+    if case.known_discrepancies:  # each with its status: python -m harness known reads them
+        entry["declarations"] = outcomes(case, run.dtype, run.rows)
     # the whole tolerance of each party the case set one for (report.md lists them): rows
     # carry atol only with the scale term added
     judges = Judges(case, run.dtype)
