@@ -18,13 +18,12 @@ from .format.errors import UsageError
 from .reports.text import terminal_text
 from .run_command import EXIT_DISCREPANCY, EXIT_NOTHING_COMPARED, EXIT_OK
 from .running.spec import CLI_OPTIONS, Settings, make_spec, seconds, whole
-from .running.workers import DEFAULT_TIMEOUT
 from .tools import casegen, fuzz
 from .tools.casegen_draws import SETTINGS
 
 EXIT_INTERRUPTED = 130
 DEFAULT_COUNT = 100
-SHRINK_ATTEMPTS, SHRINK_SECONDS = 100, 60.0
+SHRINK_ATTEMPTS, SHRINK_SECONDS = 100, 60.0  # per failing case (``shrink`` allows 300 and 300)
 SHOWN_FINDINGS = 20  # failing cases told on the terminal; fuzz.md lists every one
 
 
@@ -61,11 +60,8 @@ class _Progress:
 
 
 def cmd_fuzz(args: argparse.Namespace) -> int:
-    spec = make_spec(Settings(frameworks=args.frameworks, reference=args.reference,
-                              impl=args.impl or (), variants=0, jobs=args.jobs,
-                              timeout=args.timeout, out=args.out, limits=args.limit or (),
-                              compile_cache=not args.no_compile_cache, repro=False),
-                     CLI_OPTIONS)
+    spec = make_spec(Settings(frameworks=args.frameworks, impl=args.impl or (), variants=0,
+                              jobs=args.jobs, out=args.out, repro=False), CLI_OPTIONS)
     options = casegen.Options(
         depth=args.depth, widths=args.widths, batch=args.batch, features=args.features,
         steps=args.steps, dtypes=args.dtypes or (), activations=args.activations or (),
@@ -76,7 +72,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
         raise UsageError("\n".join(problems))
     plan = fuzz.Plan(count=args.count, seed=args.seed, shard=args.shard, options=options,
                      impl_files=tuple(dict.fromkeys(args.impl or ())),
-                     shrink_attempts=args.shrink_attempts, shrink_seconds=args.shrink_time_limit,
+                     shrink_attempts=SHRINK_ATTEMPTS, shrink_seconds=args.shrink_time_limit,
                      max_shrinks=args.max_shrinks, restart=args.restart)
     interrupts.install()
     say = (lambda line: None) if args.quiet else \
@@ -117,16 +113,8 @@ def register(subparsers) -> None:
     p.add_argument("--impl", action="append", metavar="FILE.py",
                    help="your own backprop (as for run; no variants are run: the generated "
                         "cases are the variety); repeatable")
-    p.add_argument("--reference", metavar="NAME",
-                   help="the base of comparison: any framework or --impl file (default numpy)")
     p.add_argument("--jobs", "-j", default=None, metavar="N",
                    help="cases at a time, each lane in a worker process (as for run)")
-    p.add_argument("--timeout", default=DEFAULT_TIMEOUT, metavar="SECONDS",
-                   help=f"time limit per case, dtype and framework (default {DEFAULT_TIMEOUT:g})")
-    p.add_argument("--limit", action="append", metavar="NAME=VALUE",
-                   help="raise or lower a limit on the sizes a case may ask for (as for run)")
-    p.add_argument("--no-compile-cache", action="store_true",
-                   help="compile JAX's programs afresh (as for run)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
     g = p.add_argument_group("the generator", "what a case may be drawn with (a range is N or "
                              "MIN-MAX; a list is comma-separated names)")
@@ -154,9 +142,6 @@ def register(subparsers) -> None:
     s = p.add_argument_group("shrinking")
     s.add_argument("--max-shrinks", type=_checked(whole, 0, "--max-shrinks"), metavar="N",
                    help="shrink at most N failing cases (default: every one)")
-    s.add_argument("--shrink-attempts", type=_checked(whole, 1, "--shrink-attempts"),
-                   default=SHRINK_ATTEMPTS, metavar="N",
-                   help=f"candidates tried per case at most (default {SHRINK_ATTEMPTS})")
     s.add_argument("--shrink-time-limit", type=_checked(seconds, "--shrink-time-limit"),
                    default=SHRINK_SECONDS, metavar="SECONDS",
                    help=f"stop shrinking a case after this long (default {SHRINK_SECONDS:g})")
