@@ -220,6 +220,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--strict-known", action="store_true",
                      help="exit 1 when a declared known discrepancy did not occur (xpass: fixed "
                           "upstream, remove the declaration)")
+    run.add_argument("--shard", metavar="K/N",
+                     help="run only shard K of N: the (case, dtype) plans split the same way on "
+                          "every machine, a case's place never moved by the others (merge the "
+                          "N reports with `python -m harness merge`)")
     run.set_defaults(handler=cmd_run)
     shrink = sub.add_parser("shrink", help="reduce a failing case to the smallest one that "
                             "still fails the same way")

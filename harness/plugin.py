@@ -46,7 +46,7 @@ def settings(config: pytest.Config) -> Settings:
                     variants=option("harness_variants"), isolation=option("harness_isolation"),
                     timeout=option("harness_timeout"),
                     out=option("harness_out") if controller else None,
-                    limits=option("harness_limit") or (),
+                    limits=option("harness_limit") or (), shard=option("harness_shard"),
                     compile_cache=not option("harness_no_compile_cache"), repro=False)
 
 
@@ -181,6 +181,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--harness-no-compile-cache", dest="harness_no_compile_cache",
                     action="store_true", help="compile JAX's programs afresh (as "
                                               "HARNESS_COMPILE_CACHE=off)")
+    group.addoption("--harness-shard", dest="harness_shard", metavar="K/N", help="only shard K of N (as run --shard)")
     group.addoption("--harness-reference", dest="harness_reference", default=None,
                     metavar="NAME", help="the base of comparison (default numpy): any framework "
                                          "or --harness-impl file")
@@ -336,7 +337,7 @@ class CaseFile(pytest.File):
             yield from self.items_of(one, state.parties_of(one))
 
     def items_of(self, case, parties: list[str]):
-        for dtype in case.dtypes:
+        for dtype in self.config.stash[_STATE].spec.dtypes(case):  # its shard's (--harness-shard)
             for framework in parties:
                 item = CaseItem.from_parent(self, name=f"{case.name}[{dtype}-{framework}]",
                                             case=case, dtype=dtype, framework=framework)

@@ -137,7 +137,8 @@ def settings(args: argparse.Namespace) -> Settings:
                     precision=args.precision, self_check=args.self_check or (),
                     variants=args.variants, isolation=args.isolation, jobs=args.jobs,
                     timeout=args.timeout, out=args.out, limits=args.limit or (),
-                    compile_cache=not args.no_compile_cache, repro=not args.no_repro)
+                    compile_cache=not args.no_compile_cache, repro=not args.no_repro,
+                    shard=args.shard)
 
 
 def _written(report, out: str, partial: bool = False):
@@ -163,6 +164,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not cases:  # --keep-going, and every file was bad: nothing ran, the report is kept
         print(f"no valid case to run: {spec.out} is left as it was", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if spec.shard:  # its plans only (harness.running.shards); every file was still checked
+        from .running.shards import select
+
+        chosen = select(cases, spec.shard)
+        if not args.quiet:
+            print(f"shard {spec.shard}: {sum(len(c.dtypes) for c in chosen)} of "
+                  f"{sum(len(c.dtypes) for c in cases)} (case, dtype) plans", file=sys.stderr)
+        cases = chosen
     with RunLock(spec.out):
         return _run(args, spec, cases, bad_input)
 
@@ -248,6 +257,8 @@ def _run(args: argparse.Namespace, spec: RunSpec, cases: list[Case], bad_input: 
               "(xpass): remove them from their cases, or give them a version range",
               file=sys.stderr)
         return EXIT_DISCREPANCY
+    if spec.shard and not cases:  # a shard with no plan here: its empty report still merges
+        return EXIT_OK
     if not any(r.status in DECIDED for r in rows):
         reasons = sorted({f"{r.framework}: {r.message}" for r in rows if r.status == SKIP})
         print("nothing was compared: " + (terminal_text("; ".join(reasons[:5])) if reasons else

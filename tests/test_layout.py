@@ -30,7 +30,7 @@ MAX_LINES = 400
 # harness/ are the front ends, above every layer.
 LAYERS = ("format", "adapters", "verdicts", "oracles", "running", "reports", "tools")
 FRONT_ENDS = ("cli", "plugin", "run_command", "__main__", "fuzz_command", "known_command",
-              "plugin_known")
+              "plugin_known", "merge_command")
 FRONT_END_LAYER = "front ends"
 RANKS = {name: i for i, name in enumerate((*LAYERS, FRONT_END_LAYER))}
 

@@ -24,6 +24,8 @@ from ..format.numerics import MIXED_PREFIX
 from ..format.parties import bound, did_you_mean
 from .outdir import check_writable
 from .runner import CaseRun, implementations, run_case, run_cases
+from .shards import Shard
+from .shards import parse as parse_shard
 from .variants import DEFAULT_COUNT as DEFAULT_VARIANTS
 from .workers import DEFAULT_TIMEOUT, WorkerPool, check_start_method
 
@@ -38,7 +40,8 @@ JOBS_ENVIRONMENT = "HARNESS_JOBS"
 CLI_OPTIONS = {"frameworks": "--frameworks", "reference": "--reference", "impl": "--impl",
                "precision": "--precision", "self_check": "--self-check",
                "variants": "--variants", "isolation": "--isolation", "jobs": "--jobs",
-               "timeout": "--timeout", "out": "--out", "limits": "--limit"}
+               "timeout": "--timeout", "out": "--out", "limits": "--limit",
+               "shard": "--shard"}
 # under pytest, lanes are pytest-xdist's -n: there is no --harness-jobs
 PYTEST_OPTIONS = {name: "--harness-" + option[2:] for name, option in CLI_OPTIONS.items()
                   if name != "jobs"}
@@ -61,6 +64,7 @@ class Settings:
     limits: Sequence[str] = ()  # NAME=VALUE
     compile_cache: bool = True
     repro: bool = True
+    shard: str | None = None  # K/N (harness.running.shards); None: every plan
 
 
 @dataclass(frozen=True)
@@ -82,14 +86,20 @@ class RunSpec:
     limits: Limits
     compile_cache: bool = True
     repro: bool = True
+    shard: Shard | None = None
 
     def options(self) -> dict:
-        """The options a run's record (run.json) names."""
+        """The options a run's record (run.json) names (a shard run's shard too)."""
         return {"frameworks": list(self.parties), "reference": self.reference,
                 "isolation": self.isolation, "timeout": self.timeout, "variants": self.variants,
                 "self_check": list(self.self_check), "jobs": self.jobs,
                 "precision": self.precision or "per case (default)",
-                "compile_cache": compile_cache.describe()}
+                "compile_cache": compile_cache.describe(),
+                **({"shard": str(self.shard)} if self.shard else {})}
+
+    def dtypes(self, case: Case) -> tuple[str, ...]:
+        """The dtypes of ``case`` whose plans this run runs: every one, or its shard's."""
+        return tuple(d for d in case.dtypes if self.shard is None or self.shard.holds(case, d))
 
 
 def make_spec(settings: Settings, options: Mapping[str, str] = CLI_OPTIONS) -> RunSpec:
@@ -113,6 +123,7 @@ def make_spec(settings: Settings, options: Mapping[str, str] = CLI_OPTIONS) -> R
     timeout = seconds(settings.timeout, options["timeout"], most=MAX_TIMEOUT)
     jobs = default_jobs() if settings.jobs is None else whole(settings.jobs, 1, options["jobs"])
     limits = configured(list(settings.limits), options["limits"])
+    shard = parse_shard(settings.shard, options["shard"])
     if settings.out is not None and not settings.out.strip():
         raise UsageError(f"{options['out']}: expected a folder for the reports, found nothing")
     if settings.out is not None:
@@ -124,7 +135,7 @@ def make_spec(settings: Settings, options: Mapping[str, str] = CLI_OPTIONS) -> R
                    chosen=settings.frameworks is not None, precision=settings.precision,
                    self_check=self_check, variants=variants, isolation=settings.isolation,
                    jobs=jobs, timeout=timeout, out=settings.out, limits=limits,
-                   compile_cache=settings.compile_cache, repro=settings.repro)
+                   compile_cache=settings.compile_cache, repro=settings.repro, shard=shard)
 
 
 def _parties(text: str | None, option: str) -> tuple[str, ...]:
