@@ -75,10 +75,12 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
                      shrink_attempts=SHRINK_ATTEMPTS, shrink_seconds=args.shrink_time_limit,
                      max_shrinks=args.max_shrinks, restart=args.restart)
     interrupts.install()
+    def warn(line: str) -> None:
+        print(terminal_text(f"warning: {line}"), file=sys.stderr, flush=True)
     say = (lambda line: None) if args.quiet else \
         (lambda line: print(terminal_text(line), file=sys.stderr, flush=True))
     try:
-        summary = fuzz.run(plan, spec, progress=_Progress(args.quiet), say=say)
+        summary = fuzz.run(plan, spec, progress=_Progress(args.quiet), say=say, warn=warn)
     except fuzz.Interrupted as stopped:
         print(terminal_text(f"{stopped}; to go on, run the same command again: "
                             f"{fuzz.command(plan, spec)}"), file=sys.stderr)

@@ -141,8 +141,8 @@ def test_an_interrupted_run_goes_on_where_it_stopped(tmp_path, capsys, monkeypat
 
 def test_a_planted_bug_is_found_shrunk_and_given_a_repro_folder(tmp_path, planted, capsys):
     out = tmp_path / "out"
-    code = fuzz_main(out, "--count", "10", "--seed", "0", *FITS_MLP, impl=planted,
-                     frameworks="numpy,torch")
+    code = fuzz_main(out, "--count", "10", "--seed", "0", *FITS_MLP, "--max-shrinks", "2",
+                     impl=planted, frameworks="numpy,torch")  # torch: a second opinion
     printed = capsys.readouterr().out
     assert code == 1
     progress = json.loads((out / "fuzz-progress.json").read_text())
@@ -151,12 +151,14 @@ def test_a_planted_bug_is_found_shrunk_and_given_a_repro_folder(tmp_path, plante
                          for f in found.values())
     summary = (out / "fuzz.md").read_text()
     assert "FINDINGS" in summary and "suspect mlp_planted, quantity grad" in printed
-    for name, f in found.items():
+    shrunk_ones = [f for f in found.values() if f["shrunk"]]
+    assert len(shrunk_ones) == 2  # the first two; --max-shrinks says so of the others
+    for f in shrunk_ones:
         shrunk = yaml.safe_load((out / f["shrunk"]).read_text())
         assert shrunk["steps"] == 1 and all(layer["units"] <= 2 for layer in shrunk["network"])
         assert f["shrunk"] in summary and str(out / f["shrunk"]) in printed
         assert [e["framework"] for e in f["repro"]] == ["mlp_planted"]
-    folder = out / next(iter(found.values()))["repro"][0]["folder"]
+    folder = out / shrunk_ones[0]["repro"][0]["folder"]
     assert (folder / "repro.py").is_file() and (folder / "mlp_planted.py").is_file()
     repro = subprocess.run([sys.executable, "repro.py"], cwd=folder, capture_output=True,
                            text=True, timeout=120)
@@ -164,6 +166,21 @@ def test_a_planted_bug_is_found_shrunk_and_given_a_repro_folder(tmp_path, plante
     # the cases without tanh pass: no false alarm from the correct parts of the file
     assert "conform" in printed and f"{len(found)} failing" in printed
     assert len(found) < 10
+
+
+def test_max_shrinks_leaves_the_rest_for_a_rerun(tmp_path, planted, capsys):
+    out = tmp_path / "out"
+    args = ["--count", "10", "--seed", "0", *FITS_MLP]
+    assert fuzz_main(out, *args, "--max-shrinks", "1", impl=planted) == 1
+    found = json.loads((out / fuzz.PROGRESS_FILE).read_text())["found"]
+    assert len(found) > 1 and sum(bool(f["shrunk"]) for f in found.values()) == 1
+    assert "--max-shrinks 1 reached" in (out / "fuzz.md").read_text()
+    capsys.readouterr()
+    assert fuzz_main(out, *args, impl=planted) == 1  # no case run again; the others shrunk
+    printed = capsys.readouterr().out
+    assert "(10 judged by an earlier run)" in printed and "reached" not in printed
+    found = json.loads((out / fuzz.PROGRESS_FILE).read_text())["found"]
+    assert all(f["shrunk"] for f in found.values())
 
 
 def test_exit_codes_nothing_found_and_nothing_compared(tmp_path, capsys):
@@ -180,4 +197,4 @@ def test_options_are_checked_before_anything_is_drawn():
                                                        optimizers=("rmsprop",)))
     assert casegen.parse_dtypes("any", "--dtypes") == tuple(catalog.DTYPES)
     assert casegen.parse_names("mse,sum", "--losses", catalog.LOSSES) == ("sum", "mse")
-    assert fuzz.parse_shard("3/3") == (3, 3) and fuzz.shard_indices(7, (3, 3)) == [2, 5]
+    assert fuzz.parse_shard("3/3") == (3, 3) and [i for i in range(7) if fuzz.in_shard(i, (3, 3))] == [2, 5]

@@ -53,8 +53,10 @@ makes tests/test_casegen.py fail: the signal to teach the generator about it.
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Iterator
 
 import yaml
 
@@ -245,11 +247,18 @@ def generate(count: int, seed: int = 0, dtype: str | None = None, modes: bool = 
     if options is None:
         dtypes = tuple(catalog.DTYPES) if dtype == ANY_DTYPE else (dtype,) if dtype else ()
         options = Options(dtypes=dtypes, modes=modes)
+    return list(itertools.islice(stream(seed, options), count))
+
+
+def stream(seed: int, options: Options | None = None) -> Iterator[dict]:
+    """The cases of a seed one after another, without end (case i is the i-th of every count)."""
+    options = options or Options()
     problems = options.problems()
     if problems:
         raise UsageError("\n".join(problems))
     draw, choices = Draw(seed), _Choices(options)
-    return [_case(draw, case_name(seed, i), seed, options, choices) for i in range(count)]
+    for i in itertools.count():
+        yield _case(draw, case_name(seed, i), seed, options, choices)
 
 
 def yaml_text(case: dict) -> str:

@@ -47,6 +47,8 @@ from .shrink import yaml_text as shrunk_yaml
 CASES_FOLDER, SHRUNK_FOLDER, SUMMARY_FILE = "cases", "shrunk", "fuzz.md"
 PART_CASES = 50  # cases judged between two progress records
 MAX_COUNT = 1_000_000
+# what a worker's whole-run error says when it was killed or died (harness.running.workers)
+WORKER_LOST = ("timed out after", "died")
 
 
 class Interrupted(Exception):
@@ -66,9 +68,9 @@ def parse_shard(text: str, option: str = "--shard") -> tuple[int, int]:
     return k, n
 
 
-def shard_indices(count: int, shard: tuple[int, int]) -> list[int]:
-    k, n = shard
-    return list(range(k - 1, count, n))
+def in_shard(index: int, shard: tuple[int, int]) -> bool:
+    """Case ``index`` belongs to shard K/N when index mod N = K − 1."""
+    return index % shard[1] == shard[0] - 1
 
 
 @dataclass(frozen=True)
@@ -117,20 +119,22 @@ class Summary:
 
 
 def run(plan: Plan, spec: RunSpec, progress: Callable | None = None,
-        say: Callable[[str], None] = lambda line: None) -> Summary:
-    """Generate, judge (resuming), shrink each failure, write the reports and fuzz.md."""
+        say: Callable[[str], None] = lambda line: None,
+        warn: Callable[[str], None] | None = None) -> Summary:
+    """Generate, judge (resuming), shrink each failure, write the reports and fuzz.md.
+    ``progress`` hears of each (case, dtype) as it starts, ``say`` of each shrink, ``warn`` of
+    what went wrong on the way (an unreadable part, a repro folder not written)."""
     if not 0 <= plan.count <= MAX_COUNT:
         raise UsageError(f"--count {plan.count}: expected a whole number from 0 to {MAX_COUNT:,}")
     out = Path(spec.out)
     with RunLock(out):
-        return _fuzz(plan, spec, out, progress, say)
+        return _fuzz(plan, spec, out, progress, say, warn or say)
 
 
-def _fuzz(plan: Plan, spec: RunSpec, out: Path, progress, say) -> Summary:
+def _fuzz(plan: Plan, spec: RunSpec, out: Path, progress, say, warn) -> Summary:
     start = time.monotonic()
-    indices = shard_indices(plan.count, plan.shard)
-    drawn = casegen.generate(plan.count, plan.seed, options=plan.options)
-    generated = [drawn[i] for i in indices]
+    drawn = zip(range(plan.count), casegen.stream(plan.seed, plan.options))
+    generated = [case for i, case in drawn if in_shard(i, plan.shard)]  # kept as drawn
     record = Progress(out, plan.fingerprint(spec), plan.restart)
     paths = casegen.write(generated, out / CASES_FOLDER)
     problems: list = []
@@ -139,12 +143,12 @@ def _fuzz(plan: Plan, spec: RunSpec, out: Path, progress, say) -> Summary:
         raise UsageError("a generated case is refused (narrow the generator's options, or "
                          f"raise the limit):\n{problems[0]}")
     digests = {c["name"]: digest(casegen.yaml_text(c).encode()) for c in generated}
-    judged = record.load_parts(digests, say)
+    judged = record.load_parts(digests, warn)
     before = len(judged)
     todo = [case for case in cases if case.name not in judged]
     warning = begin(spec) if todo else None
     if warning:
-        say(warning)
+        warn(warning)
     try:
         _judge(todo, spec, record, digests, judged, progress, before, len(cases))
         order = {case.name: i for i, case in enumerate(cases)}
@@ -152,9 +156,9 @@ def _fuzz(plan: Plan, spec: RunSpec, out: Path, progress, say) -> Summary:
             rows = judged[name][0]
             if name not in record.found and first_failure(rows) is not None:
                 record.found[name] = _found(rows)
-        _shrink_all(plan, spec, out, cases, record, say)
+        _shrink_all(plan, spec, out, cases, record, say, warn)
     except KeyboardInterrupt:
-        shrunk = sum(1 for f in record.found.values() if f.shrunk or f.note)
+        shrunk = sum(1 for f in record.found.values() if f.tried)
         raise Interrupted(f"interrupted while shrinking: every case judged, {shrunk} of "
                           f"{len(record.found)} failing cases shrunk, kept in "
                           f"{record.path}") from None
@@ -193,32 +197,38 @@ def _judge(todo, spec, record, digests, judged, progress, before, total) -> None
 
 def _found(rows: list[Row]) -> Found:
     row, sig = first_failure(rows), signature(rows)
-    where = f"{row.framework}: {row.status}" if row.step is None else \
+    where = f"{row.framework}: {row.status}: {row.message[:160]}" if row.step is None else \
         f"step {row.step} {row.quantity} {row.tensor} of {row.framework} against {row.reference}"
     return Found(case=row.case, file=row.file, dtype=row.dtype, suspect=sig.suspect,
-                 quantity=sig.quantity, where=where)
+                 quantity=sig.quantity, where=where,
+                 crashed=row.step is None and any(w in row.message for w in WORKER_LOST))
 
 
-def _shrink_all(plan, spec, out, cases, record, say) -> None:
+def _shrink_all(plan, spec, out, cases, record, say, warn) -> None:
     """Each failing case not shrunk yet, in the cases' order; the record saved after each."""
     by_name = {case.name: case for case in cases}
-    shrunk = sum(1 for f in record.found.values() if f.shrunk)
+    tried = sum(1 for f in record.found.values() if f.tried)
     for name, found in record.found.items():
-        if found.shrunk or found.note or name not in by_name:
+        if found.tried or name not in by_name:
             continue
-        if plan.max_shrinks is not None and shrunk >= plan.max_shrinks:
+        if plan.max_shrinks is not None and tried >= plan.max_shrinks:
             found.note = f"not shrunk: --max-shrinks {plan.max_shrinks} reached"
             continue
-        say(f"shrinking {name} ({found.signature}) …")
-        _shrink(plan, spec, out, by_name[name], found)
-        shrunk += bool(found.shrunk)
+        if found.crashed:  # in this process, a crash or a hang would take the fuzz run with it
+            found.note = ("not shrunk: a worker crashed or timed out on it, and shrinking runs "
+                          "in this process, without a time limit; run its case file alone")
+        else:
+            say(f"shrinking {name} ({found.signature}) …")
+            _shrink(plan, spec, out, by_name[name], found, warn)
+        found.tried, tried = True, tried + 1  # after: an interrupted shrink is tried again
         record.save()
 
 
-def _shrink(plan: Plan, spec: RunSpec, out: Path, case, found: Found) -> None:
+def _shrink(plan: Plan, spec: RunSpec, out: Path, case, found: Found, warn) -> None:
     parties = list(spec.parties)
     outcome = Shrinker(case, parties, spec.reference, max_attempts=plan.shrink_attempts,
                        time_limit=plan.shrink_seconds).shrink()
+    found.note = ""
     if outcome is None:
         found.note = ("not shrunk: it passes when run again in this process (a failure of a "
                       "worker alone, or one that comes and goes); its rows are in report.csv")
@@ -226,15 +236,12 @@ def _shrink(plan: Plan, spec: RunSpec, out: Path, case, found: Found) -> None:
     path = out / SHRUNK_FOLDER / f"{case.name}-shrunk.yaml"
     write_atomically({path: shrunk_yaml(outcome, parties, plan.impl_files)})
     found.shrunk, found.changes = str(path.relative_to(out)), outcome.changes()
-    found.note = f"shrinking stopped: {outcome.stopped}" if outcome.stopped else ""
+    found.note = f"shrinking stopped early: {outcome.stopped}" if outcome.stopped else ""
     small = replace(outcome.case, name=f"{case.name}-shrunk", file=str(path))
     again = run_case(small, small.dtype, parties, reference=spec.reference)
     told = findings(again.rows)
     found.verdict = headline(told[0]) if told else ""
-    notes: list[str] = []
-    found.repro = write_repro([again], out, warn=notes.append)
-    if notes:
-        found.note = "; ".join([found.note, *notes]).strip("; ")
+    found.repro = write_repro([again], out, warn=warn)
 
 
 def _finish(plan, spec, out, cases, judged, record, before, seconds) -> Summary:

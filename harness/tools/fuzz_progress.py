@@ -41,6 +41,8 @@ class Found:
     verdict: str = ""  # the shrunk case's verdict line (harness.reports.findings)
     repro: list[dict] = field(default_factory=list)  # its repro folders' record entries
     note: str = ""  # why it was not shrunk, or where shrinking stopped
+    crashed: bool = False  # the first failure is a worker's crash or time-out
+    tried: bool = False  # shrinking was tried (or ruled out): a rerun does not try again
 
     @property
     def signature(self) -> str:
@@ -61,13 +63,11 @@ class Progress:
     def __init__(self, out: Path, fingerprint: dict, restart: bool):
         self.out, self.path = out, out / PROGRESS_FILE
         self.fingerprint = fingerprint
-        old = self._read() if self.path.exists() else None
-        if old is not None and old.get("fingerprint") != fingerprint and not restart:
+        if restart:
+            self._forget()
+        old = self._read() if self.path.exists() else {}
+        if old and old.get("fingerprint") != fingerprint:
             raise UsageError(_mismatch(out, old.get("fingerprint") or {}, fingerprint))
-        if old is not None and restart:
-            self._forget(old)
-            old = None
-        old = old or {}
         self.parts: list[str] = list(old.get("parts", []))
         self.found = {name: Found(**f) for name, f in old.get("found", {}).items()}
         self.seconds = float(old.get("seconds", 0.0))  # the runs' before this one
@@ -84,11 +84,11 @@ class Progress:
                              "with --restart to start over")
         return record
 
-    def _forget(self, old: dict) -> None:
-        """--restart: the parts and progress of the run before go (its other files are
-        written again or left)."""
-        for part in old.get("parts", []):
-            (self.out / part).unlink(missing_ok=True)
+    def _forget(self) -> None:
+        """--restart: the progress record and the parts of the run before go (its other files
+        are written again or left as they are)."""
+        for part in (self.out / PARTS_FOLDER).glob("*.json"):
+            part.unlink()
         self.path.unlink(missing_ok=True)
 
     def elapsed(self) -> float:
