@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import html
 import json
+import re
 
 import pytest
 
 from harness.cli import main
-from harness.format.versions import parse_range, release
+from harness.format.versions import PATTERN, parse_range, release
 from harness.verdicts import known_discrepancies
 
 from conftest import CASES
@@ -68,6 +69,13 @@ def test_a_version_without_a_release_number_cannot_be_judged():
 def test_a_bad_range_says_what_is_wrong(text, said):
     found, wrong = parse_range(text)
     assert found is None and said in wrong
+
+
+@pytest.mark.parametrize("text", ["torch<2.15", "jax>=0.4.20,<0.6", "<2.15", " a >= 1 , < 2 ",
+                                  "torch", "torch<", "torch<2.x", "torch~=2.1", "torch<2,",
+                                  "2.15", "torch=<2.15", "jax-fwd<1"])
+def test_the_schema_s_pattern_accepts_what_the_loader_accepts(text):
+    assert bool(re.match(PATTERN, text)) == (parse_range(text)[1] is None)
 
 
 # -- loading ---------------------------------------------------------------------------------

@@ -23,6 +23,9 @@ _NUMBER = re.compile(r"\d+(\.\d+)*")
 _CLAUSE = re.compile(r"\s*(==|!=|<=|>=|<|>)\s*(\S*?)\s*")
 _INSTALLED = re.compile(r"v?(\d+(\.\d+)*)")  # the release number an installed version starts with
 EXAMPLE = '"torch<2.15" or "jax>=0.4.20,<0.6"'
+_COMPARISON = r"\s*(==|!=|<=|>=|<|>)\s*\d+(\.\d+)*\s*"
+# what parse_range accepts, as one regular expression (the JSON Schema's pattern)
+PATTERN = rf"^\s*([A-Za-z]([A-Za-z0-9._-]*[A-Za-z0-9])?)?{_COMPARISON}(,{_COMPARISON})*$"
 _COMPARE = {"==": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b,
             "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}
 

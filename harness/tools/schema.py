@@ -13,6 +13,7 @@ import json
 
 from ..format import catalog
 from ..format.case import PRECISIONS
+from ..format.versions import PATTERN as VERSION_RANGE
 from ..verdicts.tolerance import KEYS as TOLERANCE_KEYS
 
 # a framework, optionally on a device: torch, torch@cuda, jax@gpu (harness.running.devices)
@@ -104,7 +105,8 @@ def case_schema() -> dict:
         "tensor": {"type": "string"}, "dtype": dtype, "reason": {"type": "string", "minLength": 1},
         "link": {"type": "string"},
         "steps": {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 1},
-        "from_step": {"type": "integer", "minimum": 1}},
+        "from_step": {"type": "integer", "minimum": 1},
+        "versions": {"type": "string", "pattern": VERSION_RANGE}},
         "required": ["framework", "reason"], "additionalProperties": False,
         "anyOf": [{"required": ["quantity"]}, {"required": ["tensor"]}]}
     return {

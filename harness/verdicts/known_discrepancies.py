@@ -168,9 +168,10 @@ def outcomes(case: Case, dtype: str, rows: list[Row]) -> list[dict]:
         for party in [p for p in parties if known.applies_to(p)] or [known.party]:
             mine = [r for r in rows if r.framework == party and r.reference != SELF]
             status = NOT_APPLIED if why else _status(known, party, dtype, mine)
+            said = next((r.message for r in mine if r.step is None and r.message), "")
             detail = why or {FIXED: f"{FIXED_UPSTREAM} ({where(case, known)})",
-                             NOT_RUN: "the party did not run" if mine else
-                             "the party was not in the run"}.get(status, "")
+                             NOT_RUN: f"{party} did not run" + (f": {said}" if said else "")
+                             if mine else f"{party} was not in the run"}.get(status, "")
             out.append({"line": known.line, "party": party, "declared": known.party,
                         "scope": scope(known), "reason": known.reason, "link": known.link,
                         "versions": None if known.versions is None else str(known.versions),
