@@ -129,6 +129,18 @@ def test_one_case_name_from_two_files_is_refused(small, capsys, tmp_path):
     assert "case neuron-a is cases/a/a.yaml in" in err and "names must be unique" in err
 
 
+def test_a_case_run_with_other_settings_in_two_parts_is_refused(small, capsys, tmp_path):
+    edited = tmp_path / "edited"
+    shutil.copytree(small / "gpu", edited)
+    record = json.loads((edited / "run.json").read_text())
+    for entry in record["runs"]:
+        entry["steps"] = 5  # the case was changed between the two machines' checkouts
+    (edited / "run.json").write_text(json.dumps(record))
+    err = refused(capsys, tmp_path / "o", small / "a", edited)
+    assert "case neuron-a [float32] was run with steps 1 in" in err
+    assert "but 5 in" in err and "different versions of the case" in err
+
+
 @pytest.mark.parametrize("damage, words", [
     ("missing", "no such folder"),
     ("not a report", "no report.csv here"),
@@ -191,3 +203,29 @@ def test_a_merged_report_merges_again_keeping_every_part(small, tmp_path):
     assert [(p["folder"], p.get("merged_in")) for p in parts] == [
         (str(small / "a"), str(tmp_path / "ab")), (str(small / "b"), str(tmp_path / "ab")),
         (str(small / "gpu"), None)]
+
+
+def test_shards_of_a_run_with_an_impl_file_merge_variants_and_repro_folders(tmp_path,
+                                                                              monkeypatch):
+    """A case's variants run in its shards, each written into its shard's folder: the merged
+    report.csv is the unsharded one but for the variants' file column, and each repro folder is
+    named from --out."""
+    import csv
+    import os
+
+    monkeypatch.chdir(tmp_path)
+    cases = str(ROOT / "examples" / "backprop" / "cases")
+    mine = ["--impl", str(ROOT / "examples" / "backprop" / "mistakes" / "mlp_carries_da.py"),
+            "-f", "numpy", "--isolation", "none", "-q", "--variants", "1"]
+    assert main(["run", cases, *mine, "--out", "whole"]) == 1
+    for k in (1, 2):
+        assert main(["run", cases, *mine, "--shard", f"{k}/2", "--out", f"s{k}"]) == 1
+    assert main(["merge", "s1", "s2", "--out", "out/merged"]) == 1
+    whole, merged = ([line for line in csv.DictReader(open(f"{folder}/report.csv"))]
+                     for folder in ("whole", "out/merged"))
+    assert [{**r, "file": ""} for r in whole] == [{**r, "file": ""} for r in merged]
+    variants = {r["file"] for r in merged if "~variant-" in r["case"]}
+    assert variants and all(f.split("/")[0] in ("s1", "s2") and os.path.isfile(f)
+                            for f in variants)
+    listed = json.loads(open("out/merged/run.json").read())["repro"]
+    assert listed and all(os.path.isdir(os.path.join("out/merged", e["folder"])) for e in listed)

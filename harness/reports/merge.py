@@ -73,11 +73,14 @@ def conflicts(parts: list[Part]) -> list[str]:
     files: dict[str, tuple[str, str]] = {}  # case -> (file, folder)
     for part in parts:
         for entry in part.record["runs"]:
-            file, folder = files.setdefault(entry["case"], (entry["file"], part.folder))
-            if file != entry["file"]:
-                found.append(f"case {entry['case']} is {file} in {folder} but {entry['file']} "
-                             f"in {part.folder}: case names must be unique")
-                files[entry["case"]] = (entry["file"], part.folder)
+            # a variant's file is in its run's folder: it is the case it was made from that
+            # must be the same
+            mine = entry.get("origin", entry["file"]) if entry.get("variant_of") else entry["file"]
+            file, folder = files.setdefault(entry["case"], (mine, part.folder))
+            if file != mine:
+                found.append(f"case {entry['case']} is {file} in {folder} but {mine} in "
+                             f"{part.folder}: case names must be unique")
+                files[entry["case"]] = (mine, part.folder)
     keys = [{(r.case, r.dtype, r.framework, r.reference) for r in part.rows} for part in parts]
     for i, first in enumerate(parts):
         for j in range(i + 1, len(parts)):
