@@ -253,3 +253,20 @@ def test_known_refuses_a_broken_report_and_a_bad_case(write_case, tmp_path, caps
     assert main(["known", str(write_case(STALE)), "--report", str(tmp_path / "out")]) == 2
     assert "run.json: not JSON" in capsys.readouterr().err
     assert main(["known", str(write_case(STALE + "    versions: <\n", "bad.yaml"))]) == 2
+
+
+def test_a_variant_or_a_shrunk_case_keeps_a_declaration_whole(load, write_case):
+    """Variants and shrunk cases are written out (harness.running.variants.yaml_text): each
+    declaration keeps its mode, device and version range (a torch+compile one written as torch
+    would excuse eager torch too)."""
+    from harness.adapters import known_parties
+    from harness.format.loader import load_case
+    from harness.running.variants import yaml_text
+
+    case, problems = load(STALE.replace("framework: torch", "framework: torch+compile") +
+                          '    device: cpu\n    versions: "<2.15"\n')
+    assert problems == []
+    again, problems = load_case(write_case(yaml_text(case), "again.yaml"), known_parties())
+    assert problems == [] and again.known_discrepancies == case.known_discrepancies
+    (known,) = again.known_discrepancies
+    assert (known.party, str(known.versions)) == ("torch+compile@cpu", "torch<2.15")

@@ -32,6 +32,7 @@ import numpy as np
 from ..format import catalog
 from ..adapters import numpy_ref
 from ..format.case import Case
+from ..format.parties import compose
 from ..format.yamlsafe import MAX_FILE_BYTES
 
 TAG = "variant"
@@ -221,9 +222,12 @@ def yaml_text(case: Case, header: tuple[str, ...] = VARIANT_HEADER) -> str:
     if case.known_discrepancies:
         w.append("known_discrepancies:")
         for k in case.known_discrepancies:
-            spec = {"framework": k.framework, "reason": k.reason, "quantity": k.quantity,
+            # its mode in the name (torch+compile), its device and version range beside it
+            spec = {"framework": compose(k.framework, k.mode), "device": k.device,
+                    "reason": k.reason, "quantity": k.quantity,
                     "tensor": k.tensor, "dtype": k.dtype, "link": k.link,
-                    "steps": list(k.steps) if k.steps else None, "from_step": k.from_step}
+                    "steps": list(k.steps) if k.steps else None, "from_step": k.from_step,
+                    "versions": None if k.versions is None else str(k.versions)}
             w.append(f"  - {_json({key: v for key, v in spec.items() if v is not None})}")
     return "\n".join(w) + "\n"
 
