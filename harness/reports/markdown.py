@@ -128,9 +128,12 @@ def markdown_text(rows: list[Row], record: dict, *, partial: bool = False,
         w("Each entry below is declared in its case as a known discrepancy but passed: remove it "
           "from the case, or find out why it no longer differs.")
         w()
+        told: dict[tuple, list[str]] = {}  # a declaration once per run and party, where it held
         for r in xpass:
-            w(f"- {md_text(r.case)} [{r.dtype}-{md_text(r.framework)}] "
-              f"{md_text(_location(r))}: {md_text(r.message)}")
+            told.setdefault((r.case, r.dtype, r.framework, r.message), []).append(_location(r))
+        for (case, dtype, framework, message), where in told.items():
+            at = ", ".join(where[:3]) + (f" … ({len(where)} comparisons)" if len(where) > 3 else "")
+            w(f"- {md_text(case)} [{dtype}-{md_text(framework)}] {md_text(at)}: {md_text(message)}")
         w()
     diverged = divergences(rows)
     if diverged:
