@@ -15,8 +15,10 @@ record keeps what must not change in between (the seed, the shard, the generator
 parties, the digest of each --impl file, the harness's version): a rerun with others is refused
 unless asked to start over. ``--count`` may grow: case i of a seed is the same whatever the count.
 
-``--shard K/N`` keeps the cases whose index i has i mod N = K − 1: the same split whatever the
-count, every shard within one case of the others.
+``--shard K/N`` is parsed as ``run --shard`` is (harness.running.shards), and keeps the cases
+whose index i has i mod N = K − 1, all dtypes of a case together (a failing case is shrunk
+whole). Not run's hash of the name: case i of a seed depends on the seed and i alone, so the
+index is as stable a key when the count grows, and it splits the cases exactly evenly.
 """
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ from ..reports.record import make_record
 from ..reports.text import md_code, md_text
 from ..reports.repro import write_all as write_repro
 from ..running.outdir import RunLock
+from ..running import shards
 from ..running.runner import run_case
 from ..running.spec import Run, RunSpec, begin, lane_count
 from ..verdicts.compare import DECIDED, ERROR, FAIL, SKIP, Row
@@ -56,16 +59,10 @@ class Interrupted(Exception):
 
 
 def parse_shard(text: str, option: str = "--shard") -> tuple[int, int]:
-    """``K/N``, whole numbers with 1 ≤ K ≤ N (the rules of ``run --shard``)."""
-    parts = str(text).strip().split("/")
-    try:
-        k, n = (int(p) for p in parts)
-    except ValueError:
-        k = n = 0
-    if not 1 <= k <= n:
-        raise UsageError(f"{option} {text}: expected K/N, whole numbers with 1 ≤ K ≤ N, such "
-                         "as 1/4")
-    return k, n
+    """``K/N``, whole numbers with 1 ≤ K ≤ N: ``run --shard``'s parser (harness.running.shards),
+    as (K, N)."""
+    shard = shards.parse(text, option)
+    return shard.index, shard.count
 
 
 def in_shard(index: int, shard: tuple[int, int]) -> bool:
@@ -239,7 +236,8 @@ def _shrink(plan: Plan, spec: RunSpec, out: Path, case, found: Found, warn) -> N
     found.note = f"shrinking stopped early: {outcome.stopped}" if outcome.stopped else ""
     small = replace(outcome.case, name=f"{case.name}-shrunk", file=str(path))
     again = run_case(small, small.dtype, parties, reference=spec.reference)
-    told = findings(again.rows)
+    told = findings(again.rows)  # the suspect's own, where it has one
+    told = [f for f in told if f.framework == found.suspect] or told
     found.verdict = headline(told[0]) if told else ""
     found.repro = write_repro([again], out, warn=warn)
 
@@ -251,7 +249,7 @@ def _finish(plan, spec, out, cases, judged, record, before, seconds) -> Summary:
         case_rows, case_entries = judged[case.name]
         rows += case_rows
         entries += case_entries
-    options = {**spec.options(), "fuzz": {"count": plan.count, "seed": plan.seed,
+    options = {**spec.options(), "jobs": lane_count(spec.jobs, len(cases)), "fuzz": {"count": plan.count, "seed": plan.seed,
                                           "shard": "/".join(map(str, plan.shard)),
                                           "generator": plan.options.described()}}
     report = make_record(entries, reference=spec.reference,

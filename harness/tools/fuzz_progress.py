@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Callable
 
@@ -69,7 +69,9 @@ class Progress:
         if old and old.get("fingerprint") != fingerprint:
             raise UsageError(_mismatch(out, old.get("fingerprint") or {}, fingerprint))
         self.parts: list[str] = list(old.get("parts", []))
-        self.found = {name: Found(**f) for name, f in old.get("found", {}).items()}
+        known = {f.name for f in fields(Found)}
+        self.found = {name: Found(**{k: v for k, v in f.items() if k in known})
+                      for name, f in old.get("found", {}).items()}
         self.seconds = float(old.get("seconds", 0.0))  # the runs' before this one
         self.started = time.monotonic()
 
