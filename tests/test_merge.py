@@ -147,6 +147,7 @@ def test_a_case_run_with_other_settings_in_two_parts_is_refused(small, capsys, t
     ("no run.json", "no run.json beside report.csv"),
     ("corrupt csv", "report.csv: line 1: not a report.csv"),
     ("corrupt run.json", "run.json: not JSON"),
+    ("interrupted", "only an interrupted run's report.partial.csv here"),
 ])
 def test_a_missing_or_corrupt_part_is_refused(small, capsys, tmp_path, damage, words):
     part = tmp_path / "part"
@@ -160,6 +161,8 @@ def test_a_missing_or_corrupt_part_is_refused(small, capsys, tmp_path, damage, w
         (part / "report.csv").write_text("what,is,this\n1,2,3\n")
     elif damage == "corrupt run.json":
         (part / "run.json").write_text("{not json")
+    elif damage == "interrupted":
+        (part / "report.csv").rename(part / "report.partial.csv")
     err = refused(capsys, tmp_path / "o", small / "a", part)
     assert words in err and str(part) in err and "Traceback" not in err
 

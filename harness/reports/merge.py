@@ -49,6 +49,9 @@ def read_parts(folders: list[str]) -> list[Part]:
         if key in seen:
             raise UsageError(f"{folder}: given twice (also as {seen[key]}); each part once")
         seen[key] = folder
+        if not (path / "report.csv").is_file() and (path / "report.partial.csv").is_file():
+            raise UsageError(f"{folder}: only an interrupted run's report.partial.csv here; "
+                             "merge takes complete reports: run these cases again")
         if not (path / RECORD_FILE).is_file() and (path / "report.csv").is_file():
             raise UsageError(f"{folder}: no {RECORD_FILE} beside report.csv; merge needs each "
                              "part's record (harness version, reference, versions): run the "
