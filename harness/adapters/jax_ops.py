@@ -155,9 +155,9 @@ def optimizer_of(spec):
         # definition's) the maximum of the raw ones: a case with amsgrad declares the difference
         scale = (optax.scale_by_amsgrad if s["amsgrad"] else optax.scale_by_adam)(
             b1=s["beta1"], b2=s["beta2"], eps=s["eps"], eps_root=0.0)
-        # optax.scale(-lr): what optax.scale_by_learning_rate(lr) is for a constant rate, in
-        # every optax (scale_by_learning_rate came in 0.1.8)
-        rate = optax.scale(-s["lr"])
+        # what optax.scale_by_learning_rate(lr) is for a constant rate (or none), in every
+        # optax (scale_by_learning_rate came in 0.1.8)
+        rate = optax.identity() if s["lr"] is None else optax.scale(-s["lr"])
         if spec.name == "adam":  # L2: the decay joins the gradient before the moments
             return optax.chain(optax.add_decayed_weights(s["weight_decay"]), scale, rate)
         return optax.chain(scale, optax.add_decayed_weights(s["weight_decay"]), rate)
