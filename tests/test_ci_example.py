@@ -71,11 +71,9 @@ def test_every_harness_command_is_one_the_parser_takes(job, command, argv):
     subcommands = parser._subparsers._group_actions[0].choices
     if argv[0] == "fuzz" and "fuzz" not in subcommands:
         pytest.skip("the fuzz command is not in this checkout yet")
-    args = parser.parse_args(argv)  # a mistake is SystemExit(2) here
-    if getattr(args, "shard", None) is not None and argv[0] == "run":
-        parse_shard(args.shard)  # checked by the run specification, not by argparse
-    if argv[0] == "fuzz":
-        parse_shard("/".join(map(str, args.shard)))
+    args = parser.parse_args(argv)  # a mistake is SystemExit(2) here (fuzz's --shard too)
+    if argv[0] == "run" and args.shard is not None:
+        parse_shard(args.shard)  # run's is checked by the run specification, not by argparse
 
 
 def test_each_sharded_matrix_covers_its_shards_exactly():
