@@ -38,6 +38,7 @@ def test_it_is_a_valid_draft_2020_12_schema():
 
 def test_every_shipped_case_is_accepted():
     files, _ = find_case_files([CASES, ROOT / "examples"])
+    files = [f for f in files if not f.is_relative_to(ROOT / "examples" / "ci")]  # workflows
     assert len(files) > 50
     for path in files:
         assert errors(path.read_text(encoding="utf-8")) == [], path
