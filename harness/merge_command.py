@@ -27,7 +27,7 @@ def cmd_merge(args) -> int:
         if Path(folder).resolve() == out.resolve():
             raise UsageError(f"--out {args.out}: is one of the parts; merge into another folder")
     parts = read_parts(args.folders)
-    rows, record, warnings = merge(parts, args.out)
+    rows, record, warnings = merge(parts, args.out, versions=args.by_version)
     check_writable(args.out, "--out")
     with RunLock(out):
         written = write_reports(rows, record, out)
@@ -55,4 +55,9 @@ def register(subparsers) -> None:
     merge.add_argument("--out", required=True, metavar="DIR",
                        help="the folder for the merged report.csv, report.md, run.json and "
                             "heatmap.svg")
+    merge.add_argument("--by-version", action="store_true",
+                       help="the parts ran other versions of the frameworks (an upgrade, the "
+                            "oldest supported versions): a party whose version differs between "
+                            "parts gets a column per version (jax==0.4.13 beside jax==0.10.2); "
+                            "one at the same version in several parts is taken from the first")
     merge.set_defaults(handler=cmd_merge)

@@ -232,3 +232,31 @@ def test_shards_of_a_run_with_an_impl_file_merge_variants_and_repro_folders(tmp_
                             for f in variants)
     listed = json.loads(open("out/merged/run.json").read())["repro"]
     assert listed and all(os.path.isdir(os.path.join("out/merged", e["folder"])) for e in listed)
+
+
+def test_runs_of_two_framework_versions_merge_side_by_side_with_by_version(tmp_path, capsys):
+    """An upgrade, or the oldest supported versions beside today's: the party whose version
+    differs gets a column per version; one at the same version stands once."""
+    case = tmp_path / "neuron.yaml"
+    case.write_text(sigmoid_neuron_text(), encoding="utf-8")
+    assert run(tmp_path / "today", str(case)) == 0
+    older = tmp_path / "older"
+    shutil.copytree(tmp_path / "today", older)
+    record = json.loads((older / "run.json").read_text())
+    record["environment"] = [[c, "2.0.0+cpu" if c == "torch" else v]
+                             for c, v in record["environment"]]
+    (older / "run.json").write_text(json.dumps(record))
+    capsys.readouterr()
+    assert merge(tmp_path / "refused", tmp_path / "today", older) == 2  # without: an overlap
+    assert "overlap" in capsys.readouterr().err and not (tmp_path / "refused").exists()
+    assert main(["merge", str(tmp_path / "today"), str(older), "--by-version",
+                 "--out", str(tmp_path / "both")]) == 0
+    said = capsys.readouterr()
+    report = (tmp_path / "both" / "report.md").read_text()
+    header = next(line for line in report.splitlines() if line.startswith("| case | dtype |"))
+    assert "| torch==2.13.0+cpu | torch==2.0.0+cpu |" in header  # side by side
+    assert header.count("| numpy") == 1  # the same numpy in both: once, from the first part
+    assert "numpy 2" in said.err and "its rows are taken from" in said.err
+    assert "torch 2.13.0+cpu / 2.0.0+cpu" in report  # both versions in the header line
+    record = json.loads((tmp_path / "both" / "run.json").read_text())
+    assert record["merged_by_version"] and len(record["parts"]) == 2

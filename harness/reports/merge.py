@@ -14,11 +14,11 @@ beside a CPU runner's ``torch``). Nothing here imports a framework.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..format.errors import UsageError
-from ..format.parties import device_of
+from ..format.parties import device_of, framework_of
 from ..verdicts.compare import Row
 from .readback import RECORD_FILE, read_report
 
@@ -59,6 +59,60 @@ def read_parts(folders: list[str]) -> list[Part]:
         rows, record = read_report(path)
         parts.append(Part(folder, rows, record))
     return parts
+
+
+def version_of(part: Part, party: str) -> str:
+    """The version of a party's framework in a part's record (``0.4.13`` for ``jax+nojit``; the
+    last word of a description such as fd's ``central differences, numpy 1.26.4``)."""
+    environment = dict(map(tuple, part.record.get("environment", [])))
+    found = environment.get(party) or environment.get(framework_of(party)) or "unknown"
+    return str(found).split()[-1]
+
+
+def _renamed(entry: dict, renames: dict[str, str], dropped: set[str]) -> dict:
+    """A run entry with its per-party maps (notes, known discrepancies) under the new names."""
+    out = dict(entry)
+    for key, value in entry.items():
+        if isinstance(value, dict) and any(k in renames or k in dropped for k in value):
+            out[key] = {renames.get(k, k): v for k, v in value.items() if k not in dropped}
+    return out
+
+
+def by_version(parts: list[Part]) -> tuple[list[Part], list[str]]:
+    """Parts that ran other versions of a framework (an upgrade; the oldest supported versions
+    beside today's) made into parts of one matrix: a party whose version differs between the
+    parts that ran it is named with its version in each (``jax==0.4.13`` beside
+    ``jax==0.10.2``); a party at one version in several parts is kept from the first of them
+    (said in the notes returned), so only what changed stands twice."""
+    holders: dict[str, list[int]] = {}
+    for i, part in enumerate(parts):
+        for party in dict.fromkeys(r.framework for r in part.rows):
+            holders.setdefault(party, []).append(i)
+    renames: list[dict[str, str]] = [{} for _ in parts]
+    dropped: list[set[str]] = [set() for _ in parts]
+    notes = []
+    for party, owners in holders.items():
+        groups: dict[str, list[int]] = {}
+        for i in owners:
+            groups.setdefault(version_of(parts[i], party), []).append(i)
+        for version, same in groups.items():
+            for i in same[1:]:
+                dropped[i].add(party)
+            if len(same) > 1:
+                notes.append(f"{party} {version} ran in {', '.join(parts[i].folder for i in same)}"
+                             f": its rows are taken from {parts[same[0]].folder}")
+            if len(groups) > 1:
+                renames[same[0]][party] = f"{party}=={version}"
+    out = []
+    for part, rename, drop in zip(parts, renames, dropped):
+        rows = [replace(r, framework=rename.get(r.framework, r.framework))
+                for r in part.rows if r.framework not in drop]
+        record = {**part.record,
+                  "frameworks": [rename.get(f, f) for f in part.record["frameworks"]
+                                 if f not in drop],
+                  "runs": [_renamed(e, rename, drop) for e in part.record["runs"]]}
+        out.append(Part(part.folder, rows, record))
+    return out, notes
 
 
 def conflicts(parts: list[Part]) -> list[str]:
@@ -173,9 +227,14 @@ def _environment(parts: list[Part]) -> list[list[str]]:
     return [[component, VARIES.join(found)] for component, found in values.items()]
 
 
-def merge(parts: list[Part], out: str | Path) -> tuple[list[Row], dict, list[str]]:
+def merge(parts: list[Part], out: str | Path,
+          versions: bool = False) -> tuple[list[Row], dict, list[str]]:
     """(rows, record, warnings) of the one report; a UsageError, naming every conflict, when
-    the parts cannot be one. ``out`` is where it goes: repro folders are named from there."""
+    the parts cannot be one. ``out`` is where it goes: repro folders are named from there.
+    ``versions``: the parts ran other versions of the frameworks (:func:`by_version`)."""
+    notes: list[str] = []
+    if versions:
+        parts, notes = by_version(parts)
     problems = conflicts(parts)
     by_run: dict[tuple[str, str], list[tuple[dict, str]]] = {}
     for part in parts:
@@ -194,6 +253,11 @@ def merge(parts: list[Part], out: str | Path) -> tuple[list[Row], dict, list[str
     frameworks = [reference]
     for part in parts:
         frameworks = _union(frameworks, part.record["frameworks"])
+    if versions:  # a party's versions side by side: jax==0.10.2 beside jax==0.4.13
+        first_seen = {}
+        for name in frameworks:
+            first_seen.setdefault(name.split("==")[0], len(first_seen))
+        frameworks.sort(key=lambda name: first_seen[name.split("==")[0]])
     options = {key: value for key, value in first.get("options", {}).items()
                if key != "shard" and all(p.record.get("options", {}).get(key) == value
                                          for p in parts)}
@@ -219,4 +283,6 @@ def merge(parts: list[Part], out: str | Path) -> tuple[list[Row], dict, list[str
     missing = missing_shards(entries)
     warnings = [f"shards missing: {', '.join(missing)}: their plans are not in the merged "
                 "report"] if missing else []
-    return rows, record, warnings
+    if notes:
+        record["merged_by_version"] = notes
+    return rows, record, warnings + notes
