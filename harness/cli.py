@@ -27,7 +27,7 @@ from .running.spec import CLI_OPTIONS, Settings, make_spec, seconds, whole
 from .running.workers import DEFAULT_TIMEOUT
 from .reports.text import terminal_text
 from .run_command import (DEFAULT_CASES, EXIT_BAD_INPUT, EXIT_DISCREPANCY, EXIT_OK, cmd_run,
-                          load_paths, print_problems)
+                          load_paths, print_problems, reader_may_leave)
 
 DEFAULT_OUT = "results"
 # front-end modules beside this one, each with register(subparsers) adding its command
@@ -105,7 +105,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
     path = output_path(args.out, args.old, args.new)
     diff = compare(old, new, args.threshold)
     write_markdown(diff, path)
-    sys.stdout.write(summary_text(diff, written=path))
+    with reader_may_leave():
+        sys.stdout.write(summary_text(diff, written=path))
     return EXIT_DISCREPANCY if diff.changed else EXIT_OK
 
 

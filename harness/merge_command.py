@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .format.errors import UsageError
 from .reports.text import terminal_text
-from .run_command import EXIT_DISCREPANCY, EXIT_NOTHING_COMPARED, EXIT_OK
+from .run_command import EXIT_DISCREPANCY, EXIT_NOTHING_COMPARED, EXIT_OK, reader_may_leave
 from .verdicts.compare import DECIDED, ERROR, FAIL
 
 
@@ -35,12 +35,13 @@ def cmd_merge(args) -> int:
         print(terminal_text(f"warning: {warning}"), file=sys.stderr)
     shards = [e["shard"] for e in record["parts"] if e.get("shard")]
     counts = {s: sum(r.status == s for r in rows) for s in STATUSES}
-    print(terminal_text(
-        f"merged {len(parts)} report folders" + (f" (shards {', '.join(shards)})" if shards else "")
-        + f": {len(record['runs'])} case runs, {len(rows)} comparisons against "
-        f"{record['reference']}: " + ", ".join(f"{n} {s}" for s, n in counts.items()
-                                               if n or s in ("pass", "fail"))))
-    print("reports: " + ", ".join(str(p) for p in written))
+    which = f" (shards {', '.join(shards)})" if shards else ""
+    summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n or s in ("pass", "fail"))
+    with reader_may_leave():  # `merge … | head` keeps its exit code
+        print(terminal_text(f"merged {len(parts)} report folders{which}: {len(record['runs'])} "
+                            f"case runs, {len(rows)} comparisons against {record['reference']}: "
+                            f"{summary}"))
+        print("reports: " + ", ".join(str(p) for p in written))
     if any(r.status in (FAIL, ERROR) for r in rows):
         return EXIT_DISCREPANCY
     return EXIT_OK if any(r.status in DECIDED for r in rows) else EXIT_NOTHING_COMPARED

@@ -5,6 +5,7 @@ parser are in harness.cli).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
@@ -54,6 +55,17 @@ class _Progress:
             print(f"\r\033[K{line}", end="" if number < total else "\n", file=sys.stderr, flush=True)
         else:
             print(line, file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def reader_may_leave():
+    """Output whose reader may leave early (`… | head`, `… | true`): what is left unprinted is
+    dropped, and the command still returns the exit code its verdict gives."""
+    try:
+        yield
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 FULL_FINDINGS = 5  # failing (case, party) told in full on the terminal; the next ones in a line
@@ -235,7 +247,7 @@ def _run(args: argparse.Namespace, spec: RunSpec, cases: list[Case], bad_input: 
     made = len({run.case.name for run in runs if run.case.variant_of})
     variants = f" and {made} variants (in {os.path.join(spec.out, VARIANTS_FOLDER)})" \
         if made else ""
-    try:  # `run … | head`: a reader that leaves changes nothing about the verdict's exit code
+    with reader_may_leave():  # `run … | head` keeps the verdict's exit code
         print(f"{len(cases)} case{'s' if len(cases) != 1 else ''}{variants}, {len(rows)} "
               f"comparisons against {reference}: {summary}")
         print_findings(rows, args.quiet)
@@ -245,9 +257,6 @@ def _run(args: argparse.Namespace, spec: RunSpec, cases: list[Case], bad_input: 
         if repro:
             print(f"repro folders ({len(repro)}): {os.path.join(spec.out, 'repro')}; in each, "
                   "`python repro.py`")
-        sys.stdout.flush()
-    except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     if bad_input:
         return EXIT_BAD_INPUT
     if bad:

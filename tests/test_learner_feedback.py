@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 
+from harness.adapters import FRAMEWORKS, get_adapter
 from harness.cli import main
 from harness.verdicts.compare import Context, compare_tensor
 from harness.verdicts.layers import locate
@@ -111,3 +112,25 @@ def test_validate_lists_a_file_s_problems_in_the_order_of_its_lines(tmp_path, ca
     numbers = [int(l[len(str(case)) + 1:].split(":")[0]) for l in lines]
     assert len(numbers) >= 3 and numbers == sorted(numbers), lines
     assert any("did you mean 'lr'" in l for l in lines)
+
+
+def test_diff_and_merge_piped_to_a_reader_that_leaves_keep_their_exit_codes(tmp_path):
+    """`diff` exits 1 when a verdict changed, `merge` 1 for a failing merged report: a reader
+    that leaves before they print changes neither."""
+    examples = ROOT / "examples" / "backprop"
+    for folder, source, code in (("clean", examples / "mlp.py", 0),
+                                 ("failing", examples / "mistakes" / "mlp_carries_da.py", 1)):
+        impl = tmp_path / folder / "mine.py"  # one party, "mine", in both reports
+        impl.parent.mkdir()
+        impl.write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+        assert main(["run", str(THREE), "-f", "numpy,torch", "--impl", str(impl), "--variants",
+                     "0", "-q", "--out", str(tmp_path / folder / "report")]) == code
+        FRAMEWORKS.extra.pop("mine", None)  # the next file of that name is another party
+        get_adapter.cache_clear()
+    clean, failing = tmp_path / "clean" / "report", tmp_path / "failing" / "report"
+    for command in (f"diff {clean} {failing} --out {tmp_path}",
+                    f"merge {failing} --out {tmp_path / 'merged'}"):
+        done = subprocess.run(["bash", "-c", f"{sys.executable} -m harness {command} "
+                               "2>/dev/null | true; exit ${PIPESTATUS[0]}"], cwd=ROOT,
+                              timeout=600)
+        assert done.returncode == 1, command
