@@ -1,4 +1,4 @@
-"""``python -m harness run|shrink|validate|list|report|diff|schema|vocabulary``.
+"""``python -m harness run|shrink|validate|list|report|diff|merge|fuzz|known|schema|vocabulary``.
 
 Exit 0: all conform; 1: discrepancies; 2: bad input or usage; 5: nothing was compared.
 ``diff``: 0 when no verdict changed, 1 when one did.
@@ -271,13 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_limit_option(lister)
     lister.set_defaults(handler=cmd_list)
     for name in COMMAND_MODULES:  # commands that keep their parser in a module of their own
-        try:
-            module = importlib.import_module(f".{name}", __package__)
-        except ModuleNotFoundError as missing:
-            if missing.name != f"{__package__}.{name}":
-                raise
-            continue
-        module.register(sub)
+        importlib.import_module(f".{name}", __package__).register(sub)
     return parser
 
 
