@@ -145,14 +145,6 @@ def _figures(value: float | None) -> str:
     return figures(value, "—")
 
 
-def _short_location(r: Row) -> str:
-    """Where in the run a row is, briefly: the step and quantity, and the tensor unless it is the
-    quantity itself."""
-    if r.step is None:
-        return "whole run"
-    return f"step {r.step} {r.quantity}" + (f" {r.tensor}" if r.tensor != r.quantity else "")
-
-
 def _who(r: Row) -> str:
     return f"{r.case} [{r.dtype}] {r.framework} vs {r.reference}"
 
@@ -227,7 +219,7 @@ def summary_text(diff: Diff, written: Path | None = None) -> str:
                                                                 0) + 1
         first = changes[0]
         w(f"  {_who(first.old)}: " + ", ".join(f"{k} ×{n}" for k, n in kinds.items())
-          + f" (first: {_short_location(first.new)}, tol_used {_figures(first.old.tol_used)} → "
+          + f" (first: {first.new.location}, tol_used {_figures(first.old.tol_used)} → "
           f"{_figures(first.new.tol_used)})")
     for (case, dtype, framework, reference), a, b in diff.cells[:SHOWN]:
         w(f"  {case} [{dtype}] {framework} vs {reference}: {a}→{b} (the rows differ: see below)")
@@ -245,7 +237,7 @@ def summary_text(diff: Diff, written: Path | None = None) -> str:
       f"{DRIFT_FLOOR:g} on one side): {len(diff.drift)} comparisons")
     for c in diff.drift[:SHOWN]:
         factor = _figures(c.new.tol_used / c.old.tol_used) if c.old.tol_used else "inf"
-        w(f"  {_who(c.new)} {_short_location(c.new)}: {c.new.status}, tol_used "
+        w(f"  {_who(c.new)} {c.new.location}: {c.new.status}, tol_used "
           f"{_figures(c.old.tol_used)} → {_figures(c.new.tol_used)} (×{factor})")
     if len(diff.drift) > SHOWN:
         w(f"  … and {len(diff.drift) - SHOWN} more in the Markdown copy")
@@ -298,7 +290,7 @@ def markdown(diff: Diff) -> str:
         for c in diff.changes[:MD_ROWS]:
             o, n = c.old, c.new
             w(f"| {md_text(o.case)} | {o.dtype} | {md_text(o.framework)} | "
-              f"{md_text(o.reference)} | {md_text(_short_location(n))} | {o.status} | "
+              f"{md_text(o.reference)} | {md_text(n.location)} | {o.status} | "
               f"**{n.status}** | {_figures(o.tol_used)} | {_figures(n.tol_used)} | "
               f"{md_text(n.message)} |")
         if len(diff.changes) > MD_ROWS:
@@ -339,7 +331,7 @@ def markdown(diff: Diff) -> str:
             o, n = c.old, c.new
             factor = _figures(n.tol_used / o.tol_used) if o.tol_used else "inf"
             w(f"| {md_text(o.case)} | {o.dtype} | {md_text(o.framework)} | "
-              f"{md_text(o.reference)} | {md_text(_short_location(n))} | {n.status} | "
+              f"{md_text(o.reference)} | {md_text(n.location)} | {n.status} | "
               f"{_figures(o.tol_used)} | {_figures(n.tol_used)} | {factor} |")
         if len(diff.drift) > MD_ROWS:
             w(f"\n… and {len(diff.drift) - MD_ROWS} more.")

@@ -117,12 +117,9 @@ def inconclusive_section(rows: list[Row]) -> list[str]:
         lines += [f"### {md_text(reason)} ({len(group)})", ""]
         parties: dict[tuple[str, str, str, str], list[str]] = {}
         for r in group:  # one line per party of a case run, its tensors listed
-            tensor = r.quantity if r.tensor == r.quantity else f"{r.quantity} {r.tensor}"
-            where = f"step {r.step} {tensor}" if r.step is not None else \
-                (tensor.strip() or "whole run")
             detail = _detail(r.message)
             parties.setdefault((r.case, r.dtype, r.framework, r.reference), []).append(
-                where + (f" ({detail})" if detail else ""))
+                r.location + (f" ({detail})" if detail else ""))
         for (case, dtype, framework, reference), places in list(parties.items())[
                 :INCONCLUSIVE_LINES]:
             lines.append(f"- {md_text(case)} [{dtype}-{md_text(framework)}] against "

@@ -8,13 +8,13 @@ look first.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from ..format.parties import EXPECTED, SELF
 from ..verdicts.compare import ERROR, FAIL, Row
 from ..verdicts.patterns import NO_PATTERN, pattern_of
 from ..verdicts.diagnose import first_failing_step, verdict
+from ..verdicts.layers import layer_of
 
 QUANTITY_ORDER = {"output": 0, "loss": 1, "grad": 2, "hvp": 3, "param": 4}
 
@@ -79,15 +79,11 @@ class Finding:
         return f"{self.case} [{self.dtype}-{self.framework}]"
 
 
-_LAYER = re.compile(r"^layers\.(\d+)\.(weight|bias)$")
-
-
 def _story_order(row: Row) -> tuple:
     """The order a step makes its numbers in: output, loss, then the gradients from the last
     layer down (backpropagation's order, weight before bias), then the parameters."""
-    layer = _LAYER.match(row.tensor)
-    backwards = (-int(layer.group(1)), layer.group(2) == "bias") \
-        if layer and row.quantity == "grad" else (0, False)
+    layer = layer_of(row.tensor) if row.quantity == "grad" else None
+    backwards = (-layer[0], layer[1] == "bias") if layer else (0, False)
     return (row.step or 0, QUANTITY_ORDER.get(row.quantity, 9), *backwards,
             -(row.tol_used or 0.0))
 
@@ -103,17 +99,13 @@ def findings(rows: list[Row]) -> list[Finding]:
 
 def tensor_line(row: Row) -> str:
     """One failing tensor: where, how many elements, the worst against its allowance."""
-    return f"step {row.step} {row.quantity} {row.tensor}: {row.message}"
+    return f"{row.location}: {row.message}"
 
 
 def against_name(reference: str) -> str:
     """Whom a party was compared with, in words."""
     return "finite differences of its own loss (self-check)" if reference == SELF else \
         "the golden values" if reference == EXPECTED else reference
-
-
-def _where(row: Row) -> str:
-    return f"step {row.step} {row.quantity} {row.tensor}" if row.quantity else "whole run"
 
 
 def headline(finding: Finding) -> str:
@@ -134,7 +126,7 @@ def block(finding: Finding, tensors: int = 4) -> list[str]:
     ``tensors`` worst tensors (each with the pattern of its error where one was found)."""
     lines = [headline(finding)]
     errors = finding.errors if finding.worst() else finding.errors[1:]  # the first: headline
-    lines += [f"  ERROR {_where(error)}: {error.message}" for error in errors]
+    lines += [f"  ERROR {error.location}: {error.message}" for error in errors]
     if not finding.worst():
         return lines
     lines += [f"  {sentence}" for sentence in finding.sentences()]

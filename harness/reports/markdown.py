@@ -12,7 +12,7 @@ from ..verdicts.compare import (DECIDED, ERROR, FAIL, INCONCLUSIVE, NON_FINITE_R
                                 SKIP, XFAIL, XPASS, Row)
 from ..verdicts.numbers import share
 from .discrepancies import discrepancies_section, inconclusive_section
-from .text import figures, md_code, md_text
+from .text import md_code, md_text
 from .tolerances import overridden, tolerance_section
 
 _SEVERITY = {ERROR: 6, FAIL: 5, XPASS: 4, XFAIL: 3, INCONCLUSIVE: 2, PASS: 1, SKIP: 0}
@@ -130,7 +130,7 @@ def markdown_text(rows: list[Row], record: dict, *, partial: bool = False,
         w()
         told: dict[tuple, list[str]] = {}  # a declaration once per run and party, where it held
         for r in xpass:
-            told.setdefault((r.case, r.dtype, r.framework, r.message), []).append(_location(r))
+            told.setdefault((r.case, r.dtype, r.framework, r.message), []).append(r.location)
         for (case, dtype, framework, message), where in told.items():
             at = ", ".join(where[:3]) + (f" … ({len(where)} comparisons)" if len(where) > 3 else "")
             w(f"- {md_text(case)} [{dtype}-{md_text(framework)}] {md_text(at)}: {md_text(message)}")
@@ -304,14 +304,6 @@ def _merge_notes(notes: set[tuple[str, str]]) -> list[tuple[str, str]]:
             plain.add((framework, note))
     plain |= {(f, f"{head}: {', '.join(sorted(names))}") for (f, head), names in merged.items()}
     return sorted(plain)
-
-
-def _location(row: Row) -> str:
-    """Where in the run a row is: step, quantity and tensor (a row of no step: its quantity
-    and tensor, or "whole run")."""
-    if row.step is None:
-        return f"{row.quantity} {row.tensor}".strip() or "whole run"
-    return f"step {row.step} {row.quantity} {row.tensor}"
 
 
 def _trajectory_lines(runs, by_run, frameworks, reference):

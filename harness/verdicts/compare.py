@@ -64,6 +64,16 @@ class Row:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    @property
+    def location(self) -> str:
+        """Where in the run the row is: "step 2 grad layers.0.weight", "step 1 loss" (a
+        quantity that is its own tensor, once), or for a row of no step "whole run"."""
+        what = self.quantity if self.tensor in ("", self.quantity) else \
+            f"{self.quantity} {self.tensor}"
+        if self.step is None:
+            return what or "whole run"
+        return f"step {self.step} {what}"
+
 
 COLUMNS = [f.name for f in fields(Row)]
 # columns renamed since reports were first written: old name -> new (reading an older report)

@@ -18,14 +18,20 @@ from .compare import FAIL, Row
 _TENSOR = re.compile(r"^layers\.(\d+)\.(weight|bias)$")
 
 
+def layer_of(tensor: str) -> tuple[int, str] | None:
+    """(layer, "weight" or "bias") of a parameter's name, layers.1.bias; None for another."""
+    match = _TENSOR.match(tensor)
+    return (int(match.group(1)), match.group(2)) if match else None
+
+
 def _layer_verdicts(rows: list[Row]) -> dict[int, dict[str, bool]]:
     """layer -> {"weight": differs, "bias": differs} from the gradient rows of one step."""
     layers: dict[int, dict[str, bool]] = {}
     for row in rows:
-        match = _TENSOR.match(row.tensor) if row.quantity == "grad" else None
-        if match:
-            kinds = layers.setdefault(int(match.group(1)), {})
-            kinds[match.group(2)] = kinds.get(match.group(2), False) or row.status == FAIL
+        found = layer_of(row.tensor) if row.quantity == "grad" else None
+        if found:
+            kinds = layers.setdefault(found[0], {})
+            kinds[found[1]] = kinds.get(found[1], False) or row.status == FAIL
     return layers
 
 
